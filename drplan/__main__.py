@@ -1,0 +1,3 @@
+from drplan.cli.main import main
+
+main()

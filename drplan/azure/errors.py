@@ -1,0 +1,78 @@
+"""The one place where HTTP answers and transport failures become drplan ServiceErrors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from drplan.errors import (
+    AuthError,
+    ConflictError,
+    NotFoundError,
+    ResponseLostError,
+    ServiceError,
+    ThrottledError,
+)
+
+
+def parse_error_body(response: httpx.Response) -> tuple[str | None, str | None, str]:
+    """(code, innermost inner code, message) from the Azure error envelope (contracts §1), tolerating junk."""
+    try:
+        body: Any = response.json()
+    except (ValueError, json.JSONDecodeError):
+        return None, None, (response.text or "").strip()[:300]
+    err = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(err, dict):
+        return None, None, json.dumps(body)[:300]
+    code = err.get("code")
+    message = err.get("message") or ""
+    inner = err.get("innererror")
+    inner_code = None
+    while isinstance(inner, dict):
+        inner_code = inner.get("code") or inner_code
+        if inner.get("message"):
+            message = f"{message} ({inner['message']})" if message else inner["message"]
+        inner = inner.get("innererror")
+    details = err.get("details")
+    if isinstance(details, list):
+        extra = "; ".join(
+            f"{d.get('code')}: {d.get('message')}" for d in details if isinstance(d, dict) and d.get("message")
+        )
+        if extra:
+            message = f"{message} [{extra}]"
+    return (str(code) if code is not None else None), inner_code, message
+
+
+def error_from_response(response: httpx.Response, what: str) -> ServiceError:
+    """Translate a non-success response. ``what`` names the resource and operation for the message."""
+    code, inner, message = parse_error_body(response)
+    status = response.status_code
+    label = "/".join(c for c in (code, inner) if c) or str(status)
+    request_id = response.headers.get("apim-request-id")
+    text = f"{what}: HTTP {status} {label}: {message}".rstrip(": ")
+    if request_id:
+        text += f" (request id {request_id})"
+    cls: type[ServiceError]
+    if status in (401, 403):
+        cls = AuthError
+        if status == 401:
+            text += "; check the key in the resource's key_env variable"
+    elif status == 404:
+        cls = NotFoundError
+    elif status == 409:
+        cls = ConflictError
+    elif status == 429:
+        cls = ThrottledError
+    else:
+        cls = ServiceError
+    return cls(text, status=status, code=code, inner_code=inner, request_id=request_id)
+
+
+def error_from_transport(exc: httpx.TransportError, what: str) -> ServiceError:
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return ServiceError(f"{what}: cannot connect: {exc.__class__.__name__}: {exc}")
+    return ResponseLostError(
+        f"{what}: the request was sent but no answer came back ({exc.__class__.__name__}); it may have taken effect"
+    )

@@ -1,0 +1,65 @@
+"""Polling long-running operations: status words normalised in one place; the interval honours Retry-After."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Any
+
+from drplan.azure.client import AzureClient, retry_after_seconds
+
+
+class OpStatus(str, enum.Enum):
+    NOT_STARTED = "notStarted"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (OpStatus.SUCCEEDED, OpStatus.FAILED, OpStatus.CANCELED)
+
+
+_STATUS = {
+    "notstarted": OpStatus.NOT_STARTED,
+    "running": OpStatus.RUNNING,
+    "inprogress": OpStatus.RUNNING,
+    "succeeded": OpStatus.SUCCEEDED,
+    "completed": OpStatus.SUCCEEDED,  # 2024-02-29-preview enum (contracts §2.7)
+    "failed": OpStatus.FAILED,
+    "canceled": OpStatus.CANCELED,
+    "cancelled": OpStatus.CANCELED,
+    "skipped": OpStatus.CANCELED,
+}
+
+
+def normalise_status(value: str | None) -> OpStatus:
+    return _STATUS.get((value or "").replace("_", "").lower(), OpStatus.RUNNING)
+
+
+async def poll(
+    client: AzureClient,
+    url: str,
+    *,
+    endpoint: str,
+    key: str,
+    what: str,
+    interval: float = 1.0,
+    max_interval: float = 10.0,
+    on_progress: Callable[[OpStatus, dict[str, Any]], None] | None = None,
+    sleep: Callable[[float], Any] | None = None,
+) -> dict[str, Any]:
+    """GET ``url`` until the operation is terminal; return the final body."""
+    import asyncio
+
+    do_sleep = sleep or asyncio.sleep
+    while True:
+        response = await client.request("GET", url, endpoint=endpoint, key=key, what=what)
+        body = response.json()
+        status = normalise_status(body.get("status"))
+        if on_progress:
+            on_progress(status, body)
+        if status.terminal:
+            return body
+        await do_sleep(min(max_interval, retry_after_seconds(response, interval)))

@@ -1,0 +1,260 @@
+"""The click commands. Each wraps a plain function (returning an exit code) in run_command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from drplan.cli.main import cli, run_command
+from drplan.errors import EXIT_CHANGES, EXIT_OK, PlanFileError, StateError
+from drplan.plan.model import Action, change_action
+from drplan.plan.planfile import load_plan, save_plan
+from drplan.render.human import render_plan, summary_line
+from drplan.render.jsonout import event_line, render_plan_json
+from drplan.spec.load import load_spec
+
+FORMATS = click.Choice(["human", "json"])
+
+
+def _has_changes(plan: dict[str, Any]) -> bool:
+    return any(change_action(c) is not Action.NO_OP for c in plan["changes"])
+
+
+# -- validate -----------------------------------------------------------------------------------------------------
+def validate_cmd(spec_path: str) -> int:
+    spec = load_spec(spec_path, check_env=False)
+    n_targets = len({t for r in spec.rules for t in r.targets})
+    click.echo(f"{spec_path}: valid ({len(spec.resources)} resources, {len(spec.rules)} rules, {n_targets} targets)")
+    return EXIT_OK
+
+
+@cli.command("validate")
+@click.argument("spec", type=click.Path(dir_okay=False))
+def validate(spec: str) -> None:
+    """Check a DR spec (schema and semantics) without contacting any service."""
+    run_command(validate_cmd, spec)
+
+
+# -- plan ---------------------------------------------------------------------------------------------------------
+def plan_cmd(spec_path: str, out: str | None, detailed_exitcode: bool, allow_delete: bool, fmt: str,
+             verbose: bool) -> int:
+    from drplan.core import make_plan
+
+    spec = load_spec(spec_path)
+    plan = asyncio.run(make_plan(spec, allow_delete=allow_delete))
+    if out:
+        save_plan(plan, out)
+    if fmt == "json":
+        click.echo(render_plan_json(plan), nl=False)
+    else:
+        click.echo(render_plan(plan, verbose=verbose), nl=False)
+        if out:
+            click.echo(f"\nSaved the plan to {out} (digest {plan['digest']}).")
+            if plan["applyable"] and _has_changes(plan):
+                click.echo(f"Review it, then apply exactly this plan with: drplan apply {out}")
+    if not plan["applyable"]:
+        return 1
+    if detailed_exitcode and _has_changes(plan):
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+@cli.command("plan")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Write the plan artifact (JSON) here.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes, 0 when none.")
+@click.option("--allow-delete", is_flag=True, help="Plan deletions for rules that set prune = true.")
+@click.option("--format", "fmt", type=FORMATS, default="human", show_default=True)
+@click.option("-v", "--verbose", is_flag=True, help="Also list unchanged copies.")
+def plan(spec: str, out: str | None, detailed_exitcode: bool, allow_delete: bool, fmt: str, verbose: bool) -> None:
+    """Refresh the live resources and the state, and show (and save) what apply would do."""
+    run_command(plan_cmd, spec, out, detailed_exitcode, allow_delete, fmt, verbose)
+
+
+# -- show ---------------------------------------------------------------------------------------------------------
+def show_cmd(plan_path: str, fmt: str, verbose: bool) -> int:
+    plan = load_plan(plan_path)
+    if fmt == "json":
+        click.echo(render_plan_json(plan), nl=False)
+    else:
+        click.echo(f"Plan {plan_path}: made {plan['created_at']} from {plan['spec']['path']}, digest {plan['digest']}")
+        click.echo(render_plan(plan, verbose=verbose), nl=False)
+    return EXIT_OK
+
+
+@cli.command("show")
+@click.argument("plan", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=FORMATS, default="human", show_default=True)
+@click.option("-v", "--verbose", is_flag=True, help="Also list unchanged copies.")
+def show(plan: str, fmt: str, verbose: bool) -> None:
+    """Show a saved plan (after checking its digest and schema)."""
+    run_command(show_cmd, plan, fmt, verbose)
+
+
+# -- apply --------------------------------------------------------------------------------------------------------
+class _Printer:
+    """Progress for apply: plain, line-by-line messages (CI-friendly), or one JSON event per line with --json."""
+
+    def __init__(self, json_events: bool, quiet: bool) -> None:
+        self.json_events = json_events
+        self.quiet = quiet
+        self.start = time.monotonic()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if self.json_events:
+            click.echo(event_line(event), err=True)
+            return
+        if self.quiet and event.get("level") != "error":
+            return
+        if event.get("level") == "debug":
+            return
+        elapsed = time.monotonic() - self.start
+        click.echo(f"[{elapsed:6.1f}s] {event.get('address', '')}: {event.get('message', '')}", err=True)
+
+
+def apply_cmd(target: str, auto_approve: bool, parallelism: int | None, lock_timeout: float, state: str | None,
+              json_events: bool, quiet: bool, allow_delete: bool) -> int:
+    from drplan.core import apply_plan, make_plan
+
+    printer = _Printer(json_events, quiet)
+    path = Path(target)
+    if path.suffix.lower() == ".toml":
+        if not auto_approve:
+            raise PlanFileError(
+                f"{target} is a spec, not a plan: review a saved plan (drplan plan {target} -o plan.json; "
+                "drplan apply plan.json), or plan and apply in one go with --auto-approve"
+            )
+        spec = load_spec(target)
+        plan = asyncio.run(make_plan(spec, allow_delete=allow_delete))
+        if not quiet:
+            click.echo(render_plan(plan), nl=False)
+    else:
+        plan = load_plan(target)
+    if not _has_changes(plan) and plan["applyable"]:
+        click.echo("Nothing to apply: " + summary_line(plan))
+        return EXIT_OK
+    result = asyncio.run(apply_plan(plan, state_path=state, parallelism=parallelism, lock_timeout=lock_timeout,
+                                    emit=printer))
+    if result.already_applied:
+        click.echo("This plan was already applied completely; nothing to do. Run drplan plan to see the current "
+                   "difference.")
+        return EXIT_OK
+    n = len(result.applied)
+    click.echo(f"Apply complete: {n} change(s) applied" + (f", {len(result.skipped)} already done earlier"
+                                                           if result.skipped else "") + ".")
+    return EXIT_OK
+
+
+@cli.command("apply")
+@click.argument("target", metavar="PLAN|SPEC", type=click.Path(dir_okay=False))
+@click.option("--auto-approve", is_flag=True, help="With a SPEC: plan and apply in one go, without review.")
+@click.option("--parallelism", type=click.IntRange(1, 256), help="Changes applied at once (default: the spec's).")
+@click.option("--lock-timeout", type=float, default=0.0, show_default=True, help="Seconds to wait for the state lock.")
+@click.option("--state", type=click.Path(dir_okay=False), help="State file (default: the one the plan names).")
+@click.option("--json", "json_events", is_flag=True, help="Stream one JSON event per line on stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="Only print errors and the final line.")
+@click.option("--allow-delete", is_flag=True, help="With --auto-approve: plan deletions for prune rules.")
+def apply(target: str, auto_approve: bool, parallelism: int | None, lock_timeout: float, state: str | None,
+          json_events: bool, quiet: bool, allow_delete: bool) -> None:
+    """Apply exactly a reviewed plan (or a spec with --auto-approve), journaling every step; resumes if interrupted."""
+    run_command(apply_cmd, target, auto_approve, parallelism, lock_timeout, state, json_events, quiet, allow_delete)
+
+
+# -- state --------------------------------------------------------------------------------------------------------
+def _load_state(spec_path: str | None, state_path: str | None):
+    from drplan.core import state_manager
+
+    if state_path:
+        path = Path(state_path)
+    elif spec_path:
+        path = load_spec(spec_path, check_env=False).state.path
+    else:
+        path = Path("drplan.state.json")
+    manager = state_manager(path)
+    manager.load()
+    if not manager.exists:
+        raise StateError(f"{path}: no state yet (nothing has been applied)")
+    return manager
+
+
+def state_list_cmd(spec_path: str | None, state_path: str | None) -> int:
+    manager = _load_state(spec_path, state_path)
+    st = manager.state
+    for addr in sorted(st.resources):
+        click.echo(addr)
+    for addr, entry in sorted(st.journal.items()):
+        click.echo(f"{addr}  (in progress: {entry['step']} since {entry['updated']})")
+    return EXIT_OK
+
+
+def state_show_cmd(address: str, spec_path: str | None, state_path: str | None) -> int:
+    manager = _load_state(spec_path, state_path)
+    st = manager.state
+    rec = st.resources.get(address)
+    entry = st.journal.get(address)
+    if rec is None and entry is None:
+        raise StateError(f"no address {address!r} in state; see drplan state list")
+    doc: dict[str, Any] = {"address": address}
+    if rec is not None:
+        doc["record"] = rec
+    if entry is not None:
+        doc["journal"] = entry
+    click.echo(json.dumps(doc, indent=2, sort_keys=True))
+    return EXIT_OK
+
+
+@cli.group("state")
+def state_group() -> None:
+    """Inspect the state."""
+
+
+_spec_opt = click.option("--spec", "spec_path", type=click.Path(dir_okay=False), help="Use the state the spec names.")
+_state_opt = click.option("--state", "state_path", type=click.Path(dir_okay=False), help="State file path.")
+
+
+@state_group.command("list")
+@_spec_opt
+@_state_opt
+def state_list(spec_path: str | None, state_path: str | None) -> None:
+    """List the addresses recorded in state (and in-flight journal entries)."""
+    run_command(state_list_cmd, spec_path, state_path)
+
+
+@state_group.command("show")
+@click.argument("address")
+@_spec_opt
+@_state_opt
+def state_show(address: str, spec_path: str | None, state_path: str | None) -> None:
+    """Show one address's record and journal entry as JSON."""
+    run_command(state_show_cmd, address, spec_path, state_path)
+
+
+# -- emulator and demo --------------------------------------------------------------------------------------------
+@cli.command("emulator", context_settings={"ignore_unknown_options": True})
+@click.option("--config", required=True, type=click.Path(dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=0, type=int, show_default=True)
+@click.option("--url-file", type=click.Path(dir_okay=False))
+def emulator(config: str, host: str, port: int, url_file: str | None) -> None:
+    """Run the local multi-region emulator of the services (see drplan/emulator/README.md)."""
+    from drplan.emulator.server import main as emulator_main
+
+    argv = ["--config", config, "--host", host, "--port", str(port)]
+    if url_file:
+        argv += ["--url-file", url_file]
+    sys.exit(emulator_main(argv))
+
+
+@cli.command("demo")
+@click.option("--dir", "workdir", type=click.Path(file_okay=False), help="Work here instead of a temporary directory.")
+def demo(workdir: str | None) -> None:
+    """Start the bundled emulator, plan, apply, and plan again (no changes)."""
+    from drplan.cli.demo import demo_cmd
+
+    run_command(demo_cmd, workdir)

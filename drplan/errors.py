@@ -1,0 +1,131 @@
+"""The one exception tree of drplan, and the exit codes the CLI maps it to.
+
+    DrplanError                      exit 1 unless a subclass says otherwise
+    ├── SpecError                    the DR spec (TOML) is wrong: names file, TOML path and the fix
+    ├── PlanFileError                a saved plan cannot be used
+    │   ├── PlanTamperedError        its digest does not match its body
+    │   ├── IncompatiblePlanError    unknown format_version / fails schemas/plan.schema.json
+    │   ├── NotApplyableError        the plan carries errors
+    │   └── StalePlanError           exit 3: state moved on or a precondition no longer holds live
+    ├── StateError
+    │   ├── StateLockedError         exit 4: another run holds the state lock
+    │   └── StateCorruptError        the state file exists but is unusable (not "no state yet")
+    ├── ServiceError                 an Azure (or emulator) answer drplan cannot go on with
+    │   ├── AuthError                401/403
+    │   ├── NotFoundError            404
+    │   ├── ConflictError            409 (ModelExists, reserved target id)
+    │   ├── ThrottledError           429 after the retry budget
+    │   ├── ResponseLostError        a request whose answer never arrived (it may have had its effect)
+    │   └── OperationFailedError     a long-running operation ended failed/canceled
+    └── ApplyError                   one or more changes failed during apply (details per address)
+
+Only the CLI's top level turns these into exit codes. Every message passes through drplan.redact.
+"""
+
+from __future__ import annotations
+
+from drplan.redact import redact
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2  # plan --detailed-exitcode: the plan has changes
+EXIT_STALE_PLAN = 3
+EXIT_LOCKED = 4
+
+
+class DrplanError(Exception):
+    """Base of every error drplan reports to a user. ``str(err)`` is the redacted message."""
+
+    exit_code = EXIT_ERROR
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class SpecError(DrplanError):
+    pass
+
+
+class PlanFileError(DrplanError):
+    pass
+
+
+class PlanTamperedError(PlanFileError):
+    pass
+
+
+class IncompatiblePlanError(PlanFileError):
+    pass
+
+
+class NotApplyableError(PlanFileError):
+    pass
+
+
+class StalePlanError(PlanFileError):
+    exit_code = EXIT_STALE_PLAN
+
+
+class StateError(DrplanError):
+    pass
+
+
+class StateLockedError(StateError):
+    exit_code = EXIT_LOCKED
+
+
+class StateCorruptError(StateError):
+    pass
+
+
+class ServiceError(DrplanError):
+    """An error answer from a service. ``status``, ``code`` and ``inner_code`` mirror the error envelope."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        inner_code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.inner_code = inner_code
+        self.request_id = request_id
+
+
+class AuthError(ServiceError):
+    pass
+
+
+class NotFoundError(ServiceError):
+    pass
+
+
+class ConflictError(ServiceError):
+    pass
+
+
+class ThrottledError(ServiceError):
+    pass
+
+
+class ResponseLostError(ServiceError):
+    """The request was sent but no answer came back: it may or may not have taken effect."""
+
+
+class OperationFailedError(ServiceError):
+    pass
+
+
+class ApplyError(DrplanError):
+    def __init__(self, message: str, failures: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.failures = {k: redact(v) for k, v in (failures or {}).items()}

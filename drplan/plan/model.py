@@ -1,0 +1,74 @@
+"""Plan vocabulary. The JSON spelling of every enum is fixed here, once.
+
+``PLAN_FORMAT_VERSION`` is bumped whenever an older drplan could misread a newer plan (apply refuses plans whose
+format_version it does not know).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+PLAN_FORMAT_VERSION = "1.0"
+
+
+class Action(str, enum.Enum):
+    CREATE = "create"
+    REPLACE = "replace"
+    DELETE = "delete"
+    NO_OP = "no-op"
+
+    @property
+    def actions(self) -> list[str]:
+        """Terraform's ``actions`` list: a replace is delete-then-create (models are immutable, contracts §2.4)."""
+        return {
+            Action.CREATE: ["create"],
+            Action.REPLACE: ["delete", "create"],
+            Action.DELETE: ["delete"],
+            Action.NO_OP: ["no-op"],
+        }[self]
+
+    @classmethod
+    def from_actions(cls, actions: list[str]) -> "Action":
+        for a in cls:
+            if a.actions == list(actions):
+                return a
+        raise ValueError(f"unknown actions {actions!r}")
+
+
+@dataclass
+class Change:
+    """One planned change to one address. ``reason`` and ``warnings`` are for reviewers; the executor never branches
+    on them."""
+
+    address: str
+    rule: str
+    kind: str
+    action: Action
+    reason: str
+    source: dict[str, Any]
+    target: dict[str, Any]
+    flags: dict[str, bool] = field(default_factory=lambda: {"encryption_downgrade": False, "drift": False})
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    preconditions: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "rule": self.rule,
+            "kind": self.kind,
+            "actions": self.action.actions,
+            "reason": self.reason,
+            "source": self.source,
+            "target": self.target,
+            "flags": self.flags,
+            "warnings": self.warnings,
+            "errors": self.errors,
+            "preconditions": self.preconditions,
+        }
+
+
+def change_action(change: dict[str, Any]) -> Action:
+    return Action.from_actions(change["actions"])

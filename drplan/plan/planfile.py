@@ -1,0 +1,70 @@
+"""The saved plan: canonical JSON, its own digest, and the checks that refuse a tampered or foreign plan."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from drplan.errors import IncompatiblePlanError, PlanFileError, PlanTamperedError
+from drplan.fsutil import atomic_write_bytes, canonical_json
+from drplan.plan.model import PLAN_FORMAT_VERSION
+from drplan.schemas import json_path, validator
+
+
+def compute_digest(plan: dict[str, Any]) -> str:
+    body = {k: v for k, v in plan.items() if k != "digest"}
+    return "sha256:" + hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def seal(plan: dict[str, Any]) -> dict[str, Any]:
+    """Return the plan with its digest, after checking it against schemas/plan.schema.json."""
+    sealed = dict(plan)
+    sealed["digest"] = compute_digest(plan)
+    _check_schema(sealed, "the new plan")
+    return sealed
+
+
+def _check_schema(plan: Any, where: str) -> None:
+    errs = sorted(validator("plan.schema.json").iter_errors(plan), key=lambda e: list(map(str, e.absolute_path)))
+    if errs:
+        e = errs[0]
+        raise IncompatiblePlanError(f"{where}: not a valid drplan plan at {json_path(e.absolute_path)}: {e.message}")
+
+
+def save_plan(plan: dict[str, Any], path: str | Path) -> None:
+    try:
+        atomic_write_bytes(Path(path), canonical_json(plan))
+    except OSError as exc:
+        raise PlanFileError(f"{path}: cannot write the plan: {exc.strerror}") from None
+
+
+def load_plan(path: str | Path) -> dict[str, Any]:
+    """Read a plan and refuse it if it is not JSON, of an unknown format, off-schema, or its digest does not match."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise PlanFileError(f"{p}: plan file not found") from None
+    except OSError as exc:
+        raise PlanFileError(f"{p}: cannot read: {exc.strerror}") from None
+    try:
+        plan = json.loads(raw)
+    except ValueError:
+        raise IncompatiblePlanError(f"{p}: not a drplan plan (not JSON); did you pass the spec? use drplan apply SPEC --auto-approve") from None
+    if not isinstance(plan, dict) or "format_version" not in plan:
+        raise IncompatiblePlanError(f"{p}: not a drplan plan (no format_version)")
+    if str(plan["format_version"]).split(".")[0] != PLAN_FORMAT_VERSION.split(".")[0]:
+        raise IncompatiblePlanError(
+            f"{p}: plan format_version {plan['format_version']} is not supported (this drplan reads "
+            f"{PLAN_FORMAT_VERSION}); plan again with this drplan version"
+        )
+    digest = plan.get("digest")
+    if digest != compute_digest(plan):
+        raise PlanTamperedError(
+            f"{p}: the plan's digest does not match its contents: it was edited after it was made; "
+            "run drplan plan again and review the new plan"
+        )
+    _check_schema(plan, str(p))
+    return plan

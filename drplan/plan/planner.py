@@ -1,0 +1,222 @@
+"""The planner: desired (spec) x observed (inventories) x recorded (state) -> changes. Pure: no I/O, no httpx."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import Counter, defaultdict
+from typing import Any
+
+from drplan import __version__
+from drplan.plan.model import PLAN_FORMAT_VERSION, Action, Change
+from drplan.services.base import Asset, Inventory
+from drplan.spec.model import AssetKind, Encryption, Rule, Spec
+from drplan.state.model import State
+
+
+def address(rule: str, target: str, kind: AssetKind, target_id: str) -> str:
+    return f"{rule}/{target}/{kind.value}/{target_id}"
+
+
+def selected(rule: Rule, kind: AssetKind, asset_id: str) -> bool:
+    patterns = rule.models if kind is AssetKind.DOCUMENT_MODEL else rule.classifiers
+    if not any(fnmatch.fnmatchcase(asset_id, p) for p in patterns):
+        return False
+    return not any(fnmatch.fnmatchcase(asset_id, p) for p in rule.exclude)
+
+
+def kinds_of(rule: Rule) -> frozenset[AssetKind]:
+    out = set()
+    if rule.models:
+        out.add(AssetKind.DOCUMENT_MODEL)
+    if rule.classifiers:
+        out.add(AssetKind.DOCUMENT_CLASSIFIER)
+    return frozenset(out)
+
+
+def _source_block(spec: Spec, rule: Rule, asset: Asset) -> dict[str, Any]:
+    return {
+        "resource": rule.source,
+        "id": asset.id,
+        "fingerprint": asset.fingerprint,
+        "created": asset.created,
+        "description": asset.description,
+        "tags": dict(sorted(asset.tags.items())),
+    }
+
+
+def build_plan(
+    spec: Spec,
+    inventories: dict[str, Inventory],
+    state: State,
+    *,
+    state_existed: bool,
+    allow_delete: bool = False,
+    created_at: str,
+) -> dict[str, Any]:
+    """Return the plan document (without its digest: see planfile.seal)."""
+    changes: list[Change] = []
+    plan_errors: list[str] = []
+    plan_warnings: list[str] = []
+    desired: set[str] = set()
+
+    for rule in spec.rules:
+        src_res = spec.resources[rule.source]
+        src_inv = inventories[rule.source]
+        sources = sorted(
+            (a for (k, i), a in src_inv.assets.items() if selected(rule, k, i)), key=lambda a: (a.kind.value, a.id)
+        )
+        if not sources:
+            plan_warnings.append(
+                f"rule {rule.name!r}: no model or classifier on {rule.source!r} matches the rule's selection"
+            )
+        for tname in rule.targets:
+            tgt_res = spec.resources[tname]
+            tgt_inv = inventories[tname]
+            downgrade = src_res.encryption is Encryption.CUSTOMER_MANAGED and tgt_res.encryption is Encryption.MICROSOFT_MANAGED
+            for asset in sources:
+                target_id = rule.rename.get(asset.id, asset.id)
+                addr = address(rule.name, tname, asset.kind, target_id)
+                desired.add(addr)
+                observed = tgt_inv.get(asset.kind, target_id)
+                recorded = state.resources.get(addr)
+                change = _plan_one(rule, addr, asset, target_id, tname, observed, recorded)
+                change.source = _source_block(spec, rule, asset)
+                if downgrade and change.action is not Action.NO_OP:
+                    change.flags["encryption_downgrade"] = True
+                    if rule.allow_encryption_downgrade:
+                        change.warnings.append(
+                            f"encryption downgrade: {rule.source!r} uses a customer-managed key and {tname!r} does not; "
+                            "the copy will be sent with x-ms-forms-copy-degrade: true (allowed by the rule)"
+                        )
+                    else:
+                        change.errors.append(
+                            f"encryption downgrade refused: {rule.source!r} uses a customer-managed key and {tname!r} "
+                            f"does not; set allow_encryption_downgrade = true on rule {rule.name!r} to accept it, or "
+                            "encrypt the target with a customer-managed key"
+                        )
+                changes.append(change)
+
+        # Copies this rule made earlier whose source is gone or no longer selected.
+        for addr, rec in sorted(state.resources.items()):
+            if rec["rule"] != rule.name or addr in desired:
+                continue
+            tname = rec["target_resource"]
+            kind = AssetKind(rec["kind"])
+            if tname not in spec.resources or tname not in inventories:
+                plan_warnings.append(f"{addr}: recorded in state, but its target resource {tname!r} is no longer in the spec")
+                continue
+            observed = inventories[tname].get(kind, rec["target_id"])
+            target = {"resource": tname, "id": rec["target_id"], "exists": observed is not None,
+                      "fingerprint": observed.fingerprint if observed else None}
+            source = {"resource": rec["source_resource"], "id": rec["source_id"],
+                      "fingerprint": rec["source_fingerprint"], "created": "", "description": "", "tags": {}}
+            why = f"the source {rec['source_resource']}/{rec['source_id']} is gone or no longer selected by the rule"
+            if rule.prune and allow_delete:
+                pre = [{"type": "target_fingerprint", "fingerprint": observed.fingerprint}] if observed else [
+                    {"type": "target_absent"}]
+                changes.append(Change(addr, rule.name, kind.value, Action.DELETE,
+                                      f"prune: {why}" + ("" if observed else "; the target copy is already gone, only the state record is removed"),
+                                      source, target, preconditions=pre))
+            else:
+                hint = ("run plan with --allow-delete to delete it" if rule.prune
+                        else "set prune = true on the rule and plan with --allow-delete to delete it")
+                changes.append(Change(addr, rule.name, kind.value, Action.NO_OP, f"kept: {why}; {hint}",
+                                      source, target, warnings=[f"orphaned copy: {why}; {hint}"]))
+
+    for addr, rec in sorted(state.resources.items()):
+        if rec["rule"] not in {r.name for r in spec.rules}:
+            plan_warnings.append(f"{addr}: recorded in state by rule {rec['rule']!r}, which is no longer in the spec; left alone")
+
+    # Two changes must never produce the same target asset.
+    claims: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    for c in changes:
+        if c.action in (Action.CREATE, Action.REPLACE, Action.NO_OP) and c.target.get("id"):
+            claims[(c.target["resource"], c.kind, c.target["id"])].append(c.address)
+    for (tname, kind, tid), addrs in claims.items():
+        if len(addrs) > 1:
+            for c in changes:
+                if c.address in addrs:
+                    c.errors.append(f"{tname}/{kind}/{tid} is claimed by several changes ({', '.join(addrs)}); use rename")
+
+    # Target model quota (GET /info): only creates add a model; a replace deletes first.
+    creates = Counter(c.target["resource"] for c in changes
+                      if c.action is Action.CREATE and c.kind == AssetKind.DOCUMENT_MODEL.value)
+    deletes = Counter(c.target["resource"] for c in changes
+                      if c.action is Action.DELETE and c.kind == AssetKind.DOCUMENT_MODEL.value and c.target.get("exists"))
+    for tname, n in sorted(creates.items()):
+        inv = inventories[tname]
+        if inv.model_limit is None or inv.model_count is None:
+            continue
+        free = inv.model_limit - inv.model_count + deletes.get(tname, 0)
+        if n > free:
+            plan_errors.append(
+                f"target {tname!r}: {n} new model(s) planned but only {max(free, 0)} of its {inv.model_limit} custom "
+                f"model slots are free ({inv.model_count} in use); raise the limit, delete models, or narrow the rules"
+            )
+
+    changes.sort(key=lambda c: c.address)
+    for c in changes:
+        plan_errors.extend(f"{c.address}: {e}" for e in c.errors)
+
+    summary = Counter(c.action.value for c in changes)
+    used = sorted({c.source["resource"] for c in changes} | {c.target["resource"] for c in changes}
+                  | {r.source for r in spec.rules} | {t for r in spec.rules for t in r.targets})
+    return {
+        "format_version": PLAN_FORMAT_VERSION,
+        "drplan_version": __version__,
+        "created_at": created_at,
+        "spec": {"path": str(spec.path), "digest": spec.digest},
+        "state": {
+            "backend": spec.state.backend,
+            "path": str(spec.state.path),
+            "lineage": state.lineage if state_existed else None,
+            "serial": state.serial if state_existed else 0,
+        },
+        "options": {"allow_delete": allow_delete, "parallelism": spec.parallelism,
+                    "per_endpoint_parallelism": spec.per_endpoint_parallelism},
+        "resources": {name: spec.resources[name].public() for name in used if name in spec.resources},
+        "changes": [c.to_dict() for c in changes],
+        "summary": {a.value: summary.get(a.value, 0) for a in Action},
+        "warnings": plan_warnings,
+        "errors": plan_errors,
+        "applyable": not plan_errors,
+    }
+
+
+def _plan_one(rule: Rule, addr: str, asset: Asset, target_id: str, tname: str, observed: Asset | None,
+              recorded: dict[str, Any] | None) -> Change:
+    kind = asset.kind.value
+    label = "model" if asset.kind is AssetKind.DOCUMENT_MODEL else "classifier"
+    target = {"resource": tname, "id": target_id, "exists": observed is not None,
+              "fingerprint": observed.fingerprint if observed else None}
+    src_pre = {"type": "source_fingerprint", "resource": rule.source, "id": asset.id, "fingerprint": asset.fingerprint}
+    if observed is None:
+        if recorded is not None:
+            ch = Change(addr, rule.name, kind, Action.CREATE,
+                        f"drift: the copy recorded in state (made {recorded['copied_at']}) is missing on {tname!r}; "
+                        "copy it again", {}, target, preconditions=[src_pre, {"type": "target_absent"}])
+            ch.flags["drift"] = True
+            return ch
+        return Change(addr, rule.name, kind, Action.CREATE,
+                      f"{tname!r} has no {label} {target_id!r}; copy {rule.source}/{asset.id} (created {asset.created})",
+                      {}, target, preconditions=[src_pre, {"type": "target_absent"}])
+    if observed.fingerprint == asset.fingerprint:
+        return Change(addr, rule.name, kind, Action.NO_OP,
+                      f"in sync: the copy on {tname!r} carries the source's createdDateTime {asset.created}",
+                      {}, target)
+    tgt_pre = {"type": "target_fingerprint", "fingerprint": observed.fingerprint}
+    if recorded is not None and recorded.get("target_id") == target_id:
+        ch = Change(addr, rule.name, kind, Action.REPLACE,
+                    f"the source {label} was rebuilt since the copy: source created {asset.created}, the copy on "
+                    f"{tname!r} was made from the version created {observed.created}; delete the old copy and copy again",
+                    {}, target, preconditions=[src_pre, tgt_pre])
+        if recorded.get("source_fingerprint") != observed.fingerprint:
+            ch.flags["drift"] = True
+            ch.warnings.append("the target copy differs from the one recorded in state (changed out of band)")
+        return ch
+    return Change(addr, rule.name, kind, Action.NO_OP,
+                  f"{tname!r} already has a {label} {target_id!r} that drplan did not copy (created {observed.created})",
+                  {}, target,
+                  errors=[f"{tname!r} already has a {label} {target_id!r} (created {observed.created}) that is not a "
+                          f"copy of {rule.source}/{asset.id} and not recorded in state; drplan will not overwrite a "
+                          "model it did not create: delete it on the target or map it elsewhere with rename"])

@@ -1,0 +1,47 @@
+"""Refresh: list every resource a plan touches, concurrently, through the list APIs (one pass per resource)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from drplan.azure.auth import key_from_env
+from drplan.azure.client import AzureClient
+from drplan.services.base import Connection, Inventory
+from drplan.services.registry import adapter_for
+from drplan.spec.model import AssetKind
+
+
+def connections(resources: Mapping[str, Mapping[str, Any]], *, where: str = "") -> dict[str, Connection]:
+    """Build connections from public resource descriptions (a spec's or a plan's), reading keys from the env."""
+    return {
+        name: Connection(
+            name=name,
+            family=r["family"],
+            endpoint=r["endpoint"].rstrip("/"),
+            api_version=r["api_version"],
+            region=r["region"],
+            resource_id=r["resource_id"],
+            key=key_from_env(name, r["key_env"], where=where),
+        )
+        for name, r in resources.items()
+    }
+
+
+async def refresh(
+    client: AzureClient,
+    conns: Mapping[str, Connection],
+    needs: Mapping[str, Iterable[AssetKind]],
+    *,
+    quota_for: Iterable[str] = (),
+) -> dict[str, Inventory]:
+    """List the asset kinds each resource needs (and /info quota for ``quota_for``), all resources at once."""
+    quota = set(quota_for)
+
+    async def one(name: str) -> tuple[str, Inventory]:
+        adapter = adapter_for(client, conns[name])
+        return name, await adapter.inventory(frozenset(needs[name]), quota=name in quota)
+
+    results = await asyncio.gather(*(one(n) for n in sorted(needs)))
+    return dict(results)

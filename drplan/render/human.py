@@ -1,0 +1,54 @@
+"""Plain-text rendering of a plan for terminals and CI logs, built only from the plan's public JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drplan.plan.model import Action, change_action
+
+SYMBOL = {Action.CREATE: "+", Action.REPLACE: "-/+", Action.DELETE: "-", Action.NO_OP: " "}
+VERB = {Action.CREATE: "create", Action.REPLACE: "replace", Action.DELETE: "delete", Action.NO_OP: "no change"}
+
+
+def summary_line(plan: dict[str, Any]) -> str:
+    s = plan["summary"]
+    if not (s["create"] or s["replace"] or s["delete"]):
+        return f"No changes. {s['no-op']} cop{'y' if s['no-op'] == 1 else 'ies'} in sync."
+    return (f"Plan: {s['create']} to create, {s['replace']} to replace, {s['delete']} to delete, "
+            f"{s['no-op']} unchanged.")
+
+
+def render_plan(plan: dict[str, Any], *, verbose: bool = False) -> str:
+    lines: list[str] = []
+    changes = plan["changes"]
+    shown = [c for c in changes if verbose or change_action(c) is not Action.NO_OP or c["errors"] or c["warnings"]]
+    for c in shown:
+        action = change_action(c)
+        lines.append(f"  {SYMBOL[action]:>3} {c['address']}  ({VERB[action]})")
+        src, tgt = c["source"], c["target"]
+        if action is not Action.DELETE:
+            lines.append(f"        {src['resource']}/{src['id']} -> {tgt['resource']}/{tgt['id']}")
+        lines.append(f"        reason: {c['reason']}")
+        if c["flags"].get("encryption_downgrade"):
+            lines.append("        flag: ENCRYPTION DOWNGRADE (customer-managed key -> Microsoft-managed key)")
+        if c["flags"].get("drift"):
+            lines.append("        flag: drift (the target changed out of band)")
+        for w in c["warnings"]:
+            lines.append(f"        warning: {w}")
+        for e in c["errors"]:
+            lines.append(f"        ERROR: {e}")
+    hidden = len(changes) - len(shown)
+    if hidden:
+        lines.append(f"  ({hidden} unchanged cop{'y' if hidden == 1 else 'ies'} not shown; use --verbose)")
+    out = []
+    if lines:
+        out.append("drplan will perform the following changes:\n" if plan["summary"]["create"] + plan["summary"]["replace"] + plan["summary"]["delete"] else "")
+        out.extend(lines)
+        out.append("")
+    for w in plan["warnings"]:
+        out.append(f"Warning: {w}")
+    if plan["errors"]:
+        out.append("The plan has errors and cannot be applied:")
+        out.extend(f"  - {e}" for e in plan["errors"])
+    out.append(summary_line(plan))
+    return "\n".join(x for x in out if x is not None).strip("\n") + "\n"

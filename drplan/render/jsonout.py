@@ -1,0 +1,18 @@
+"""Machine-readable output: the plan itself (it is already public JSON) and one JSON event per line."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from drplan.redact import redact
+
+
+def render_plan_json(plan: dict[str, Any]) -> str:
+    return json.dumps(plan, indent=2, sort_keys=True) + "\n"
+
+
+def event_line(event: dict[str, Any]) -> str:
+    doc = {"timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "level": "info", **event}
+    return redact(json.dumps(doc, sort_keys=True))

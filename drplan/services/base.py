@@ -1,0 +1,87 @@
+"""What the planner and the executor need from a service family, as small data types and one Protocol.
+
+Adapters know a wire protocol; they do not know plans. Everything here is free of secrets except ``Connection.key``,
+which lives only in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from drplan.spec.model import AssetKind
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach one resource. ``key`` is a secret: never logged, never persisted."""
+
+    name: str
+    family: str
+    endpoint: str
+    api_version: str
+    region: str
+    resource_id: str
+    key: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One observed model or classifier. ``fingerprint`` identifies its *version* (DESIGN §1)."""
+
+    kind: AssetKind
+    id: str
+    created: str
+    fingerprint: str
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Inventory:
+    """What one resource holds, as seen by a refresh."""
+
+    resource: str
+    assets: dict[tuple[AssetKind, str], Asset] = field(default_factory=dict)
+    model_count: int | None = None
+    model_limit: int | None = None
+
+    def get(self, kind: AssetKind, asset_id: str) -> Asset | None:
+        return self.assets.get((kind, asset_id))
+
+
+def normalise_time(value: str) -> str:
+    """ISO 8601 in UTC with a Z, microsecond precision dropped beyond what the service keeps: comparable strings."""
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    # Python < 3.11 cannot parse 7 fractional digits; trim to 6.
+    if "." in text:
+        head, _, rest = text.partition(".")
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        tz = rest[len(digits):]
+        text = f"{head}.{digits[:6]}{tz}"
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        return value
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+ProgressFn = Callable[[str, dict[str, Any]], None]
+
+
+class ServiceAdapter(Protocol):
+    """The copy protocol of one family, spoken to one resource."""
+
+    conn: Connection
+
+    async def inventory(self, kinds: frozenset[AssetKind]) -> Inventory: ...
+
+    async def get(self, kind: AssetKind, asset_id: str) -> Asset | None: ...
+
+    async def delete(self, kind: AssetKind, asset_id: str) -> bool: ...

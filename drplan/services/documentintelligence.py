@@ -1,0 +1,225 @@
+"""Document Intelligence v4 and Form Recognizer v3: models and classifiers (contracts §2, §3).
+
+One adapter serves both families: they are one service with one model store and one authorizeCopy/copyTo protocol;
+only the path prefix (``/documentintelligence`` vs ``/formrecognizer``) and the api-versions differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from drplan.azure.client import AzureClient
+from drplan.azure.lro import OpStatus, normalise_status, poll
+from drplan.azure.paging import iterate_pages
+from drplan.errors import NotFoundError
+from drplan.redact import register_secret
+from drplan.services.base import Asset, Connection, Inventory, normalise_time
+from drplan.spec.model import AssetKind
+
+PREFIX = {"document-intelligence": "documentintelligence", "form-recognizer": "formrecognizer"}
+
+
+@dataclass(frozen=True)
+class _KindWire:
+    collection: str  # documentModels / documentClassifiers
+    id_field: str  # modelId / classifierId
+    target_id_field: str  # targetModelId / targetClassifierId
+    target_location_field: str
+    copy_kind: str  # operation kind of a copy
+
+
+WIRE = {
+    AssetKind.DOCUMENT_MODEL: _KindWire(
+        "documentModels", "modelId", "targetModelId", "targetModelLocation", "documentModelCopyTo"
+    ),
+    AssetKind.DOCUMENT_CLASSIFIER: _KindWire(
+        "documentClassifiers", "classifierId", "targetClassifierId", "targetClassifierLocation",
+        "documentClassifierCopyTo",
+    ),
+}
+
+
+def fingerprint(created: str) -> str:
+    """Models are immutable (contracts §2.4): a rebuild is delete + build, so createdDateTime names the version, and a
+    copy keeps the source's createdDateTime."""
+    return f"created={normalise_time(created)}"
+
+
+@dataclass(frozen=True)
+class CopyAuthorization:
+    """The authorizeCopy answer. Held in memory only, passed unchanged to copyTo; ``body`` contains the token."""
+
+    body: dict[str, Any]
+    target_id: str
+    target_location: str
+    expires: str
+
+    def __repr__(self) -> str:  # never print the token
+        return f"CopyAuthorization(target_id={self.target_id!r}, expires={self.expires!r})"
+
+
+class DocumentModelsAdapter:
+    def __init__(self, client: AzureClient, conn: Connection) -> None:
+        self.client = client
+        self.conn = conn
+        self.base = f"{conn.endpoint}/{PREFIX[conn.family]}"
+
+    # -- helpers -----------------------------------------------------------------------------------------------
+    def _url(self, path: str) -> str:
+        sep = "&" if "?" in path else "?"
+        return f"{self.base}/{path}{sep}api-version={self.conn.api_version}"
+
+    def _what(self, op: str) -> str:
+        return f"{self.conn.name}: {op}"
+
+    async def _request(self, method: str, url: str, op: str, **kw: Any):
+        return await self.client.request(
+            method, url, endpoint=self.conn.endpoint, key=self.conn.key, what=self._what(op), **kw
+        )
+
+    @staticmethod
+    def _asset(kind: AssetKind, item: dict[str, Any]) -> Asset:
+        created = item.get("createdDateTime") or ""
+        return Asset(
+            kind=kind,
+            id=item[WIRE[kind].id_field],
+            created=normalise_time(created) if created else "",
+            fingerprint=fingerprint(created) if created else "",
+            description=item.get("description") or "",
+            tags=dict(item.get("tags") or {}),
+        )
+
+    # -- read --------------------------------------------------------------------------------------------------
+    async def inventory(self, kinds: frozenset[AssetKind], *, quota: bool = False) -> Inventory:
+        inv = Inventory(resource=self.conn.name)
+        for kind in sorted(kinds, key=lambda k: k.value):
+            wire = WIRE[kind]
+            async for item in iterate_pages(
+                self.client,
+                self._url(wire.collection),
+                endpoint=self.conn.endpoint,
+                key=self.conn.key,
+                api_version=self.conn.api_version,
+                what=self._what(f"list {wire.collection}"),
+            ):
+                asset_id = item.get(wire.id_field, "")
+                if kind is AssetKind.DOCUMENT_MODEL and asset_id.startswith("prebuilt-"):
+                    continue  # prebuilt models are listed too (contracts §2.5) but are not copyable assets
+                inv.assets[(kind, asset_id)] = self._asset(kind, item)
+        if quota:
+            info = (await self._request("GET", self._url("info"), "get info")).json()
+            models = info.get("customDocumentModels") or {}
+            inv.model_count = models.get("count")
+            inv.model_limit = models.get("limit")
+        return inv
+
+    async def get(self, kind: AssetKind, asset_id: str) -> Asset | None:
+        wire = WIRE[kind]
+        try:
+            r = await self._request("GET", self._url(f"{wire.collection}/{quote(asset_id, safe='')}"), f"get {asset_id}")
+        except NotFoundError:
+            return None
+        return self._asset(kind, r.json())
+
+    # -- write -------------------------------------------------------------------------------------------------
+    async def delete(self, kind: AssetKind, asset_id: str) -> bool:
+        """Delete; False when it was already gone (404)."""
+        wire = WIRE[kind]
+        try:
+            await self._request(
+                "DELETE", self._url(f"{wire.collection}/{quote(asset_id, safe='')}"), f"delete {asset_id}", ok=(204, 200)
+            )
+        except NotFoundError:
+            return False
+        return True
+
+    async def authorize_copy(
+        self, kind: AssetKind, target_id: str, *, description: str = "", tags: dict[str, str] | None = None
+    ) -> CopyAuthorization:
+        """On the TARGET: reserve ``target_id`` and get a single-use, expiring authorization (contracts §2.4)."""
+        wire = WIRE[kind]
+        body: dict[str, Any] = {wire.id_field: target_id}
+        if description:
+            body["description"] = description
+        if tags:
+            body["tags"] = tags
+        r = await self._request(
+            "POST", self._url(f"{wire.collection}:authorizeCopy"), f"authorize copy of {target_id}", json=body
+        )
+        auth = r.json()
+        register_secret(auth.get("accessToken"))
+        return CopyAuthorization(
+            body=auth,
+            target_id=auth.get(wire.target_id_field, target_id),
+            target_location=auth.get(wire.target_location_field, ""),
+            expires=normalise_time(auth.get("expirationDateTime", "")) if auth.get("expirationDateTime") else "",
+        )
+
+    async def copy_to(
+        self, kind: AssetKind, source_id: str, authorization: CopyAuthorization, *, degrade: bool = False
+    ) -> str:
+        """On the SOURCE: start the copy with the authorization unchanged; return the Operation-Location URL."""
+        wire = WIRE[kind]
+        headers = {"x-ms-forms-copy-degrade": "true"} if degrade else None
+        r = await self._request(
+            "POST",
+            self._url(f"{wire.collection}/{quote(source_id, safe='')}:copyTo"),
+            f"copy {source_id} to {authorization.target_id}",
+            json=authorization.body,
+            headers=headers,
+            ok=(202,),
+        )
+        location = r.headers.get("operation-location")
+        if not location:
+            raise NotFoundError(self._what(f"copy {source_id}: the 202 answer has no Operation-Location header"))
+        return location
+
+    async def wait(self, operation_url: str, *, what: str, on_progress: Callable[[OpStatus, dict[str, Any]], None] | None = None,
+                   interval: float = 1.0) -> dict[str, Any]:
+        return await poll(
+            self.client, operation_url, endpoint=self.conn.endpoint, key=self.conn.key, what=self._what(what),
+            interval=interval, on_progress=on_progress,
+        )
+
+    async def find_copy_operation(self, kind: AssetKind, target_location: str, target_id: str, since: str) -> str | None:
+        """Look for a copy this source started towards ``target_location`` at or after ``since``.
+
+        Used when a copyTo's answer was lost or an apply died after sending it (DESIGN §3: look before you leap).
+        Returns the operation's URL on this resource, newest first, or None.
+        """
+        wire = WIRE[kind]
+        want_path = urlsplit(target_location).path.rstrip("/").lower() if target_location else ""
+        want_tail = f"/{wire.collection}/{target_id}".lower()
+        since_n = normalise_time(since) if since else ""
+        best: tuple[str, str] | None = None
+        async for op in iterate_pages(
+            self.client,
+            self._url("operations"),
+            endpoint=self.conn.endpoint,
+            key=self.conn.key,
+            api_version=self.conn.api_version,
+            what=self._what("list operations"),
+        ):
+            if op.get("kind") != wire.copy_kind:
+                continue
+            loc_path = urlsplit(op.get("resourceLocation") or "").path.rstrip("/").lower()
+            if want_path and loc_path != want_path:
+                continue
+            if not want_path and not loc_path.endswith(want_tail):
+                continue
+            created = normalise_time(op.get("createdDateTime") or "")
+            if since_n and created and created < since_n:
+                continue
+            if normalise_status(op.get("status")) is OpStatus.FAILED:
+                continue
+            if best is None or created > best[0]:
+                best = (created, op["operationId"])
+        if best is None:
+            return None
+        return self._url(f"operations/{quote(best[1], safe='')}")
+
+
+__all__ = ["DocumentModelsAdapter", "CopyAuthorization", "fingerprint", "PREFIX"]

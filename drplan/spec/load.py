@@ -1,0 +1,180 @@
+"""TOML -> JSON Schema -> semantic checks -> Spec. Every error names the file, the TOML path and the fix."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from drplan.errors import SpecError
+from drplan.schemas import json_path, validator
+from drplan.spec.model import (
+    API_VERSIONS,
+    CLASSIFIER_COPY_VERSIONS,
+    Encryption,
+    Family,
+    Resource,
+    Rule,
+    Spec,
+    StateConfig,
+)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+#: Families whose copy protocol is the same, so a rule may copy between them (DI v4 and FR v3 are one service, one
+#: model store, one authorizeCopy/copyTo protocol: contracts §3).
+_COMPATIBLE = {Family.DOCUMENT_INTELLIGENCE: "di", Family.FORM_RECOGNIZER: "di"}
+
+
+def load_spec(path: str | os.PathLike[str], *, check_env: bool = True) -> Spec:
+    """Load and validate a spec. ``check_env`` also requires every ``key_env`` to be set (plan/apply need keys)."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise SpecError(f"{p}: file not found") from None
+    except OSError as exc:
+        raise SpecError(f"{p}: cannot read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SpecError(f"{p}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{p}: invalid TOML: {exc}") from None
+    return build_spec(data, path=p, digest="sha256:" + hashlib.sha256(raw).hexdigest(), check_env=check_env)
+
+
+def _schema_errors(name: str, data: dict[str, Any]) -> list[str]:
+    out = []
+    for err in sorted(validator("drspec.schema.json").iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        where = json_path(err.absolute_path)
+        if err.validator == "additionalProperties":
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            allowed = ", ".join(sorted(err.schema.get("properties", {})))
+            msg = f"unknown key(s) {', '.join(map(repr, extra))}; allowed: {allowed}"
+        elif err.validator == "required":
+            msg = err.message.replace(" is a required property", " is required")
+        elif err.validator == "enum":
+            msg = f"{err.instance!r} is not one of: {', '.join(map(str, err.validator_value))}"
+        elif err.validator == "pattern":
+            msg = f"{err.instance!r} does not match the expected form {err.validator_value}"
+        else:
+            msg = err.message
+        out.append(f"{name}: {where}: {msg}")
+    return out
+
+
+def build_spec(data: dict[str, Any], *, path: Path, digest: str, check_env: bool = True) -> Spec:
+    name = str(path)
+    errors = _schema_errors(name, data)
+    if errors:
+        raise SpecError("\n".join(errors))
+
+    errors = []
+    resources: dict[str, Resource] = {}
+    for rname, r in data["resources"].items():
+        family = Family(r["family"])
+        where = f"{name}: resources.{rname}"
+        if r["api_version"] not in API_VERSIONS[family]:
+            errors.append(
+                f"{where}.api_version: {r['api_version']!r} is not supported for {family.value}; "
+                f"use one of: {', '.join(API_VERSIONS[family])}"
+            )
+        if check_env and not os.environ.get(r["key_env"]):
+            errors.append(
+                f"{where}.key_env: environment variable {r['key_env']} is not set; export the resource key in it"
+            )
+        resources[rname] = Resource(
+            name=rname,
+            family=family,
+            endpoint=r["endpoint"].rstrip("/"),
+            region=r["region"],
+            resource_id=r["resource_id"],
+            api_version=r["api_version"],
+            key_env=r["key_env"],
+            encryption=Encryption(r.get("encryption", Encryption.MICROSOFT_MANAGED.value)),
+        )
+
+    seen_ids: dict[str, str] = {}
+    for rid_name, res in resources.items():
+        key = res.resource_id.lower()
+        if key in seen_ids:
+            errors.append(
+                f"{name}: resources.{rid_name}.resource_id: same ARM id as resources.{seen_ids[key]}; "
+                "each resource must be a different account"
+            )
+        seen_ids[key] = rid_name
+
+    rules: list[Rule] = []
+    rule_names: dict[str, int] = {}
+    for i, r in enumerate(data["replicate"]):
+        where = f"{name}: replicate[{i}]"
+        if r["name"] in rule_names:
+            errors.append(f"{where}.name: rule name {r['name']!r} is already used by replicate[{rule_names[r['name']]}]")
+        rule_names[r["name"]] = i
+        known = ", ".join(sorted(resources))
+        src = resources.get(r["source"])
+        if src is None:
+            errors.append(f"{where}.source: unknown resource {r['source']!r}; defined resources: {known}")
+        if not r.get("models") and not r.get("classifiers"):
+            errors.append(f"{where}: selects nothing; add models = [...] and/or classifiers = [...] (ids or globs)")
+        for j, t in enumerate(r["targets"]):
+            tgt = resources.get(t)
+            if tgt is None:
+                errors.append(f"{where}.targets[{j}]: unknown resource {t!r}; defined resources: {known}")
+                continue
+            if t == r["source"]:
+                errors.append(f"{where}.targets[{j}]: {t!r} is the rule's source; a rule cannot copy a resource onto itself")
+                continue
+            if src is not None and _COMPATIBLE[src.family] != _COMPATIBLE[tgt.family]:
+                errors.append(
+                    f"{where}.targets[{j}]: cannot copy from {src.family.value} to {tgt.family.value}; "
+                    "source and targets must speak the same copy protocol"
+                )
+            if r.get("classifiers"):
+                for role, res in (("source", src), (f"targets[{j}]", tgt)):
+                    if res is not None and res.api_version not in CLASSIFIER_COPY_VERSIONS:
+                        errors.append(
+                            f"{where}.classifiers: classifier copy needs api_version 2024-11-30 on every resource, "
+                            f"but the {role} {res.name!r} uses {res.api_version}; set resources.{res.name}.api_version "
+                            "= \"2024-11-30\" or remove classifiers from this rule"
+                        )
+        rename = r.get("rename", {})
+        targets_of_rename = list(rename.values())
+        if len(set(targets_of_rename)) != len(targets_of_rename):
+            errors.append(f"{where}.rename: two assets are renamed to the same id")
+        rules.append(
+            Rule(
+                name=r["name"],
+                source=r["source"],
+                targets=tuple(r["targets"]),
+                models=tuple(r.get("models", ())),
+                classifiers=tuple(r.get("classifiers", ())),
+                exclude=tuple(r.get("exclude", ())),
+                rename=dict(rename),
+                allow_encryption_downgrade=bool(r.get("allow_encryption_downgrade", False)),
+                prune=bool(r.get("prune", False)),
+            )
+        )
+    if errors:
+        raise SpecError("\n".join(dict.fromkeys(errors)))
+
+    st = data.get("state", {})
+    state_path = Path(st.get("path", "drplan.state.json"))
+    if not state_path.is_absolute():
+        state_path = (path.parent / state_path).resolve()
+    defaults = data.get("defaults", {})
+    return Spec(
+        path=path,
+        digest=digest,
+        state=StateConfig(backend=st.get("backend", "local"), path=state_path),
+        resources=resources,
+        rules=tuple(rules),
+        parallelism=defaults.get("parallelism", 10),
+        per_endpoint_parallelism=defaults.get("per_endpoint_parallelism", 8),
+    )
