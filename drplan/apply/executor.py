@@ -316,12 +316,17 @@ class Executor:
                                      entry: dict[str, Any] | None) -> None:
         tid = change["target"]["id"]
         tname = change["target"]["resource"]
-        if exc.inner_code == "ModelExists":
-            if await self._target_done(change):
+        # A 409 means the id is taken by a model, or reserved by an unused authorization (contracts §2.4). The live
+        # body of the second case is not recorded, so the inner code is not trusted: the target itself tells.
+        tgt = self.adapters[tname]
+        asset = await tgt.get(AssetKind(change["kind"]), tid)
+        if asset is not None:
+            if asset.fingerprint == change["source"]["fingerprint"]:
+                await self._record_done(change, operation_url=None)
                 return
             raise _StepError(
-                f"{tname!r} now has a {change['kind']} {tid!r} that is not a copy of the planned source version; "
-                "it appeared after the plan was made: run drplan plan again"
+                f"{tname!r} now has a {change['kind']} {tid!r} ({asset.fingerprint}) that is not a copy of the planned "
+                "source version; it appeared after the plan was made: run drplan plan again"
             ) from None
         when = ""
         if entry and entry.get("authorized_at"):

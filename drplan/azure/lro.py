@@ -62,4 +62,5 @@ async def poll(
             on_progress(status, body)
         if status.terminal:
             return body
-        await do_sleep(min(max_interval, retry_after_seconds(response, interval)))
+        # Retry-After is honoured, with a small floor so a "0" never turns into a busy loop.
+        await do_sleep(max(0.1, min(max_interval, retry_after_seconds(response, interval))))
