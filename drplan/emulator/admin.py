@@ -1,0 +1,214 @@
+"""The admin API under ``/_emulator/`` (no auth): seed and remove assets, set faults and settings, move the clock,
+read the request log and counters, reset. See the table in ``drplan/emulator/README.md``.
+
+Admin errors use the same envelope as the service (``{"error": {"code", "message"}}``) with codes
+``BadRequest`` (400), ``NotFound`` (404) and ``Conflict`` (409).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import views
+from .clock import format_timestamp
+from .config import ConfigError, apply_settings, parse_classifier_seed, parse_model_seed
+
+if TYPE_CHECKING:
+    from .app import EmulatorApp
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+ADMIN_API_VERSION = "2024-11-30"  # the shape seeded assets are echoed in
+
+
+class AdminError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False).encode("utf-8"), status_code=status, headers={"content-type": JSON_CONTENT_TYPE})
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise AdminError(400, "BadRequest", "the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise AdminError(400, "BadRequest", "the request body must be a JSON object")
+    return body
+
+
+def build_admin_app(emulator: EmulatorApp) -> Starlette:
+    """A Starlette app bound to one emulator instance."""
+
+    def account_or_404(name: str) -> str:
+        if name not in emulator.store.accounts:
+            raise AdminError(404, "NotFound", f"no account named {name!r}")
+        return name
+
+    async def health(request: Request) -> Response:
+        return _json({"status": "ok"})
+
+    async def accounts(request: Request) -> Response:
+        base = str(request.base_url).rstrip("/")
+        out = []
+        for name, acct in emulator.store.accounts.items():
+            cfg = acct.config
+            out.append(
+                {
+                    "name": name,
+                    "region": cfg.region,
+                    "endpoint": f"{base}/accounts/{name}",
+                    "resource_id": cfg.resource_id,
+                    "encryption": cfg.encryption,
+                    "model_limit": cfg.model_limit,
+                    "models": list(acct.models.order),
+                    "classifiers": list(acct.classifiers.order),
+                }
+            )
+        return _json({"accounts": out})
+
+    async def seed_model(request: Request) -> Response:
+        name = account_or_404(request.path_params["name"])
+        try:
+            seed = parse_model_seed(await _body(request), where="model")
+        except ConfigError as exc:
+            raise AdminError(400, "BadRequest", str(exc)) from None
+        if seed.model_id in emulator.store.accounts[name].models:
+            raise AdminError(409, "Conflict", f"account {name!r} already has a model {seed.model_id!r}")
+        model = emulator.store.seed_model(name, seed)
+        return _json(views.model(model, ADMIN_API_VERSION), status=201)
+
+    async def seed_classifier(request: Request) -> Response:
+        name = account_or_404(request.path_params["name"])
+        try:
+            seed = parse_classifier_seed(await _body(request), where="classifier")
+        except ConfigError as exc:
+            raise AdminError(400, "BadRequest", str(exc)) from None
+        if seed.classifier_id in emulator.store.accounts[name].classifiers:
+            raise AdminError(409, "Conflict", f"account {name!r} already has a classifier {seed.classifier_id!r}")
+        classifier = emulator.store.seed_classifier(name, seed)
+        return _json(views.classifier(classifier, ADMIN_API_VERSION), status=201)
+
+    async def remove_model(request: Request) -> Response:
+        return _remove(request, "model")
+
+    async def remove_classifier(request: Request) -> Response:
+        return _remove(request, "classifier")
+
+    def _remove(request: Request, kind: Any) -> Response:
+        name = account_or_404(request.path_params["name"])
+        asset_id = request.path_params["asset_id"]
+        if not emulator.store.remove_asset(name, kind, asset_id):
+            raise AdminError(404, "NotFound", f"account {name!r} has no {kind} {asset_id!r}")
+        return Response(status_code=204)
+
+    def faults_view() -> dict[str, Any]:
+        return {
+            "global": _faults_dict(emulator.faults.global_faults),
+            "accounts": {name: _faults_dict(emulator.faults.effective(name)) for name in emulator.store.accounts},
+        }
+
+    async def get_faults(request: Request) -> Response:
+        return _json(faults_view())
+
+    async def put_faults(request: Request) -> Response:
+        body = await _body(request)
+        account = body.pop("account", None)
+        if account is not None:
+            if not isinstance(account, str):
+                raise AdminError(400, "BadRequest", "account must be an account name")
+            account_or_404(account)
+        try:
+            emulator.faults.update(body, account)
+        except ConfigError as exc:
+            raise AdminError(400, "BadRequest", str(exc)) from None
+        return _json(faults_view())
+
+    async def get_settings(request: Request) -> Response:
+        return _json(dataclasses.asdict(emulator.store.settings))
+
+    async def put_settings(request: Request) -> Response:
+        try:
+            emulator.store.settings = apply_settings(emulator.store.settings, await _body(request))
+        except ConfigError as exc:
+            raise AdminError(400, "BadRequest", str(exc)) from None
+        return _json(dataclasses.asdict(emulator.store.settings))
+
+    def clock_view() -> dict[str, Any]:
+        return {"now": format_timestamp(emulator.clock.now()), "offset_seconds": emulator.clock.offset_seconds}
+
+    async def get_clock(request: Request) -> Response:
+        return _json(clock_view())
+
+    async def advance_clock(request: Request) -> Response:
+        body = await _body(request)
+        seconds = body.get("advance_seconds")
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
+            raise AdminError(400, "BadRequest", "advance_seconds must be a number >= 0")
+        emulator.clock.advance(float(seconds))
+        emulator.store.settle()
+        return _json(clock_view())
+
+    async def requests_log(request: Request) -> Response:
+        return _json(list(emulator.request_log))
+
+    async def counters(request: Request) -> Response:
+        return _json(
+            {
+                "requests": {acct: dict(routes) for acct, routes in emulator.request_counts.items()},
+                "throttled": dict(emulator.throttled),
+                "faults": {acct: dict(kinds) for acct, kinds in emulator.faults.counts.items()},
+            }
+        )
+
+    async def reset(request: Request) -> Response:
+        emulator.reset()
+        return _json({"status": "ok"})
+
+    async def admin_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, AdminError)
+        return _json({"error": {"code": exc.code, "message": exc.message}}, status=exc.status)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, str(exc.status_code))
+        return _json({"error": {"code": code, "message": f"{request.method} {request.url.path}: {exc.detail}"}}, status=exc.status_code)
+
+    routes = [
+        Route("/_emulator/health", health, methods=["GET"]),
+        Route("/_emulator/accounts", accounts, methods=["GET"]),
+        Route("/_emulator/accounts/{name}/models", seed_model, methods=["POST"]),
+        Route("/_emulator/accounts/{name}/classifiers", seed_classifier, methods=["POST"]),
+        Route("/_emulator/accounts/{name}/models/{asset_id}", remove_model, methods=["DELETE"]),
+        Route("/_emulator/accounts/{name}/classifiers/{asset_id}", remove_classifier, methods=["DELETE"]),
+        Route("/_emulator/faults", get_faults, methods=["GET"]),
+        Route("/_emulator/faults", put_faults, methods=["PUT"]),
+        Route("/_emulator/settings", get_settings, methods=["GET"]),
+        Route("/_emulator/settings", put_settings, methods=["PUT"]),
+        Route("/_emulator/clock", get_clock, methods=["GET"]),
+        Route("/_emulator/clock", advance_clock, methods=["POST"]),
+        Route("/_emulator/requests", requests_log, methods=["GET"]),
+        Route("/_emulator/counters", counters, methods=["GET"]),
+        Route("/_emulator/reset", reset, methods=["POST"]),
+    ]
+    return Starlette(routes=routes, exception_handlers={AdminError: admin_error, HTTPException: http_error})
+
+
+def _faults_dict(faults: Any) -> dict[str, Any]:
+    out = dataclasses.asdict(faults)
+    out["routes"] = list(out["routes"])
+    return out

@@ -1,0 +1,346 @@
+"""The emulator as an ASGI application: service routes under ``/accounts/{name}/{prefix}/...`` and the admin API
+under ``/_emulator/``.
+
+Routing is done by hand rather than with Starlette's router because Azure mixes path segments and colon actions
+(``/documentModels:authorizeCopy``, ``/documentModels/{id}:copyTo``) and because the api-version decides which
+routes exist at all (classifier copy only on ``2024-11-30``; no classifiers on ``2022-08-31``). Anything that
+does not resolve answers APIM's 404 (README "Service API").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import datetime as dt
+import json
+import logging
+import secrets
+import uuid
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from . import errors, views
+from .admin import build_admin_app
+from .clock import Clock
+from .config import EmulatorConfig
+from .faults import ConnectionRegistry, Decision, FaultInjector
+from .store import AssetKind, Store
+
+logger = logging.getLogger("drplan.emulator")
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+#: The request log keeps this many entries (oldest dropped first), so long benchmarks do not grow without bound.
+REQUEST_LOG_SIZE = 100_000
+
+_COLLECTIONS: dict[str, AssetKind] = {"documentModels": "model", "documentClassifiers": "classifier"}
+
+
+@dataclass(frozen=True)
+class ServiceRoute:
+    """A resolved service route: its name (as in counters and the request log) and path parameters."""
+
+    name: str
+    kind: AssetKind | None = None
+    asset_id: str | None = None
+    operation_id: str | None = None
+
+
+def resolve_route(method: str, rest: str) -> ServiceRoute | None:
+    """Map ``METHOD /{rest}`` (the path after ``/accounts/{name}/{prefix}/``) to a route, or None."""
+    parts = rest.split("/")
+    if len(parts) == 1:
+        head = parts[0]
+        if head in _COLLECTIONS and method == "GET":
+            return ServiceRoute(f"{head}:list", _COLLECTIONS[head])
+        collection, _, action = head.partition(":")
+        if collection in _COLLECTIONS and action == "authorizeCopy" and method == "POST":
+            return ServiceRoute(f"{collection}:authorizeCopy", _COLLECTIONS[collection])
+        if head == "operations" and method == "GET":
+            return ServiceRoute("operations:list")
+        if head == "info" and method == "GET":
+            return ServiceRoute("info")
+        return None
+    if len(parts) != 2 or not parts[1]:
+        return None
+    head, item = parts
+    if head == "operations":
+        return ServiceRoute("operations:get", operation_id=item) if method == "GET" else None
+    if head not in _COLLECTIONS:
+        return None
+    kind = _COLLECTIONS[head]
+    asset_id, colon, action = item.partition(":")
+    if colon:
+        if action == "copyTo" and method == "POST" and asset_id:
+            return ServiceRoute(f"{head}:copyTo", kind, asset_id)
+        return None
+    if method == "GET":
+        return ServiceRoute(f"{head}:get", kind, asset_id)
+    if method == "DELETE":
+        return ServiceRoute(f"{head}:delete", kind, asset_id)
+    return None
+
+
+def encode_page_token(after: str) -> str:
+    """Opaque continuation token for ``?nextLink=`` (URL-safe base64, no padding)."""
+    return base64.urlsafe_b64encode(after.encode()).decode().rstrip("=")
+
+
+def decode_page_token(token: str) -> str:
+    try:
+        after = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        after = ""
+    if not after:
+        raise errors.invalid_parameter("nextLink", "unknown continuation token")
+    return after
+
+
+class EmulatorApp:
+    """The whole emulator: store, clock, faults, request log and counters behind one ASGI callable."""
+
+    def __init__(self, config: EmulatorConfig, *, connections: ConnectionRegistry | None = None) -> None:
+        self.config = config
+        self.clock = Clock()
+        self.store = Store(config, self.clock)
+        self.faults = FaultInjector(config)
+        self.connections = connections or ConnectionRegistry()
+        self.request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
+        self.request_counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.throttled: dict[str, int] = defaultdict(int)
+        self.admin = build_admin_app(self)
+
+    def reset(self) -> None:
+        """Back to the config file's state: clock, models, operations, faults, log, counters."""
+        self.clock.reset()
+        self.store.reset()
+        self.faults.reset()
+        self.request_log.clear()
+        self.request_counts.clear()
+        self.throttled.clear()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        if path == "/_emulator" or path.startswith("/_emulator/"):
+            self.store.settle()
+            await self.admin(scope, receive, send)
+        elif path.startswith("/accounts/"):
+            await self._service(scope, receive, send)
+        else:
+            headers = {"apim-request-id": str(uuid.uuid4())}
+            await _error_response(errors.resource_not_found(), headers)(scope, receive, send)
+
+    # --- service requests ----------------------------------------------------------------------------------------
+
+    async def _service(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        request_id = str(uuid.uuid4())
+        _, _, name, *tail = scope["path"].split("/", 4)
+        prefix = tail[0] if tail else ""
+        route = resolve_route(request.method, tail[1]) if len(tail) == 2 else None
+        route_name = route.name if route else "unknown"
+        headers = {"apim-request-id": request_id, "x-content-type-options": "nosniff"}
+        client_request_id = request.headers.get("x-ms-client-request-id")
+        if client_request_id:
+            headers["x-ms-client-request-id"] = client_request_id
+        account = self.store.accounts.get(name)
+        if account is None:
+            response = _error_response(errors.resource_not_found(), headers)
+            self._log(request, name, route_name, response.status_code)
+            await response(scope, receive, send)
+            return
+        headers["x-ms-region"] = account.config.region
+        self.request_counts[name][route_name] += 1
+        faults = self.faults.effective(name)
+        delay = self.faults.delay_seconds(faults)
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+        decision = Decision.PASS
+        key = request.headers.get("ocp-apim-subscription-key", "")
+        if not secrets.compare_digest(key.encode(), account.config.key.encode()):
+            response = _error_response(errors.access_denied(), headers)
+        elif not self.faults.admit(name, faults):
+            self.throttled[name] += 1
+            response = _error_response(errors.throttled(self.store.settings.retry_after_seconds), headers)
+        else:
+            decision = self.faults.decide(name, route_name, faults)
+            if decision is Decision.DROP:
+                await self._drop(request)
+                self._log(request, name, route_name, None, fault="drop")
+                return
+            if decision is Decision.ERROR:
+                response = _error_response(errors.service_unavailable(), headers)
+            else:
+                self.store.settle()
+                try:
+                    response = await self._dispatch(request, name, prefix, route, headers)
+                except errors.ServiceError as exc:
+                    response = _error_response(exc, headers)
+                except Exception:  # a bug in the emulator: answer like the service would, keep serving
+                    logger.exception("unhandled error on %s %s", request.method, scope["path"])
+                    response = _error_response(
+                        errors.ServiceError(500, "InternalServerError", "An unexpected error occurred."), headers
+                    )
+                if decision is Decision.DROP_AFTER:
+                    await self._drop(request)
+                    self._log(request, name, route_name, response.status_code, fault="drop_after")
+                    return
+        fault = "error" if decision is Decision.ERROR else ("throttled" if response.status_code == 429 else None)
+        self._log(request, name, route_name, response.status_code, fault=fault)
+        await response(scope, receive, send)
+
+    async def _dispatch(
+        self, request: Request, name: str, prefix: str, route: ServiceRoute | None, headers: dict[str, str]
+    ) -> Response:
+        api_version = request.query_params.get("api-version")
+        versions = views.PREFIX_VERSIONS.get(prefix)
+        if route is None or versions is None or api_version not in versions:
+            raise errors.resource_not_found()
+        if route.kind == "classifier" and api_version not in views.CLASSIFIER_VERSIONS:
+            raise errors.resource_not_found()
+        if route.name.startswith("documentClassifiers:") and route.name.endswith(("authorizeCopy", "copyTo")):
+            if api_version not in views.CLASSIFIER_COPY_VERSIONS:
+                raise errors.resource_not_found()  # contracts §2.7 / §3: no classifier copy before 2024-11-30
+        account_url = f"{str(request.base_url).rstrip('/')}/accounts/{name}"
+        store = self.store
+        action = route.name.split(":", 1)[1] if ":" in route.name else route.name
+
+        if route.name == "info":
+            body = views.info(store.count_models(name), store.accounts[name].config.model_limit, api_version, self.clock.now())
+            return _json_response(200, body, headers)
+
+        if route.name.startswith("operations:"):
+            kinds: frozenset[AssetKind] = frozenset({"model", "classifier"}) if api_version in views.CLASSIFIER_COPY_VERSIONS else frozenset({"model"})
+            now = self.clock.now()
+            if action == "get":
+                assert route.operation_id is not None
+                op = store.get_operation(name, route.operation_id, kinds)
+                return _json_response(200, views.operation(op, now, api_version), headers)
+            token = request.query_params.get("nextLink")
+            page = store.list_operations(name, decode_page_token(token) if token is not None else None, kinds)
+            body = {"value": [views.operation(op, now, api_version, summary=True) for op in page.items]}
+            if page.next_after is not None:
+                body["nextLink"] = _next_link(account_url, prefix, "operations", page.next_after, api_version)
+            return _json_response(200, body, headers)
+
+        kind = route.kind
+        assert kind is not None
+        collection = "documentModels" if kind == "model" else "documentClassifiers"
+        if action == "list":
+            token = request.query_params.get("nextLink")
+            page = store.list_assets(name, kind, decode_page_token(token) if token is not None else None, prefix=prefix)
+            if kind == "model":
+                items = [views.model_list_item(m, api_version) for m in page.items]
+            else:
+                items = [views.classifier(c, api_version) for c in page.items]
+            body = {"value": items}
+            if page.next_after is not None:
+                body["nextLink"] = _next_link(account_url, prefix, collection, page.next_after, api_version)
+            return _json_response(200, body, headers)
+        if action == "get":
+            assert route.asset_id is not None
+            asset = store.get_asset(name, kind, route.asset_id, prefix=prefix)
+            body = views.model(asset, api_version) if kind == "model" else views.classifier(asset, api_version)  # type: ignore[arg-type]
+            return _json_response(200, body, headers)
+        if action == "delete":
+            assert route.asset_id is not None
+            store.delete_asset(name, kind, route.asset_id)
+            return Response(status_code=204, headers=headers)
+        if action == "authorizeCopy":
+            body = await _json_body(request)
+            payload = store.authorize_copy(kind, name, body, account_url=account_url, prefix=prefix, api_version=api_version)
+            return _json_response(200, payload, headers)
+        if action == "copyTo":
+            assert route.asset_id is not None
+            body = await _json_body(request)
+            faults = self.faults.effective(name)
+            operation_id = f"{secrets.randbelow(10**11):011d}_{headers['apim-request-id']}"  # contracts §2.3 shape
+            op = store.copy_to(
+                kind,
+                name,
+                route.asset_id,
+                body,
+                prefix=prefix,
+                api_version=api_version,
+                allow_degrade=request.headers.get("x-ms-forms-copy-degrade", "").strip().lower() == "true",
+                duration=self.faults.copy_duration(store.settings.copy_seconds, faults),
+                operation_id=operation_id,
+                inject_failure=lambda: self.faults.operation_fails(name, faults),
+            )
+            location = f"{account_url}/{prefix}/operations/{op.operation_id}?api-version={api_version}"
+            return Response(
+                status_code=202,
+                headers={**headers, "Operation-Location": location, "Retry-After": str(store.settings.retry_after_seconds)},
+            )
+        raise errors.resource_not_found()  # pragma: no cover - resolve_route only yields the actions above
+
+    async def _drop(self, request: Request) -> None:
+        """Close the connection without an answer (the client sees the server disconnect)."""
+        transport = self.connections.get(request.scope.get("client"))
+        if transport is None:
+            raise RuntimeError("drop fault: this server did not register its connections (run it via drplan.emulator.server)")
+        await request.body()  # read all input first: closing a socket with unread input sends a reset instead
+        transport.close()
+
+        async def disconnected() -> None:
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+
+        try:  # wait until the server has seen the close, so it does not answer 500 on our behalf
+            await asyncio.wait_for(disconnected(), timeout=5)
+        except asyncio.TimeoutError:
+            logger.warning("drop fault: connection did not report the disconnect")
+
+    def _log(self, request: Request, account: str, route: str, status: int | None, *, fault: str | None = None) -> None:
+        now = dt.datetime.fromtimestamp(self.clock.now(), tz=dt.timezone.utc)
+        self.request_log.append(
+            {
+                "time": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "account": account,
+                "method": request.method,
+                "path": request.url.path,
+                "route": route,
+                "status": status,
+                "fault": fault,
+            }
+        )
+
+
+def _next_link(account_url: str, prefix: str, collection: str, after: str, api_version: str) -> str:
+    """Absolute ``nextLink`` in the examples' opaque ``?nextLink=<token>`` form, plus api-version (contracts §1)."""
+    return f"{account_url}/{prefix}/{collection}?nextLink={encode_page_token(after)}&api-version={api_version}"
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise errors.invalid_parameter("body", "the request body is not valid JSON.") from None
+
+
+def _json_response(status: int, body: Any, headers: dict[str, str]) -> Response:
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Response(content=content, status_code=status, headers={**headers, "content-type": JSON_CONTENT_TYPE})
+
+
+def _error_response(error: errors.ServiceError, headers: dict[str, str]) -> Response:
+    return _json_response(error.status, error.body(), {**headers, **error.headers})

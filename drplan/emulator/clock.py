@@ -1,0 +1,47 @@
+"""The emulator's clock: wall time plus an offset that the admin API can move forward.
+
+Everything time-dependent in the store (authorization expiry, copy progress, operation retention, default
+``createdDateTime``) reads this clock, so tests can jump a day ahead with ``POST /_emulator/clock`` instead of
+sleeping. Fault timing (latency, the rate limiter's token bucket) deliberately uses real time: an advanced clock
+must not refill a rate limit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+UTC = dt.timezone.utc
+
+
+class Clock:
+    """Seconds since the epoch, shifted by an adjustable, non-negative offset."""
+
+    def __init__(self) -> None:
+        self.offset_seconds = 0.0
+
+    def now(self) -> float:
+        """Current emulator time, in seconds since the epoch."""
+        return time.time() + self.offset_seconds
+
+    def now_datetime(self) -> dt.datetime:
+        return to_datetime(self.now())
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward (never backwards: expiry and retention only make sense forwards)."""
+        if seconds < 0:
+            raise ValueError("the emulator clock only moves forward")
+        self.offset_seconds += seconds
+
+    def reset(self) -> None:
+        self.offset_seconds = 0.0
+
+
+def to_datetime(ts: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, tz=UTC)
+
+
+def format_timestamp(ts: float | dt.datetime) -> str:
+    """RFC 3339 UTC with a ``Z``, whole seconds (``2024-05-01T10:00:00Z``), as the service's model bodies show."""
+    value = to_datetime(ts) if isinstance(ts, (int, float)) else ts.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")

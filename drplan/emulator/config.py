@@ -1,0 +1,454 @@
+"""Emulator configuration: the TOML file described in ``drplan/emulator/README.md``.
+
+``load_config`` reads the file with :mod:`tomllib` and returns frozen-ish dataclasses. Every validation error is a
+:class:`ConfigError` whose message names the file and the TOML path of the offending key, e.g.
+``emulator.toml: accounts.src.models[0].model_id: must match ^[a-zA-Z0-9][a-zA-Z0-9._~-]{1,63}$``.
+
+The admin API (``POST /_emulator/accounts/{name}/models``) seeds models with the same keys as a ``[[models]]``
+entry, so the entry parsers are public (:func:`parse_model_seed`, :func:`parse_classifier_seed`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - pyproject pulls in tomli for 3.10
+    import tomli as tomllib
+
+#: Model and classifier ids (contracts §2: ``^[a-zA-Z0-9][a-zA-Z0-9._~-]{1,63}$``).
+ASSET_ID_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._~-]{1,63}$")
+#: Account names become URL path segments, so keep them to URL-safe characters.
+ACCOUNT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+REGION_RE = re.compile(r"^[a-z0-9]{1,24}$")
+
+ENCRYPTION_MODES = ("microsoft-managed", "customer-managed")
+BUILD_MODES = ("template", "neural")
+
+#: Route names used by the request log, the counters and the ``routes`` fault filter.
+ROUTES = (
+    "documentModels:list",
+    "documentModels:get",
+    "documentModels:delete",
+    "documentModels:authorizeCopy",
+    "documentModels:copyTo",
+    "documentClassifiers:list",
+    "documentClassifiers:get",
+    "documentClassifiers:delete",
+    "documentClassifiers:authorizeCopy",
+    "documentClassifiers:copyTo",
+    "operations:list",
+    "operations:get",
+    "info",
+    "unknown",
+)
+
+DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+DEFAULT_RESOURCE_GROUP = "drplan-emulator"
+
+
+class ConfigError(ValueError):
+    """The emulator configuration (file, or an admin request body) is invalid; the message names the key."""
+
+
+@dataclass
+class Settings:
+    """``[settings]``: run-time knobs, changeable through ``PUT /_emulator/settings``."""
+
+    page_size: int = 50
+    copy_seconds: float = 2.0
+    authorization_ttl_seconds: float = 86400.0
+    operation_retention_seconds: float = 86400.0
+    retry_after_seconds: int = 1
+
+
+@dataclass
+class Faults:
+    """``[faults]`` (defaults for every account) or ``[accounts.X.faults]`` (overrides for one account).
+
+    ``routes`` restricts the probabilistic faults (``error_rate``, ``drop_rate``, ``drop_after_rate``) to the
+    named routes (see :data:`ROUTES`); empty means every route. Latency, slow mode and the rate limit always
+    apply to every route.
+    """
+
+    latency_ms: float = 0.0
+    rate_limit_per_second: float = 0.0
+    error_rate: float = 0.0
+    drop_rate: float = 0.0
+    drop_after_rate: float = 0.0
+    operation_failure_rate: float = 0.0
+    slow: bool = False
+    routes: tuple[str, ...] = ()
+
+
+FAULT_KEYS = tuple(f.name for f in dataclasses.fields(Faults))
+SETTING_KEYS = tuple(f.name for f in dataclasses.fields(Settings))
+
+
+@dataclass
+class ModelSeed:
+    """One ``[[accounts.X.models]]`` entry: a custom model that exists when the emulator starts."""
+
+    model_id: str
+    description: str | None = None
+    created: dt.datetime | None = None  # None: the emulator's start time (clock time at load/reset)
+    expires: dt.datetime | None = None  # None: created + 2 years for api_version >= 2023-07-31
+    api_version: str = "2024-11-30"
+    build_mode: str = "template"
+    tags: dict[str, str] = field(default_factory=dict)
+    doc_types: tuple[str, ...] = ()  # empty: one doc type named like the model (what a template build yields)
+
+
+@dataclass
+class ClassifierSeed:
+    """One ``[[accounts.X.classifiers]]`` entry."""
+
+    classifier_id: str
+    description: str | None = None
+    created: dt.datetime | None = None
+    expires: dt.datetime | None = None
+    api_version: str = "2024-11-30"
+    doc_types: tuple[str, ...] = ("class-a", "class-b")
+
+
+@dataclass
+class AccountConfig:
+    """``[accounts.NAME]``: one emulated Azure AI resource."""
+
+    name: str
+    region: str
+    key: str
+    resource_id: str
+    encryption: str = "microsoft-managed"
+    model_limit: int = 500
+    faults: dict[str, Any] = field(default_factory=dict)  # only the keys given (overrides of [faults])
+    models: list[ModelSeed] = field(default_factory=list)
+    classifiers: list[ClassifierSeed] = field(default_factory=list)
+
+
+@dataclass
+class EmulatorConfig:
+    """The whole file."""
+
+    seed: int = 0
+    settings: Settings = field(default_factory=Settings)
+    faults: Faults = field(default_factory=Faults)
+    accounts: dict[str, AccountConfig] = field(default_factory=dict)
+    source: str = "<config>"
+
+
+def default_resource_id(account_name: str) -> str:
+    """The ARM id an account gets when the config does not give one."""
+    return (
+        f"/subscriptions/{DEFAULT_SUBSCRIPTION}/resourceGroups/{DEFAULT_RESOURCE_GROUP}"
+        f"/providers/Microsoft.CognitiveServices/accounts/{account_name}"
+    )
+
+
+def load_config(path: str | Path) -> EmulatorConfig:
+    """Read and validate an emulator config file; raise :class:`ConfigError` naming the key on any problem."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the emulator config: {exc.strerror or exc}") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return parse_config(data, source=str(path))
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>") -> EmulatorConfig:
+    """Validate an already-parsed TOML document (see :func:`load_config`)."""
+    ctx = _Ctx(source)
+    _check_keys(ctx, "", data, ("seed", "settings", "faults", "accounts"))
+    seed = data.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ctx.error("seed", "must be an integer")
+    settings = apply_settings(Settings(), _table(ctx, "settings", data.get("settings", {})), ctx=ctx, where="settings")
+    faults = apply_faults(Faults(), _table(ctx, "faults", data.get("faults", {})), ctx=ctx, where="faults")
+    accounts_raw = _table(ctx, "accounts", data.get("accounts", {}))
+    if not accounts_raw:
+        raise ctx.error("accounts", "at least one [accounts.NAME] table is required")
+    accounts: dict[str, AccountConfig] = {}
+    seen_ids: dict[str, str] = {}
+    for name, acc_raw in accounts_raw.items():
+        acc = _parse_account(ctx, name, _table(ctx, f"accounts.{name}", acc_raw))
+        other = seen_ids.get(acc.resource_id.lower())
+        if other is not None:
+            raise ctx.error(f"accounts.{name}.resource_id", f"same resource id as account {other!r}")
+        seen_ids[acc.resource_id.lower()] = name
+        accounts[name] = acc
+    return EmulatorConfig(seed=seed, settings=settings, faults=faults, accounts=accounts, source=source)
+
+
+def apply_settings(base: Settings, values: dict[str, Any], *, ctx: _Ctx | None = None, where: str = "settings") -> Settings:
+    """Return a copy of ``base`` with ``values`` applied (validated; unknown keys rejected)."""
+    ctx = ctx or _Ctx("settings")
+    _check_keys(ctx, where, values, SETTING_KEYS)
+    out = dataclasses.replace(base)
+    for key, value in values.items():
+        path = f"{where}.{key}"
+        if key == "page_size":
+            out.page_size = _int(ctx, path, value, minimum=1)
+        elif key == "retry_after_seconds":
+            out.retry_after_seconds = _int(ctx, path, value, minimum=0)
+        elif key == "authorization_ttl_seconds":
+            out.authorization_ttl_seconds = _number(ctx, path, value, minimum=0.0, exclusive=True)
+        else:
+            setattr(out, key, _number(ctx, path, value, minimum=0.0))
+    return out
+
+
+def apply_faults(base: Faults, values: dict[str, Any], *, ctx: _Ctx | None = None, where: str = "faults") -> Faults:
+    """Return a copy of ``base`` with ``values`` applied (validated; unknown keys rejected)."""
+    ctx = ctx or _Ctx("faults")
+    validate_faults(values, ctx=ctx, where=where)
+    out = dataclasses.replace(base)
+    for key, value in values.items():
+        if key == "routes":
+            value = tuple(value)
+        elif key != "slow":
+            value = float(value)
+        setattr(out, key, value)
+    return out
+
+
+def validate_faults(values: dict[str, Any], *, ctx: _Ctx | None = None, where: str = "faults") -> None:
+    """Check a (partial) table of fault keys."""
+    ctx = ctx or _Ctx("faults")
+    _check_keys(ctx, where, values, FAULT_KEYS)
+    for key, value in values.items():
+        path = f"{where}.{key}"
+        if key == "slow":
+            if not isinstance(value, bool):
+                raise ctx.error(path, "must be true or false")
+        elif key == "routes":
+            if not isinstance(value, (list, tuple)) or not all(isinstance(r, str) for r in value):
+                raise ctx.error(path, "must be a list of route names")
+            unknown = [r for r in value if r not in ROUTES]
+            if unknown:
+                raise ctx.error(path, f"unknown route {unknown[0]!r}; known: {', '.join(ROUTES)}")
+        elif key.endswith("_rate"):
+            number = _number(ctx, path, value, minimum=0.0)
+            if number > 1.0:
+                raise ctx.error(path, "must be a probability between 0 and 1")
+        else:
+            _number(ctx, path, value, minimum=0.0)
+
+
+def parse_model_seed(entry: Any, where: str = "model", source: str = "<request>") -> ModelSeed:
+    """Validate one ``[[models]]`` entry (also the body of the admin seed call)."""
+    ctx = _Ctx(source)
+    entry = _table(ctx, where, entry)
+    _check_keys(ctx, where, entry, ("model_id", "description", "created", "expires", "api_version", "build_mode", "tags", "doc_types"))
+    if "model_id" not in entry:
+        raise ctx.error(f"{where}.model_id", "is required")
+    model_id = _asset_id(ctx, f"{where}.model_id", entry["model_id"])
+    build_mode = entry.get("build_mode", "template")
+    if build_mode not in BUILD_MODES:
+        raise ctx.error(f"{where}.build_mode", f"must be one of {', '.join(BUILD_MODES)}")
+    return ModelSeed(
+        model_id=model_id,
+        description=_description(ctx, f"{where}.description", entry.get("description")),
+        created=_datetime(ctx, f"{where}.created", entry.get("created")),
+        expires=_datetime(ctx, f"{where}.expires", entry.get("expires")),
+        api_version=_string(ctx, f"{where}.api_version", entry.get("api_version", "2024-11-30")),
+        build_mode=build_mode,
+        tags=_tags(ctx, f"{where}.tags", entry.get("tags", {})),
+        doc_types=_doc_types(ctx, f"{where}.doc_types", entry.get("doc_types", []), allow_empty=True),
+    )
+
+
+def parse_classifier_seed(entry: Any, where: str = "classifier", source: str = "<request>") -> ClassifierSeed:
+    """Validate one ``[[classifiers]]`` entry (also the body of the admin seed call)."""
+    ctx = _Ctx(source)
+    entry = _table(ctx, where, entry)
+    _check_keys(ctx, where, entry, ("classifier_id", "description", "created", "expires", "api_version", "doc_types"))
+    if "classifier_id" not in entry:
+        raise ctx.error(f"{where}.classifier_id", "is required")
+    seed = ClassifierSeed(
+        classifier_id=_asset_id(ctx, f"{where}.classifier_id", entry["classifier_id"]),
+        description=_description(ctx, f"{where}.description", entry.get("description")),
+        created=_datetime(ctx, f"{where}.created", entry.get("created")),
+        expires=_datetime(ctx, f"{where}.expires", entry.get("expires")),
+        api_version=_string(ctx, f"{where}.api_version", entry.get("api_version", "2024-11-30")),
+    )
+    if "doc_types" in entry:
+        seed.doc_types = _doc_types(ctx, f"{where}.doc_types", entry["doc_types"], allow_empty=False)
+    return seed
+
+
+# --- helpers -----------------------------------------------------------------------------------------------------
+
+
+class _Ctx:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def error(self, path: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {path}: {message}" if path else f"{self.source}: {message}")
+
+
+def _parse_account(ctx: _Ctx, name: str, raw: dict[str, Any]) -> AccountConfig:
+    where = f"accounts.{name}"
+    if not ACCOUNT_NAME_RE.match(name):
+        raise ctx.error(where, "account names must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ (they are URL path segments)")
+    _check_keys(ctx, where, raw, ("region", "key", "resource_id", "encryption", "model_limit", "faults", "models", "classifiers"))
+    for required in ("region", "key"):
+        if required not in raw:
+            raise ctx.error(f"{where}.{required}", "is required")
+    region = _string(ctx, f"{where}.region", raw["region"])
+    if not REGION_RE.match(region):
+        raise ctx.error(f"{where}.region", "must be a lowercase Azure region name such as 'eastus'")
+    key = _string(ctx, f"{where}.key", raw["key"])
+    if not key:
+        raise ctx.error(f"{where}.key", "must not be empty")
+    resource_id = _string(ctx, f"{where}.resource_id", raw.get("resource_id", default_resource_id(name)))
+    if not resource_id.lower().startswith("/subscriptions/"):
+        raise ctx.error(f"{where}.resource_id", "must be an ARM id starting with /subscriptions/")
+    encryption = raw.get("encryption", "microsoft-managed")
+    if encryption not in ENCRYPTION_MODES:
+        raise ctx.error(f"{where}.encryption", f"must be one of {', '.join(ENCRYPTION_MODES)}")
+    faults = _table(ctx, f"{where}.faults", raw.get("faults", {}))
+    validate_faults(faults, ctx=ctx, where=f"{where}.faults")
+    models: list[ModelSeed] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(_array(ctx, f"{where}.models", raw.get("models", []))):
+        seed = parse_model_seed(entry, where=f"{where}.models[{i}]", source=ctx.source)
+        if seed.model_id in seen:
+            raise ctx.error(f"{where}.models[{i}].model_id", f"duplicate model id {seed.model_id!r}")
+        seen.add(seed.model_id)
+        models.append(seed)
+    classifiers: list[ClassifierSeed] = []
+    seen = set()
+    for i, entry in enumerate(_array(ctx, f"{where}.classifiers", raw.get("classifiers", []))):
+        cseed = parse_classifier_seed(entry, where=f"{where}.classifiers[{i}]", source=ctx.source)
+        if cseed.classifier_id in seen:
+            raise ctx.error(f"{where}.classifiers[{i}].classifier_id", f"duplicate classifier id {cseed.classifier_id!r}")
+        seen.add(cseed.classifier_id)
+        classifiers.append(cseed)
+    return AccountConfig(
+        name=name,
+        region=region,
+        key=key,
+        resource_id=resource_id,
+        encryption=encryption,
+        model_limit=_int(ctx, f"{where}.model_limit", raw.get("model_limit", 500), minimum=0),
+        faults=dict(faults),
+        models=models,
+        classifiers=classifiers,
+    )
+
+
+def _check_keys(ctx: _Ctx, where: str, table: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    for key in table:
+        if key not in allowed:
+            path = f"{where}.{key}" if where else key
+            raise ctx.error(path, f"unknown key (expected one of: {', '.join(allowed)})")
+
+
+def _table(ctx: _Ctx, path: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ctx.error(path, "must be a table")
+    return value
+
+
+def _array(ctx: _Ctx, path: str, value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise ctx.error(path, "must be an array of tables")
+    return value
+
+
+def _string(ctx: _Ctx, path: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ctx.error(path, "must be a string")
+    return value
+
+
+def _int(ctx: _Ctx, path: str, value: Any, *, minimum: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ctx.error(path, "must be an integer")
+    if value < minimum:
+        raise ctx.error(path, f"must be >= {minimum}")
+    return value
+
+
+def _number(ctx: _Ctx, path: str, value: Any, *, minimum: float, exclusive: bool = False) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ctx.error(path, "must be a number")
+    if value < minimum or (exclusive and value == minimum):
+        raise ctx.error(path, f"must be {'>' if exclusive else '>='} {minimum:g}")
+    return float(value)
+
+
+def _asset_id(ctx: _Ctx, path: str, value: Any) -> str:
+    value = _string(ctx, path, value)
+    if not ASSET_ID_RE.match(value):
+        raise ctx.error(path, f"{value!r} must match {ASSET_ID_RE.pattern}")
+    return value
+
+
+def _description(ctx: _Ctx, path: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    value = _string(ctx, path, value)
+    if len(value) > 4096:
+        raise ctx.error(path, "must be at most 4096 characters")
+    return value
+
+
+def _tags(ctx: _Ctx, path: str, value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ctx.error(path, "must be a table of string values")
+    return dict(value)
+
+
+def _doc_types(ctx: _Ctx, path: str, value: Any, *, allow_empty: bool) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ctx.error(path, "must be a list of non-empty strings")
+    if not value and not allow_empty:
+        raise ctx.error(path, "must name at least one doc type")
+    if len(set(value)) != len(value):
+        raise ctx.error(path, "must not repeat a doc type")
+    return tuple(value)
+
+
+def _datetime(ctx: _Ctx, path: str, value: Any) -> dt.datetime | None:
+    """Accept a TOML datetime or an RFC 3339 string; naive values are taken as UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = parse_timestamp(value)
+        except ValueError:
+            raise ctx.error(path, f"{value!r} is not an RFC 3339 date-time such as 2024-05-01T10:00:00Z") from None
+    if not isinstance(value, dt.datetime):
+        raise ctx.error(path, "must be a date-time such as 2024-05-01T10:00:00Z")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
+def parse_timestamp(text: str) -> dt.datetime:
+    """Parse an RFC 3339 timestamp (``Z`` or offset; up to 7 fractional digits, as Azure emits) to aware UTC."""
+    s = text.strip()
+    if s.endswith(("Z", "z")):
+        s = s[:-1] + "+00:00"
+    m = re.match(r"^(.*T\d\d:\d\d:\d\d)(\.\d+)?(.*)$", s)
+    if m and m.group(2) and len(m.group(2)) > 7:
+        raise ValueError(text)
+    if m and m.group(2):  # fromisoformat wants 3 or 6 digits on older Pythons; normalise to 6
+        s = m.group(1) + (m.group(2) + "000000")[:7] + m.group(3)
+    value = dt.datetime.fromisoformat(s)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)

@@ -1,0 +1,232 @@
+"""Service errors with the exact envelopes of contracts §1 (error envelope) and §2.6 (codes and messages).
+
+Every error the emulator answers on a service route is a :class:`ServiceError`; the app turns it into
+``{"error": {"code", "message", "innererror"?: {"code", "message"}}}`` with the matching HTTP status. The factory
+functions below are the only place where codes and message texts are spelled, so a test can check them once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ASSET_ID_PATTERN = "^[a-zA-Z0-9][a-zA-Z0-9._~-]{1,63}$"
+
+
+class ServiceError(Exception):
+    """An error answer: HTTP status plus the error envelope."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        inner_code: str | None = None,
+        inner_message: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.inner_code = inner_code
+        self.inner_message = inner_message
+        self.headers = headers or {}
+
+    def error_object(self) -> dict[str, Any]:
+        """The ``error`` member (also used verbatim as a failed operation's ``error``)."""
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.inner_code is not None:
+            inner: dict[str, Any] = {"code": self.inner_code}
+            if self.inner_message is not None:
+                inner["message"] = self.inner_message
+            error["innererror"] = inner
+        return error
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.error_object()}
+
+
+# --- gateway-level answers (APIM spells these with numeric codes, contracts §1 and README) ----------------------
+
+
+def resource_not_found() -> ServiceError:
+    """Unknown account, route or api-version: what APIM answers (README "Service API")."""
+    return ServiceError(404, "404", "Resource not found")
+
+
+def access_denied() -> ServiceError:
+    return ServiceError(
+        401,
+        "401",
+        "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for "
+        "an active subscription and use a correct regional API endpoint for your resource.",
+    )
+
+
+def throttled(retry_after: int) -> ServiceError:
+    """429 with ``Retry-After`` and a DI-style body (contracts §1 "Throttling")."""
+    return ServiceError(
+        429,
+        "429",
+        f"Rate limit is exceeded. Try again in {retry_after} seconds.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def service_unavailable() -> ServiceError:
+    """An injected 503 (contracts §2.6: ``ServiceUnavailable`` → 503)."""
+    return ServiceError(503, "ServiceUnavailable", "The service is temporarily unavailable. Please try again later.")
+
+
+# --- contracts §2.6 ------------------------------------------------------------------------------------------------
+
+
+def model_not_found() -> ServiceError:
+    """Exact body recorded in azure-sdk-for-js formrecognizer recordings (contracts §2.5)."""
+    return ServiceError(
+        404,
+        "NotFound",
+        "Resource not found.",
+        inner_code="ModelNotFound",
+        inner_message="The requested model was not found.",
+    )
+
+
+def classifier_not_found() -> ServiceError:
+    """No recorded classifier body; same shape as ModelNotFound [INF]."""
+    return ServiceError(
+        404,
+        "NotFound",
+        "Resource not found.",
+        inner_code="ModelNotFound",
+        inner_message="The requested classifier was not found.",
+    )
+
+
+def operation_not_found() -> ServiceError:
+    """Unknown or expired operation (contracts §2.3: retained 24 h, then 404 ``OperationNotFound``)."""
+    return ServiceError(
+        404,
+        "NotFound",
+        "Resource not found.",
+        inner_code="OperationNotFound",
+        inner_message="The requested operation was not found. The identifier may be invalid or the operation may have expired.",
+    )
+
+
+def model_exists() -> ServiceError:
+    """Exact 409 body from azure-sdk-for-net #35581 (contracts §2.6)."""
+    return ServiceError(
+        409,
+        "Conflict",
+        "The request could not be completed due to a conflict with the current state of the target resource.",
+        inner_code="ModelExists",
+        inner_message="A model with the provided name already exists.",
+    )
+
+
+def classifier_exists() -> ServiceError:
+    """Same shape as ModelExists; no classifier-specific body is recorded [INF]."""
+    return ServiceError(
+        409,
+        "Conflict",
+        "The request could not be completed due to a conflict with the current state of the target resource.",
+        inner_code="ModelExists",
+        inner_message="A classifier with the provided name already exists.",
+    )
+
+
+def model_read_only(model_id: str) -> ServiceError:
+    """Prebuilt models cannot be deleted or copied (``InvalidRequest``/``ModelReadOnly``, contracts §2.6)."""
+    return ServiceError(
+        400,
+        "InvalidRequest",
+        "Invalid request.",
+        inner_code="ModelReadOnly",
+        inner_message=f"The requested model '{model_id}' is read-only.",
+    )
+
+
+def parameter_missing(name: str) -> ServiceError:
+    """Wording from azure-sdk-for-net #45476 ("The parameter modelId is required.")."""
+    return ServiceError(
+        400, "InvalidArgument", "Invalid argument.", inner_code="ParameterMissing", inner_message=f"The parameter {name} is required."
+    )
+
+
+def invalid_parameter(name: str, why: str) -> ServiceError:
+    return ServiceError(
+        400, "InvalidArgument", "Invalid argument.", inner_code="InvalidParameter", inner_message=f"The parameter {name} is invalid: {why}"
+    )
+
+
+def invalid_parameter_length(name: str, limit: int) -> ServiceError:
+    return ServiceError(
+        400,
+        "InvalidArgument",
+        "Invalid argument.",
+        inner_code="InvalidParameterLength",
+        inner_message=f"The parameter {name} exceeds the maximum length of {limit}.",
+    )
+
+
+def document_model_limit(limit: int) -> ServiceError:
+    """Target over its model limit (contracts §2.5: ``InvalidRequest``/``DocumentModelLimit``)."""
+    return ServiceError(
+        400,
+        "InvalidRequest",
+        "Invalid request.",
+        inner_code="DocumentModelLimit",
+        inner_message=f"The number of custom document models has reached the limit of {limit}.",
+    )
+
+
+# Copy errors: HTTP 400 with code "1002" (contracts §2.6, disaster-recovery.md).
+
+INVALID_CLAIMS = "Authorization failure due to missing or invalid authorization claims"
+CONSUMED = "Couldn't retrieve authorization metadata. If this issue persists use a different target model to copy into."
+
+
+def authorization_invalid() -> ServiceError:
+    """The copy body differs from what authorizeCopy issued (or the token is unknown)."""
+    return ServiceError(400, "1002", INVALID_CLAIMS)
+
+
+def authorization_expired(expired_at: str) -> ServiceError:
+    """Expired token: the docs only say "1002"; the message keeps the invalid-claims prefix and adds why [INF]."""
+    return ServiceError(400, "1002", f"{INVALID_CLAIMS}: the authorization expired at {expired_at}.")
+
+
+def authorization_consumed() -> ServiceError:
+    """The authorization was already used by an accepted copy (single use, contracts §2.4)."""
+    return ServiceError(400, "1002", CONSUMED)
+
+
+def target_resource_unknown(resource_id: str, region: str) -> ServiceError:
+    """``targetResourceId`` names no emulated resource, or not in ``targetResourceRegion``."""
+    return ServiceError(
+        400,
+        "1002",
+        f"Couldn't fetch information for Cognitive resource with ID '{resource_id}'. "
+        f"Ensure the resource is valid and exists in the specified region '{region}'.",
+    )
+
+
+# Asynchronous failures, reported as a failed operation's ``error`` (contracts §2.3).
+
+
+def encryption_downgrade() -> ServiceError:
+    """CMK source → Microsoft-managed target without ``x-ms-forms-copy-degrade: true`` (contracts §2.4, docs'
+    error table: the copy *operation* fails with this code)."""
+    return ServiceError(
+        400,
+        "DataProtectionTransformServiceError",
+        "Data transfer request isn't allowed as it downgrades to a less secure data protection scheme. "
+        "Refer documentation or contact your service administrator for details.",
+    )
+
+
+def injected_operation_failure() -> ServiceError:
+    """``operation_failure_rate`` fault: a copy that fails for no reason the caller could fix."""
+    return ServiceError(500, "InternalServerError", "An unexpected error occurred.")
