@@ -142,7 +142,7 @@ class Executor:
                 try:
                     await self._run_change(change)
                     result.applied.append(addr)
-                    self.emit({"type": "change_done", "address": addr, "message": "done"})
+                    self.emit({"type": "change_done", "address": addr, "message": "done", "level": "debug"})
                 except DrplanError as exc:
                     result.failed[addr] = str(exc)
                     self.emit({"type": "change_failed", "address": addr, "level": "error", "message": str(exc)})

@@ -1,0 +1,216 @@
+"""The real CLI against a real emulator process: plan -> apply -> plan, stale and tampered plans, downgrade rules,
+locks, secrets, classifiers, Form Recognizer v3, auto-approve."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+from e2e_support import KEYS, read_json
+
+EXPECTED_MODELS = {"invoice-2024", "receipt-2024", "po"}
+
+
+def test_plan_apply_plan_converges(emu, spec_file, drplan, tmp_path):
+    spec_file()
+    r = drplan("plan", "dr.toml", "-o", "plan.json", "--detailed-exitcode")
+    assert r.code == 2, r.text
+    assert "Plan: 8 to create, 0 to replace, 0 to delete, 0 unchanged." in r.out
+    assert "prod/west/document-model/invoice-2024" in r.out
+    assert "draft-x" not in r.out  # not selected by the rule
+
+    r = drplan("apply", "plan.json")
+    assert r.code == 0, r.text
+    assert "Apply complete: 8 change(s) applied." in r.out
+
+    src = emu.models("src")
+    for target in ("west", "north"):
+        copies = emu.models(target)
+        assert set(copies) == EXPECTED_MODELS
+        for mid in EXPECTED_MODELS:  # a copy keeps the source's createdDateTime (contracts §2.4)
+            assert copies[mid]["createdDateTime"] == src[mid]["createdDateTime"]
+        assert copies["invoice-2024"]["description"] == "Invoices"
+        assert copies["invoice-2024"]["tags"] == {"team": "ap"}
+        assert set(emu.classifiers(target)) == {"router"}
+
+    r = drplan("plan", "dr.toml", "--detailed-exitcode")
+    assert r.code == 0, r.text
+    assert "No changes. 8 copies in sync." in r.out
+
+    state = read_json(tmp_path / "drplan.state.json")
+    assert len(state["resources"]) == 8 and state["journal"] == {}
+    r = drplan("state", "list", "--spec", "dr.toml")
+    assert r.code == 0 and "prod/north/document-classifier/router" in r.out
+    r = drplan("state", "show", "prod/west/document-model/po", "--spec", "dr.toml")
+    assert r.code == 0 and json.loads(r.out)["record"]["source_fingerprint"].startswith("created=2024-06-20")
+
+
+def test_reapplying_a_finished_plan_is_a_no_op(emu, spec_file, drplan):
+    spec_file(classifiers="[]", targets='["west"]')
+    assert drplan("plan", "dr.toml", "-o", "plan.json").code == 0
+    assert drplan("apply", "plan.json").code == 0
+    copies = emu.route_count("src", "documentModels:copyTo")
+    r = drplan("apply", "plan.json")
+    assert r.code == 0, r.text
+    assert "already applied" in r.out
+    assert emu.route_count("src", "documentModels:copyTo") == copies
+
+
+def test_stale_plan_is_refused(emu, spec_file, drplan):
+    spec_file(classifiers="[]", targets='["west"]')
+    assert drplan("plan", "dr.toml", "-o", "first.json").code == 0
+    # A second plan of the same state (different options, so a different plan and digest).
+    assert drplan("plan", "dr.toml", "-o", "second.json", "--allow-delete").code == 0
+    assert drplan("apply", "first.json").code == 0
+    r = drplan("apply", "second.json")
+    assert r.code == 3, r.text
+    assert "the plan was made when there was no state" in r.err and "run drplan plan again" in r.err
+    assert "Traceback" not in r.err
+
+    # Same again once state exists: two plans from one serial, the first applied moves the serial on.
+    emu.admin("DELETE", "accounts/west/models/po")
+    assert drplan("plan", "dr.toml", "-o", "third.json").code == 0
+    assert drplan("plan", "dr.toml", "-o", "fourth.json", "--allow-delete").code == 0
+    assert drplan("apply", "third.json").code == 0
+    r = drplan("apply", "fourth.json")
+    assert r.code == 3, r.text
+    assert "the plan was made from state serial" in r.err and "(another apply ran since)" in r.err
+
+
+def test_plan_whose_precondition_no_longer_holds_is_refused(emu, spec_file, drplan):
+    spec_file(classifiers="[]", targets='["west"]')
+    assert drplan("plan", "dr.toml", "-o", "plan.json").code == 0
+    # Someone rebuilds a source model after review: same id, new createdDateTime.
+    emu.admin("DELETE", "accounts/src/models/po")
+    emu.admin("POST", "accounts/src/models", {"model_id": "po", "created": "2025-01-01T00:00:00Z"})
+    r = drplan("apply", "plan.json")
+    assert r.code == 3, r.text
+    assert "prod/west/document-model/po: the source src/po changed since the plan" in r.err
+    assert emu.models("west") == {}  # nothing was copied from a stale plan
+
+
+def test_tampered_plan_is_refused(emu, spec_file, drplan, tmp_path):
+    spec_file(classifiers="[]", targets='["west"]')
+    assert drplan("plan", "dr.toml", "-o", "plan.json").code == 0
+    doc = read_json(tmp_path / "plan.json")
+    doc["changes"][0]["target"]["id"] = "something-else"
+    (tmp_path / "plan.json").write_text(json.dumps(doc))
+    r = drplan("apply", "plan.json")
+    assert r.code == 1 and "edited after it was made" in r.err
+    assert emu.models("west") == {}
+
+
+def test_rebuilt_source_is_replaced(emu, spec_file, drplan):
+    spec_file(classifiers="[]", targets='["west"]')
+    assert drplan("apply", "dr.toml", "--auto-approve").code == 0
+    emu.admin("DELETE", "accounts/src/models/po")
+    emu.admin("POST", "accounts/src/models", {"model_id": "po", "created": "2025-01-01T00:00:00Z"})
+    r = drplan("plan", "dr.toml", "-o", "plan.json", "--detailed-exitcode")
+    assert r.code == 2
+    assert "-/+ prod/west/document-model/po  (replace)" in r.out and "rebuilt" in r.out
+    assert drplan("apply", "plan.json").code == 0
+    assert emu.models("west")["po"]["createdDateTime"].startswith("2025-01-01")
+    assert drplan("plan", "dr.toml", "--detailed-exitcode").code == 0
+
+
+def test_out_of_band_deletion_shows_as_drift_and_is_repaired(emu, spec_file, drplan):
+    spec_file(classifiers="[]", targets='["west"]')
+    assert drplan("apply", "dr.toml", "--auto-approve").code == 0
+    emu.admin("DELETE", "accounts/west/models/po")
+    r = drplan("plan", "dr.toml", "--detailed-exitcode")
+    assert r.code == 2 and "drift" in r.out
+    assert drplan("apply", "dr.toml", "--auto-approve").code == 0
+    assert set(emu.models("west")) == EXPECTED_MODELS
+
+
+def test_encryption_downgrade_refused_unless_allowed(emu, spec_file, drplan):
+    spec_file(classifiers="[]", targets='["plain"]')
+    r = drplan("plan", "dr.toml", "-o", "plan.json")
+    assert r.code == 1
+    assert "encryption downgrade refused" in r.out and "allow_encryption_downgrade = true" in r.out
+    r = drplan("apply", "plan.json")
+    assert r.code == 1 and "cannot be applied" in r.err
+    assert emu.models("plain") == {}
+
+    spec_file(classifiers="[]", targets='["plain"]', rule_extra="allow_encryption_downgrade = true\n")
+    r = drplan("plan", "dr.toml", "-o", "plan.json")
+    assert r.code == 0 and "ENCRYPTION DOWNGRADE" in r.out
+    assert all(c["flags"]["encryption_downgrade"] for c in read_json_plan(r, "plan.json"))
+    r = drplan("apply", "plan.json")
+    assert r.code == 0, r.text
+    assert set(emu.models("plain")) == EXPECTED_MODELS
+
+
+def read_json_plan(_r, name):
+    from pathlib import Path
+
+    return json.loads(Path(name).read_text())["changes"] if Path(name).exists() else []
+
+
+def test_held_lock_gives_exit_4_with_holder(emu, spec_file, drplan, tmp_path):
+    spec_file(classifiers="[]", targets='["west"]')
+    assert drplan("plan", "dr.toml", "-o", "plan.json").code == 0
+    lock = {"id": "lock-123", "holder": "alice", "host": socket.gethostname(), "pid": os.getpid(),
+            "operation": "apply", "created": "2026-11-23T10:00:00+00:00"}
+    (tmp_path / "drplan.state.json.lock").write_text(json.dumps(lock))
+    r = drplan("apply", "plan.json")
+    assert r.code == 4, r.text
+    assert "locked by alice@" in r.err and "lock-123" in r.err
+    assert emu.models("west") == {}
+
+
+def test_form_recognizer_v3_family(emu, drplan, tmp_path):
+    from e2e_support import resource_block
+
+    text = "version = 1\n"
+    text += resource_block("frsrc", emu, region="eastus2", family="form-recognizer", api_version="2023-07-31",
+                           encryption="microsoft-managed")
+    text += resource_block("frdst", emu, region="centralus", family="form-recognizer", api_version="2022-08-31",
+                           encryption="microsoft-managed")
+    text += '\n[[replicate]]\nname = "forms"\nsource = "frsrc"\ntargets = ["frdst"]\nmodels = ["*"]\n'
+    (tmp_path / "dr.toml").write_text(text)
+    r = drplan("apply", "dr.toml", "--auto-approve")
+    assert r.code == 0, r.text
+    assert set(emu.models("frdst", "formrecognizer", "2022-08-31")) == {"form-a"}
+    assert drplan("plan", "dr.toml", "--detailed-exitcode").code == 0
+
+
+def test_spec_errors_are_one_readable_message(drplan, tmp_path):
+    (tmp_path / "dr.toml").write_text('version = 1\n[resources.a]\nfamily = "nope"\n')
+    r = drplan("validate", "dr.toml")
+    assert r.code == 1
+    assert "dr.toml: resources.a.family: 'nope' is not one of" in r.err
+    assert "Traceback" not in r.err
+
+
+def test_missing_key_is_named_and_nothing_written(emu, spec_file, drplan, tmp_path):
+    spec_file(classifiers="[]", targets='["west"]')
+    r = drplan("plan", "dr.toml", "-o", "plan.json", keys=False)
+    assert r.code == 1 and "environment variable KEY_SRC is not set" in r.err
+    assert not (tmp_path / "plan.json").exists()
+
+
+def test_wrong_key_gives_clear_401_without_the_key(emu, spec_file, drplan):
+    spec_file(classifiers="[]", targets='["west"]')
+    r = drplan("plan", "dr.toml", env={"KEY_WEST": "wrong-key-000000"})
+    assert r.code == 1 and "HTTP 401" in r.err and "check the key" in r.err
+    assert "wrong-key-000000" not in r.text
+
+
+def test_secrets_never_leave_memory(emu, spec_file, drplan, tmp_path):
+    """Keys and copy tokens never appear in the plan, the state, stdout or stderr (incl. JSON events)."""
+    spec_file(targets='["west"]')
+    outputs = [drplan("plan", "dr.toml", "-o", "plan.json", "--format", "json"),
+               drplan("apply", "plan.json", "--json"),
+               drplan("show", "plan.json"),
+               drplan("state", "show", "prod/west/document-model/po", "--spec", "dr.toml")]
+    assert all(o.code == 0 for o in outputs), [o.text for o in outputs]
+    log = emu.admin("GET", "requests")
+    assert any(e["route"] == "documentModels:authorizeCopy" for e in log)
+    texts = [o.text for o in outputs] + [(tmp_path / "plan.json").read_text(),
+                                         (tmp_path / "drplan.state.json").read_text()]
+    blob = "\n".join(texts)
+    for key in KEYS.values():
+        assert key not in blob
+    assert "accessToken" not in blob and "access_token" not in blob.lower()

@@ -1,0 +1,226 @@
+"""End-to-end support (fixtures are exported by tests/e2e/conftest.py): one real emulator process per test module (reset between tests), and the real CLI run as a
+subprocess (``python -m drplan``) with keys in its environment only."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from drplan.emulator.launch import start_emulator
+
+SUB = "00000000-0000-0000-0000-000000000000"
+KEYS = {"src": "e2e-key-src-11aa22", "west": "e2e-key-west-33bb44", "north": "e2e-key-north-55cc66",
+        "plain": "e2e-key-plain-77dd88", "frsrc": "e2e-key-frsrc-99ee00", "frdst": "e2e-key-frdst-11ff22"}
+ENV = {f"KEY_{n.upper()}": k for n, k in KEYS.items()}
+
+EMULATOR_CONFIG = f"""
+seed = 3
+
+[settings]
+page_size = 3
+copy_seconds = 0.3
+retry_after_seconds = 0
+authorization_ttl_seconds = 3600
+
+[accounts.src]
+region = "eastus"
+key = "{KEYS['src']}"
+encryption = "customer-managed"
+model_limit = 50
+
+[[accounts.src.models]]
+model_id = "invoice-2024"
+description = "Invoices"
+created = "2024-03-04T09:15:00Z"
+tags = {{ team = "ap" }}
+
+[[accounts.src.models]]
+model_id = "receipt-2024"
+created = "2024-04-11T14:02:00Z"
+
+[[accounts.src.models]]
+model_id = "po"
+created = "2024-06-20T08:30:00Z"
+
+[[accounts.src.models]]
+model_id = "draft-x"
+created = "2024-07-01T12:00:00Z"
+
+[[accounts.src.classifiers]]
+classifier_id = "router"
+created = "2024-05-02T10:00:00Z"
+doc_types = ["invoice", "receipt"]
+
+[accounts.west]
+region = "westus2"
+key = "{KEYS['west']}"
+encryption = "customer-managed"
+model_limit = 50
+
+[accounts.north]
+region = "northeurope"
+key = "{KEYS['north']}"
+encryption = "customer-managed"
+model_limit = 50
+
+[accounts.plain]
+region = "swedencentral"
+key = "{KEYS['plain']}"
+encryption = "microsoft-managed"
+model_limit = 50
+
+[accounts.frsrc]
+region = "eastus2"
+key = "{KEYS['frsrc']}"
+model_limit = 50
+
+[[accounts.frsrc.models]]
+model_id = "form-a"
+created = "2023-09-01T00:00:00Z"
+api_version = "2023-07-31"
+
+[accounts.frdst]
+region = "centralus"
+key = "{KEYS['frdst']}"
+model_limit = 50
+"""
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+class Emu:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = httpx.Client(base_url=url, timeout=30)
+
+    def endpoint(self, account: str) -> str:
+        return f"{self.url}/accounts/{account}"
+
+    def reset(self) -> None:
+        self.http.post("/_emulator/reset").raise_for_status()
+
+    def admin(self, method: str, path: str, body: dict | None = None):
+        r = self.http.request(method, f"/_emulator/{path}", json=body)
+        r.raise_for_status()
+        return r.json() if r.content else None
+
+    def models(self, account: str, api: str = "documentintelligence", version: str = "2024-11-30") -> dict[str, dict]:
+        out: dict[str, dict] = {}
+        url = f"/accounts/{account}/{api}/documentModels?api-version={version}"
+        while url:
+            r = self.http.get(url, headers={"Ocp-Apim-Subscription-Key": KEYS[account]})
+            r.raise_for_status()
+            body = r.json()
+            out.update({m["modelId"]: m for m in body["value"] if not m["modelId"].startswith("prebuilt-")})
+            url = body.get("nextLink")
+            if url and "api-version" not in url:
+                url += f"&api-version={version}"
+        return out
+
+    def classifiers(self, account: str) -> dict[str, dict]:
+        r = self.http.get(f"/accounts/{account}/documentintelligence/documentClassifiers?api-version=2024-11-30",
+                          headers={"Ocp-Apim-Subscription-Key": KEYS[account]})
+        r.raise_for_status()
+        return {c["classifierId"]: c for c in r.json()["value"]}
+
+    def counters(self) -> dict:
+        return self.admin("GET", "counters")
+
+    def route_count(self, account: str, route: str) -> int:
+        return self.counters()["requests"].get(account, {}).get(route, 0)
+
+
+@pytest.fixture(scope="module")
+def emulator_process(tmp_path_factory):
+    cfg = tmp_path_factory.mktemp("emu") / "emulator.toml"
+    cfg.write_text(EMULATOR_CONFIG, encoding="utf-8")
+    with start_emulator(cfg) as proc:
+        yield proc
+
+
+@pytest.fixture
+def emu(emulator_process) -> Emu:
+    e = Emu(emulator_process.url)
+    e.reset()
+    yield e
+    e.http.close()
+
+
+def resource_block(name: str, emu: Emu, *, region: str, family: str = "document-intelligence",
+                   api_version: str = "2024-11-30", encryption: str = "customer-managed") -> str:
+    return textwrap.dedent(f"""
+        [resources.{name}]
+        family = "{family}"
+        endpoint = "{emu.endpoint(name)}"
+        region = "{region}"
+        resource_id = "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/{name}"
+        api_version = "{api_version}"
+        key_env = "KEY_{name.upper()}"
+        encryption = "{encryption}"
+        """)
+
+
+@pytest.fixture
+def spec_file(tmp_path, emu):
+    """Write the standard e2e spec (src -> west, north; models invoice-*, receipt-*, po; classifier router)."""
+
+    def write(rule_extra: str = "", targets: str = '["west", "north"]', extra_resources: str = "",
+              models: str = '["invoice-*", "receipt-*", "po"]', classifiers: str = '["router"]') -> Path:
+        text = "version = 1\n"
+        text += resource_block("src", emu, region="eastus")
+        text += resource_block("west", emu, region="westus2")
+        text += resource_block("north", emu, region="northeurope")
+        text += resource_block("plain", emu, region="swedencentral", encryption="microsoft-managed")
+        text += extra_resources
+        text += textwrap.dedent(f"""
+            [[replicate]]
+            name = "prod"
+            source = "src"
+            targets = {targets}
+            models = {models}
+            classifiers = {classifiers}
+            """) + textwrap.dedent(rule_extra)
+        path = tmp_path / "dr.toml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def drplan(tmp_path):
+    """Run the real CLI in a subprocess, in the test's directory, with the resource keys in its env."""
+
+    def run(*args: str, env: dict[str, str] | None = None, keys: bool = True, timeout: float = 120) -> Result:
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("KEY_") and not k.startswith("DRPLAN_")}
+        if keys:
+            full_env.update(ENV)
+        full_env.update(env or {})
+        root = str(Path(__file__).resolve().parents[2])
+        full_env["PYTHONPATH"] = os.pathsep.join(p for p in (root, full_env.get("PYTHONPATH", "")) if p)
+        p = subprocess.run([sys.executable, "-m", "drplan", *args], cwd=tmp_path, env=full_env,
+                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        return Result(p.returncode, p.stdout, p.stderr)
+
+    return run
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
