@@ -1,12 +1,18 @@
-"""Access to the JSON Schemas in the repository's ``schemas/`` folder (shipped in the package as ``drplan.schemas``)."""
+"""The JSON Schemas of the repository's ``schemas/`` folder (shipped in the package as ``drplan.schemas``).
+
+Plans and states are checked on every save and load, some with thousands of entries, so the check runs a compiled
+validator (fastjsonschema); only when it fails is jsonschema asked for the precise path of the first error.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 
 
@@ -29,6 +35,23 @@ def validator(name: str) -> jsonschema.protocols.Validator:
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(name: str) -> Callable[[Any], Any]:
+    return fastjsonschema.compile(load_schema(name))
+
+
+def first_error(name: str, doc: Any) -> str | None:
+    """None when ``doc`` is valid; else ``"<path>: <message>"`` of its first error."""
+    try:
+        _compiled(name)(doc)
+        return None
+    except fastjsonschema.JsonSchemaValueException as fast_err:
+        errs = sorted(validator(name).iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+        if errs:
+            return f"{json_path(errs[0].absolute_path)}: {errs[0].message}"
+        return fast_err.message
 
 
 def json_path(parts: Any) -> str:

@@ -283,8 +283,9 @@ class Executor:
         degrade = bool(change["flags"]["encryption_downgrade"])
         self._step(change, "copying", f"copying {src.conn.name}/{change['source']['id']} to {tgt.conn.name}/{tid}"
                    + (" (encryption downgrade allowed)" if degrade else ""))
+        first_delay = 0.0
         try:
-            op_url = await src.copy_to(kind, change["source"]["id"], auth, degrade=degrade)
+            op_url, first_delay = await src.copy_to(kind, change["source"]["id"], auth, degrade=degrade)
         except (ResponseLostError, ServiceError) as exc:
             # A lost answer, or a retried copyTo answering "authorization already used": the first one may be running.
             op_url = await src.find_copy_operation(kind, auth.target_location, tid, _minus_skew(authorized_at))
@@ -295,7 +296,7 @@ class Executor:
         self.crash("after-copy-sent")
         await self.journal.record(addr, action, "copying", operation_url=op_url)
         self.crash("after-journal-copying")
-        await self._wait_and_finish(change, op_url)
+        await self._wait_and_finish(change, op_url, first_delay=first_delay)
 
     def _copy_error_message(self, change: dict[str, Any], exc: DrplanError, auth: CopyAuthorization) -> str:
         text = str(exc)
@@ -376,7 +377,7 @@ class Executor:
             return True
         return False
 
-    async def _wait_and_finish(self, change: dict[str, Any], op_url: str) -> None:
+    async def _wait_and_finish(self, change: dict[str, Any], op_url: str, *, first_delay: float = 0.0) -> None:
         assert self.journal is not None
         src = self.adapters[change["source"]["resource"]]
         last = [-1]
@@ -389,7 +390,7 @@ class Executor:
                            level="debug")
 
         body = await src.wait(op_url, what=f"copy operation for {change['address']}", on_progress=progress,
-                              interval=self.poll_interval)
+                              interval=self.poll_interval, first_delay=first_delay)
         status = normalise_status(body.get("status"))
         if status is not OpStatus.SUCCEEDED:
             err = body.get("error") or {}

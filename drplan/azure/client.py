@@ -54,44 +54,77 @@ def retry_after_seconds(response: httpx.Response, default: float) -> float:
 
 
 class AdaptiveLimiter:
-    """A concurrency limit for one endpoint that halves on 429 and grows back by one after ``limit`` successes."""
+    """Concurrency and request rate for one endpoint, learnt from 429s (AIMD, like TCP congestion control).
 
-    def __init__(self, maximum: int, clock: Callable[[], float] = time.monotonic) -> None:
+    * Concurrency: at most ``limit`` requests in flight; halved on a 429, +1 after ``limit`` successes in a row.
+    * Rate: unlimited until the first 429; then a token bucket at 85 % of the rate observed over the last two
+      seconds, cut by 15 % on every further 429 and grown by 0.1 request/s per second of successes, so drplan settles
+      just under a service's limit instead of hammering it.
+    * Retry-After: the whole endpoint pauses that long.
+    """
+
+    WINDOW = 2.0
+
+    def __init__(self, maximum: int, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.maximum = maximum
         self._clock = clock
+        self._sleep = sleep
         self.limit = maximum
         self.active = 0
         self.paused_until = 0.0
+        self.rate: float | None = None
+        self._tokens = 0.0
+        self._stamp = clock()
         self._ok_streak = 0
+        self._recent: list[float] = []
         self._cond = asyncio.Condition()
 
+    def _refill(self, now: float) -> None:
+        if self.rate is not None:
+            self._tokens = min(max(1.0, self.rate), self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
     async def acquire(self) -> None:
-        async with self._cond:
-            while True:
-                wait = self.paused_until - self._clock()
-                if wait <= 0 and self.active < self.limit:
-                    self.active += 1
-                    return
-                if wait > 0:
-                    try:
-                        await asyncio.wait_for(self._cond.wait(), timeout=wait)
-                    except asyncio.TimeoutError:
-                        pass
-                else:
-                    await self._cond.wait()
+        while True:
+            async with self._cond:
+                now = self._clock()
+                self._refill(now)
+                wait = self.paused_until - now
+                if wait <= 0 and self.rate is not None and self._tokens < 1.0 - 1e-6:
+                    wait = max(1e-3, (1.0 - self._tokens) / self.rate)  # the floor: float rounding never spins
+                if wait <= 0:
+                    if self.active < self.limit:
+                        self.active += 1
+                        if self.rate is not None:
+                            self._tokens -= 1.0
+                        self._recent.append(now)
+                        return
+                    await self._cond.wait()  # a release will make room
+                    continue
+            await self._sleep(wait)  # time-based waits use the injectable sleep (tests run on a fake clock)
 
     async def release(self, *, throttled_for: float | None = None) -> None:
         async with self._cond:
             self.active -= 1
+            now = self._clock()
+            cutoff = now - self.WINDOW
+            while self._recent and self._recent[0] < cutoff:
+                self._recent.pop(0)
             if throttled_for is not None:
                 self.limit = max(1, self.limit // 2)
-                self.paused_until = max(self.paused_until, self._clock() + throttled_for)
+                self.paused_until = max(self.paused_until, now + throttled_for)
+                observed = len(self._recent) / self.WINDOW
+                self.rate = max(0.5, 0.85 * (observed if self.rate is None else min(self.rate, observed or self.rate)))
+                self._tokens = 0.0
                 self._ok_streak = 0
             else:
                 self._ok_streak += 1
                 if self._ok_streak >= self.limit and self.limit < self.maximum:
                     self.limit += 1
                     self._ok_streak = 0
+                if self.rate is not None:
+                    self.rate += 0.1 / self.rate
             self._cond.notify_all()
 
 
@@ -139,7 +172,7 @@ class AzureClient:
     def _limiter(self, endpoint: str) -> AdaptiveLimiter:
         lim = self._limiters.get(endpoint)
         if lim is None:
-            lim = self._limiters[endpoint] = AdaptiveLimiter(self._per_endpoint, self._clock)
+            lim = self._limiters[endpoint] = AdaptiveLimiter(self._per_endpoint, self._clock, self._sleep)
         return lim
 
     async def request(

@@ -49,11 +49,15 @@ async def poll(
     max_interval: float = 10.0,
     on_progress: Callable[[OpStatus, dict[str, Any]], None] | None = None,
     sleep: Callable[[float], Any] | None = None,
+    first_delay: float = 0.0,
 ) -> dict[str, Any]:
-    """GET ``url`` until the operation is terminal; return the final body."""
+    """GET ``url`` until the operation is terminal; return the final body. ``first_delay`` is the Retry-After of the
+    answer that started the operation (a poll before it is wasted: the service said when to come back)."""
     import asyncio
 
     do_sleep = sleep or asyncio.sleep
+    if first_delay > 0:
+        await do_sleep(min(max_interval, first_delay))
     while True:
         response = await client.request("GET", url, endpoint=endpoint, key=key, what=what)
         body = response.json()

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from drplan.errors import IncompatiblePlanError, PlanFileError, PlanTamperedError
-from drplan.fsutil import atomic_write_bytes, canonical_json
+from drplan.fsutil import atomic_write_bytes, canonical_json, readable_json
 from drplan.plan.model import PLAN_FORMAT_VERSION
-from drplan.schemas import json_path, validator
+from drplan.schemas import first_error
 
 
 def compute_digest(plan: dict[str, Any]) -> str:
@@ -27,15 +27,14 @@ def seal(plan: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_schema(plan: Any, where: str) -> None:
-    errs = sorted(validator("plan.schema.json").iter_errors(plan), key=lambda e: list(map(str, e.absolute_path)))
-    if errs:
-        e = errs[0]
-        raise IncompatiblePlanError(f"{where}: not a valid drplan plan at {json_path(e.absolute_path)}: {e.message}")
+    err = first_error("plan.schema.json", plan)
+    if err:
+        raise IncompatiblePlanError(f"{where}: not a valid drplan plan at {err}")
 
 
 def save_plan(plan: dict[str, Any], path: str | Path) -> None:
     try:
-        atomic_write_bytes(Path(path), canonical_json(plan))
+        atomic_write_bytes(Path(path), readable_json(plan))
     except OSError as exc:
         raise PlanFileError(f"{path}: cannot write the plan: {exc.strerror}") from None
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from drplan.azure.client import AzureClient
+from drplan.azure.client import AzureClient, retry_after_seconds
 from drplan.azure.lro import OpStatus, normalise_status, poll
 from drplan.azure.paging import iterate_pages
 from drplan.errors import NotFoundError
@@ -160,8 +160,9 @@ class DocumentModelsAdapter:
 
     async def copy_to(
         self, kind: AssetKind, source_id: str, authorization: CopyAuthorization, *, degrade: bool = False
-    ) -> str:
-        """On the SOURCE: start the copy with the authorization unchanged; return the Operation-Location URL."""
+    ) -> tuple[str, float]:
+        """On the SOURCE: start the copy with the authorization unchanged; return (Operation-Location URL, the
+        answer's Retry-After in seconds, 0 when absent)."""
         wire = WIRE[kind]
         headers = {"x-ms-forms-copy-degrade": "true"} if degrade else None
         r = await self._request(
@@ -175,13 +176,14 @@ class DocumentModelsAdapter:
         location = r.headers.get("operation-location")
         if not location:
             raise NotFoundError(self._what(f"copy {source_id}: the 202 answer has no Operation-Location header"))
-        return location
+        return location, retry_after_seconds(r, 0.0)
 
-    async def wait(self, operation_url: str, *, what: str, on_progress: Callable[[OpStatus, dict[str, Any]], None] | None = None,
-                   interval: float = 1.0) -> dict[str, Any]:
+    async def wait(self, operation_url: str, *, what: str,
+                   on_progress: Callable[[OpStatus, dict[str, Any]], None] | None = None,
+                   interval: float = 1.0, first_delay: float = 0.0) -> dict[str, Any]:
         return await poll(
             self.client, operation_url, endpoint=self.conn.endpoint, key=self.conn.key, what=self._what(what),
-            interval=interval, on_progress=on_progress,
+            interval=interval, on_progress=on_progress, first_delay=first_delay,
         )
 
     async def find_copy_operation(self, kind: AssetKind, target_location: str, target_id: str, since: str) -> str | None:

@@ -10,8 +10,8 @@ import json
 from typing import Any
 
 from drplan.errors import StateCorruptError
-from drplan.fsutil import canonical_json
-from drplan.schemas import json_path, validator
+from drplan.fsutil import canonical_json, readable_json
+from drplan.schemas import first_error
 from drplan.state.backends.local import LocalBackend
 from drplan.state.model import STATE_FORMAT_VERSION, State
 
@@ -41,12 +41,11 @@ class StateManager:
                 f"{where}: state format_version {data.get('format_version')!r} is not supported by this drplan "
                 f"(expects {STATE_FORMAT_VERSION}); use a matching drplan version"
             )
-        errs = list(validator("state.schema.json").iter_errors(data))
-        if errs:
-            e = errs[0]
-            raise StateCorruptError(f"{where}: state does not match its schema at {json_path(e.absolute_path)}: {e.message}")
+        err = first_error("state.schema.json", data)
+        if err:
+            raise StateCorruptError(f"{where}: state does not match its schema at {err}")
         self.state = State.from_dict(data)
-        self._persisted_content = self.state.content()
+        self._persisted_content = canonical_json(self.state.content())
         return self.state
 
     @property
@@ -55,14 +54,14 @@ class StateManager:
 
     def persist(self) -> None:
         assert self.state is not None
-        content = self.state.content()
+        content = canonical_json(self.state.content())
         if content == self._persisted_content:
             return
-        self.state.serial += 1
         doc = self.state.to_dict()
-        errs = list(validator("state.schema.json").iter_errors(doc))
-        if errs:  # a bug, never user input: refuse to write a state we could not read back
-            e = errs[0]
-            raise StateCorruptError(f"refusing to write invalid state at {json_path(e.absolute_path)}: {e.message}")
-        self.backend.write(canonical_json(doc))
+        doc["serial"] += 1
+        err = first_error("state.schema.json", doc)
+        if err:  # a bug, never user input: refuse to write a state we could not read back
+            raise StateCorruptError(f"refusing to write invalid state at {err}")
+        self.backend.write(readable_json(doc))
+        self.state.serial += 1
         self._persisted_content = content

@@ -56,10 +56,10 @@ class State:
         )
 
     def content(self) -> dict[str, Any]:
-        """What the serial protects: everything but the serial itself."""
-        d = self.to_dict()
-        d.pop("serial")
-        return d
+        """What the serial protects: everything but the serial itself. Shares structure with the state: serialise
+        it, do not keep it."""
+        return {"format_version": STATE_FORMAT_VERSION, "lineage": self.lineage, "resources": self.resources,
+                "journal": self.journal, "applies": self.applies[-MAX_APPLY_HISTORY:]}
 
     def apply_record(self, plan_digest: str) -> dict[str, Any] | None:
         for rec in reversed(self.applies):

@@ -166,3 +166,32 @@ def test_ensure_api_version_and_retry_after_parsing():
     assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "7"}), 1.0) == 7.0
     assert retry_after_seconds(httpx.Response(429, headers={"retry-after-ms": "250"}), 1.0) == 0.25
     assert retry_after_seconds(httpx.Response(429), 1.5) == 1.5
+
+
+@respx.mock
+def test_limiter_learns_a_rate_from_429_and_spaces_requests():
+    """After a 429 the endpoint pauses for Retry-After and then sends at most ~85 % of the rate it had reached."""
+    calls = {"n": 0}
+
+    def answer(request):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            return httpx.Response(429, headers={"Retry-After": "1"})
+        return httpx.Response(200, json={"value": []})
+
+    respx.get(f"{EP}/documentModels").mock(side_effect=answer)
+    fake = Sleeps()
+
+    async def go():
+        async with AzureClient(sleep=fake, clock=fake.clock) as c:
+            for _ in range(4):  # 4 requests at t=1000: observed 2/s over the 2 s window
+                await _req(c)
+            start = fake.now
+            for _ in range(6):
+                await _req(c)
+            return c._limiters["https://res.example"], fake.now - start
+
+    limiter, elapsed = run(go())
+    assert limiter.rate is not None and limiter.rate < 2.5
+    # 1 s Retry-After, then the 6 requests (one retried) paced at <= ~2.1/s
+    assert elapsed >= 1 + 4 / 2.5
