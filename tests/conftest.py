@@ -1,4 +1,5 @@
-"""Shared fixtures. Every test runs in its own temporary working directory, so no test writes into the checkout."""
+"""Shared fixtures. Every test runs in its own temporary working directory, so no test writes into the checkout,
+and no DRPLAN_* variable of the developer's shell leaks into a test."""
 
 from __future__ import annotations
 
@@ -7,12 +8,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-SUB = "00000000-0000-0000-0000-000000000000"
-
-
-def arm_id(account: str) -> str:
-    return f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/{account}"
 
 
 @pytest.fixture(autouse=True)
@@ -33,18 +28,3 @@ def write_spec(tmp_path: Path):
         return path
 
     return write
-
-
-def resource_toml(name: str, endpoint: str, *, account: str | None = None, region: str = "eastus",
-                  api_version: str = "2024-11-30", family: str = "document-intelligence",
-                  encryption: str = "microsoft-managed", key_env: str | None = None) -> str:
-    return textwrap.dedent(f"""
-        [resources.{name}]
-        family = "{family}"
-        endpoint = "{endpoint}"
-        region = "{region}"
-        resource_id = "{arm_id(account or name)}"
-        api_version = "{api_version}"
-        key_env = "{key_env or 'KEY_' + name.upper().replace('-', '_')}"
-        encryption = "{encryption}"
-        """)
