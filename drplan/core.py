@@ -34,6 +34,9 @@ async def make_plan(
     allow_delete: bool = False,
     transport: httpx.AsyncBaseTransport | None = None,
     stats: dict[str, Any] | None = None,
+    targets: tuple[str, ...] = (),
+    excludes: tuple[str, ...] = (),
+    emit: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Refresh every resource the spec names (concurrently, list APIs) and return the sealed plan."""
     manager = state_manager(spec.state.path)
@@ -53,7 +56,7 @@ async def make_plan(
             needs.setdefault(rec["target_resource"], set()).add(AssetKind(rec["kind"]))
     conns = connections({n: spec.resources[n].public() for n in needs}, where=str(spec.path))
     async with _client(transport, spec.per_endpoint_parallelism) as client:
-        inventories = await refresh(client, conns, needs, quota_for=quota_for)
+        inventories = await refresh(client, conns, needs, quota_for=quota_for, emit=emit)
         if stats is not None:
             stats["requests"] = client.stats.requests
             stats["throttled"] = client.stats.throttled
@@ -64,6 +67,8 @@ async def make_plan(
         state_existed=manager.exists,
         allow_delete=allow_delete,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        targets=tuple(targets),
+        excludes=tuple(excludes),
     )
     # The state path is recorded relative to where plan ran, so a pipeline applying from the same checkout finds it.
     plan["state"]["path"] = os.path.relpath(spec.state.path)

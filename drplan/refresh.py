@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from drplan.azure.auth import key_from_env
@@ -35,13 +36,20 @@ async def refresh(
     needs: Mapping[str, Iterable[AssetKind]],
     *,
     quota_for: Iterable[str] = (),
+    emit: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Inventory]:
     """List the asset kinds each resource needs (and /info quota for ``quota_for``), all resources at once."""
     quota = set(quota_for)
 
     async def one(name: str) -> tuple[str, Inventory]:
         adapter = adapter_for(client, conns[name])
-        return name, await adapter.inventory(frozenset(needs[name]), quota=name in quota)
+        started = time.monotonic()
+        inv = await adapter.inventory(frozenset(needs[name]), quota=name in quota)
+        if emit:
+            emit({"type": "refresh", "address": name, "level": "info", "assets": len(inv.assets),
+                  "seconds": round(time.monotonic() - started, 3),
+                  "message": f"refreshed {name}: {len(inv.assets)} asset(s)"})
+        return name, inv
 
     results = await asyncio.gather(*(one(n) for n in sorted(needs)))
     return dict(results)

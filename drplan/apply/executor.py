@@ -145,7 +145,8 @@ class Executor:
                     self.emit({"type": "change_done", "address": addr, "message": "done", "level": "debug"})
                 except DrplanError as exc:
                     result.failed[addr] = str(exc)
-                    self.emit({"type": "change_failed", "address": addr, "level": "error", "message": str(exc)})
+                    self.emit({"type": "change_failed", "address": addr, "level": "error", "message": str(exc),
+                               "request_id": getattr(exc, "request_id", None)})
 
         await asyncio.gather(*(guarded(c) for c in pending))
         await self.journal.set_apply_status("failed" if result.failed else "complete")
@@ -295,6 +296,7 @@ class Executor:
                 raise _StepError(self._copy_error_message(change, exc, auth)) from None
         self.crash("after-copy-sent")
         await self.journal.record(addr, action, "copying", operation_url=op_url)
+        self._step(change, "copying", "copy started", operation_url=op_url, level="debug")
         self.crash("after-journal-copying")
         await self._wait_and_finish(change, op_url, first_delay=first_delay)
 
@@ -428,6 +430,8 @@ class Executor:
             "target_id": change["target"]["id"],
             "copied_at": utcnow(),
             "encryption_downgrade": bool(change["flags"]["encryption_downgrade"]),
+            "source_encryption": self.plan["resources"][change["source"]["resource"]]["encryption"],
+            "target_encryption": self.plan["resources"][change["target"]["resource"]]["encryption"],
             "plan_digest": self.plan["digest"],
         }
         if operation_url:

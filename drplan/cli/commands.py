@@ -16,10 +16,20 @@ from drplan.errors import EXIT_CHANGES, EXIT_OK, PlanFileError, StateError
 from drplan.plan.model import Action, change_action
 from drplan.plan.planfile import load_plan, save_plan
 from drplan.render.human import render_plan, summary_line
-from drplan.render.jsonout import event_line, render_plan_json
+from drplan.render.jsonout import render_plan_json
+from drplan.render.markdown import render_markdown
+from drplan.render.progress import JsonPrinter, make_printer
 from drplan.spec.load import load_spec
 
-FORMATS = click.Choice(["human", "json"])
+FORMATS = click.Choice(["human", "json", "markdown"])
+
+
+def _render(plan: dict[str, Any], fmt: str, verbose: bool) -> str:
+    if fmt == "json":
+        return render_plan_json(plan)
+    if fmt == "markdown":
+        return render_markdown(plan)
+    return render_plan(plan, verbose=verbose)
 
 
 def _has_changes(plan: dict[str, Any]) -> bool:
@@ -43,21 +53,23 @@ def validate(spec: str) -> None:
 
 # -- plan ---------------------------------------------------------------------------------------------------------
 def plan_cmd(spec_path: str, out: str | None, detailed_exitcode: bool, allow_delete: bool, fmt: str,
-             verbose: bool) -> int:
+             verbose: bool, targets: tuple[str, ...] = (), excludes: tuple[str, ...] = (),
+             json_events: bool = False) -> int:
     from drplan.core import make_plan
 
     spec = load_spec(spec_path)
-    plan = asyncio.run(make_plan(spec, allow_delete=allow_delete))
+    emit = JsonPrinter() if json_events else None
+    plan = asyncio.run(make_plan(spec, allow_delete=allow_delete, targets=targets, excludes=excludes, emit=emit))
     if out:
         save_plan(plan, out)
-    if fmt == "json":
-        click.echo(render_plan_json(plan), nl=False)
-    else:
-        click.echo(render_plan(plan, verbose=verbose), nl=False)
-        if out:
-            click.echo(f"\nSaved the plan to {out} (digest {plan['digest']}).")
-            if plan["applyable"] and _has_changes(plan):
-                click.echo(f"Review it, then apply exactly this plan with: drplan apply {out}")
+    click.echo(_render(plan, fmt, verbose), nl=False)
+    if fmt == "human" and out:
+        click.echo(f"\nSaved the plan to {out} (digest {plan['digest']}).")
+        if plan["applyable"] and _has_changes(plan):
+            click.echo(f"Review it, then apply exactly this plan with: drplan apply {out}")
+    if emit:
+        emit({"type": "plan_summary", "message": summary_line(plan), "summary": plan["summary"],
+              "applyable": plan["applyable"], "digest": plan["digest"], "level": "info" if plan["applyable"] else "error"})
     if not plan["applyable"]:
         return 1
     if detailed_exitcode and _has_changes(plan):
@@ -65,26 +77,35 @@ def plan_cmd(spec_path: str, out: str | None, detailed_exitcode: bool, allow_del
     return EXIT_OK
 
 
+_target_opt = click.option("--target", "targets", multiple=True, metavar="ADDRESS_GLOB",
+                           help="Only plan addresses matching this glob (repeatable); recorded in the plan.")
+_exclude_opt = click.option("--exclude", "excludes", multiple=True, metavar="ADDRESS_GLOB",
+                            help="Leave addresses matching this glob out of the plan (repeatable); recorded in the plan.")
+
+
 @cli.command("plan")
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="Write the plan artifact (JSON) here.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes, 0 when none.")
 @click.option("--allow-delete", is_flag=True, help="Plan deletions for rules that set prune = true.")
-@click.option("--format", "fmt", type=FORMATS, default="human", show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="human", show_default=True,
+              help="human, json (the plan document) or markdown (for a pull-request comment).")
 @click.option("-v", "--verbose", is_flag=True, help="Also list unchanged copies.")
-def plan(spec: str, out: str | None, detailed_exitcode: bool, allow_delete: bool, fmt: str, verbose: bool) -> None:
+@_target_opt
+@_exclude_opt
+@click.option("--json", "json_events", is_flag=True, help="Stream one JSON event per line on stderr.")
+def plan(spec: str, out: str | None, detailed_exitcode: bool, allow_delete: bool, fmt: str, verbose: bool,
+         targets: tuple[str, ...], excludes: tuple[str, ...], json_events: bool) -> None:
     """Refresh the live resources and the state, and show (and save) what apply would do."""
-    run_command(plan_cmd, spec, out, detailed_exitcode, allow_delete, fmt, verbose)
+    run_command(plan_cmd, spec, out, detailed_exitcode, allow_delete, fmt, verbose, targets, excludes, json_events)
 
 
 # -- show ---------------------------------------------------------------------------------------------------------
 def show_cmd(plan_path: str, fmt: str, verbose: bool) -> int:
     plan = load_plan(plan_path)
-    if fmt == "json":
-        click.echo(render_plan_json(plan), nl=False)
-    else:
+    if fmt == "human":
         click.echo(f"Plan {plan_path}: made {plan['created_at']} from {plan['spec']['path']}, digest {plan['digest']}")
-        click.echo(render_plan(plan, verbose=verbose), nl=False)
+    click.echo(_render(plan, fmt, verbose), nl=False)
     return EXIT_OK
 
 
@@ -98,31 +119,11 @@ def show(plan: str, fmt: str, verbose: bool) -> None:
 
 
 # -- apply --------------------------------------------------------------------------------------------------------
-class _Printer:
-    """Progress for apply: plain, line-by-line messages (CI-friendly), or one JSON event per line with --json."""
-
-    def __init__(self, json_events: bool, quiet: bool) -> None:
-        self.json_events = json_events
-        self.quiet = quiet
-        self.start = time.monotonic()
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        if self.json_events:
-            click.echo(event_line(event), err=True)
-            return
-        if self.quiet and event.get("level") != "error":
-            return
-        if event.get("level") == "debug":
-            return
-        elapsed = time.monotonic() - self.start
-        click.echo(f"[{elapsed:6.1f}s] {event.get('address', '')}: {event.get('message', '')}", err=True)
-
-
 def apply_cmd(target: str, auto_approve: bool, parallelism: int | None, lock_timeout: float, state: str | None,
-              json_events: bool, quiet: bool, allow_delete: bool) -> int:
+              json_events: bool, quiet: bool, allow_delete: bool, targets: tuple[str, ...] = (),
+              excludes: tuple[str, ...] = ()) -> int:
     from drplan.core import apply_plan, make_plan
 
-    printer = _Printer(json_events, quiet)
     path = Path(target)
     if path.suffix.lower() == ".toml":
         if not auto_approve:
@@ -131,16 +132,25 @@ def apply_cmd(target: str, auto_approve: bool, parallelism: int | None, lock_tim
                 "drplan apply plan.json), or plan and apply in one go with --auto-approve"
             )
         spec = load_spec(target)
-        plan = asyncio.run(make_plan(spec, allow_delete=allow_delete))
+        plan = asyncio.run(make_plan(spec, allow_delete=allow_delete, targets=targets, excludes=excludes))
         if not quiet:
             click.echo(render_plan(plan), nl=False)
     else:
         plan = load_plan(target)
+        recorded = (tuple(plan["options"].get("target", [])), tuple(plan["options"].get("exclude", [])))
+        if (targets or excludes) and (tuple(targets), tuple(excludes)) != recorded:
+            raise PlanFileError(
+                f"{target}: --target/--exclude are fixed when the plan is made (this plan: --target "
+                f"{' '.join(recorded[0]) or '(all)'}, --exclude {' '.join(recorded[1]) or '(none)'}); apply cannot "
+                "widen or change them: run drplan plan again with the targeting you want"
+            )
     if not _has_changes(plan) and plan["applyable"]:
         click.echo("Nothing to apply: " + summary_line(plan))
         return EXIT_OK
-    result = asyncio.run(apply_plan(plan, state_path=state, parallelism=parallelism, lock_timeout=lock_timeout,
-                                    emit=printer))
+    pending = sum(change_action(c) is not Action.NO_OP for c in plan["changes"])
+    with make_printer(total=pending, json_events=json_events, quiet=quiet) as printer:
+        result = asyncio.run(apply_plan(plan, state_path=state, parallelism=parallelism, lock_timeout=lock_timeout,
+                                        emit=printer))
     if result.already_applied:
         click.echo("This plan was already applied completely; nothing to do. Run drplan plan to see the current "
                    "difference.")
@@ -160,10 +170,45 @@ def apply_cmd(target: str, auto_approve: bool, parallelism: int | None, lock_tim
 @click.option("--json", "json_events", is_flag=True, help="Stream one JSON event per line on stderr.")
 @click.option("-q", "--quiet", is_flag=True, help="Only print errors and the final line.")
 @click.option("--allow-delete", is_flag=True, help="With --auto-approve: plan deletions for prune rules.")
+@_target_opt
+@_exclude_opt
 def apply(target: str, auto_approve: bool, parallelism: int | None, lock_timeout: float, state: str | None,
-          json_events: bool, quiet: bool, allow_delete: bool) -> None:
+          json_events: bool, quiet: bool, allow_delete: bool, targets: tuple[str, ...],
+          excludes: tuple[str, ...]) -> None:
     """Apply exactly a reviewed plan (or a spec with --auto-approve), journaling every step; resumes if interrupted."""
-    run_command(apply_cmd, target, auto_approve, parallelism, lock_timeout, state, json_events, quiet, allow_delete)
+    run_command(apply_cmd, target, auto_approve, parallelism, lock_timeout, state, json_events, quiet, allow_delete,
+                targets, excludes)
+
+
+# -- check --------------------------------------------------------------------------------------------------------
+def check_cmd(spec_path: str, fmt: str) -> int:
+    from drplan.core import make_plan, state_manager
+    from drplan.plan.drift import find_drift
+
+    spec = load_spec(spec_path)
+    plan = asyncio.run(make_plan(spec))
+    manager = state_manager(spec.state.path)
+    manager.load()
+    findings = find_drift(plan, manager.state.resources)
+    if fmt == "json":
+        click.echo(json.dumps({"in_sync": not findings, "findings": [f.to_dict() for f in findings],
+                               "summary": plan["summary"]}, indent=2, sort_keys=True))
+    elif findings:
+        click.echo(f"Drift: {len(findings)} finding(s).")
+        for f in findings:
+            click.echo(f"  {f.kind:<18} {f.address}: {f.message}")
+    else:
+        click.echo(f"In sync: {plan['summary']['no-op']} cop{'y' if plan['summary']['no-op'] == 1 else 'ies'} match "
+                   "the spec.")
+    return EXIT_CHANGES if findings else EXIT_OK
+
+
+@cli.command("check")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["human", "json"]), default="human", show_default=True)
+def check(spec: str, fmt: str) -> None:
+    """Read-only drift check for scheduled pipelines: exit 0 in sync, 2 on drift, 1 on error."""
+    run_command(check_cmd, spec, fmt)
 
 
 # -- state --------------------------------------------------------------------------------------------------------

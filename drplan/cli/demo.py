@@ -28,12 +28,12 @@ def demo_cmd(workdir: str | None) -> int:
 
     if workdir:
         Path(workdir).mkdir(parents=True, exist_ok=True)
-        return _run(Path(workdir), start_emulator, plan_cmd, apply_cmd, state_list_cmd)
+        return _run(Path(workdir), start_emulator, plan_cmd, apply_cmd, state_list_cmd, True)
     with tempfile.TemporaryDirectory(prefix="drplan-demo-") as tmp:
-        return _run(Path(tmp), start_emulator, plan_cmd, apply_cmd, state_list_cmd)
+        return _run(Path(tmp), start_emulator, plan_cmd, apply_cmd, state_list_cmd, False)
 
 
-def _run(work: Path, start_emulator, plan_cmd, apply_cmd, state_list_cmd) -> int:  # type: ignore[no-untyped-def]
+def _run(work: Path, start_emulator, plan_cmd, apply_cmd, state_list_cmd, keep: bool) -> int:  # type: ignore[no-untyped-def]
     pkg = resources.files("drplan.demo")
     config = work / "emulator.toml"
     config.write_text(pkg.joinpath("emulator.toml").read_text(encoding="utf-8"), encoding="utf-8")
@@ -44,11 +44,10 @@ def _run(work: Path, start_emulator, plan_cmd, apply_cmd, state_list_cmd) -> int
         spec = work / "dr.toml"
         template = pkg.joinpath("dr.toml.in").read_text(encoding="utf-8")
         spec.write_text(template.replace("{base}", emu.url), encoding="utf-8")
-        plan_file = str(work / "plan.json")
         old = os.getcwd()
         os.chdir(work)
         try:
-            _banner(f"drplan plan dr.toml -o plan.json")
+            _banner("drplan plan dr.toml -o plan.json")
             code = plan_cmd("dr.toml", "plan.json", True, False, "human", False)
             if code not in (0, 2):
                 raise DrplanError("the demo's plan failed")
@@ -62,6 +61,7 @@ def _run(work: Path, start_emulator, plan_cmd, apply_cmd, state_list_cmd) -> int
             os.chdir(old)
         if code != EXIT_OK:
             raise DrplanError("the demo's second plan still shows changes; the apply did not converge")
-    _banner(f"Demo complete: every model and the classifier now has a copy in both DR regions ({plan_file} kept "
-            f"only while the demo runs unless you pass --dir).")
+    _banner("Demo complete: every model and the classifier now has a copy in both DR regions.")
+    click.echo(f"The spec, plan and state are in {work}" if keep else
+               "The temporary directory is removed now; run drplan demo --dir DIR to keep the spec, plan and state.")
     return EXIT_OK

@@ -17,6 +17,13 @@ def address(rule: str, target: str, kind: AssetKind, target_id: str) -> str:
     return f"{rule}/{target}/{kind.value}/{target_id}"
 
 
+def address_selected(addr: str, targets: tuple[str, ...], excludes: tuple[str, ...]) -> bool:
+    """``--target``/``--exclude`` globs (fnmatch) over addresses; no targets means every address."""
+    if targets and not any(fnmatch.fnmatchcase(addr, t) for t in targets):
+        return False
+    return not any(fnmatch.fnmatchcase(addr, e) for e in excludes)
+
+
 def selected(rule: Rule, kind: AssetKind, asset_id: str) -> bool:
     patterns = rule.models if kind is AssetKind.DOCUMENT_MODEL else rule.classifiers
     if not any(fnmatch.fnmatchcase(asset_id, p) for p in patterns):
@@ -52,8 +59,13 @@ def build_plan(
     state_existed: bool,
     allow_delete: bool = False,
     created_at: str,
+    targets: tuple[str, ...] = (),
+    excludes: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Return the plan document (without its digest: see planfile.seal)."""
+    """Return the plan document (without its digest: see planfile.seal).
+
+    ``targets``/``excludes`` are address globs: only matching changes enter the plan (recorded in its options, so
+    apply cannot widen them)."""
     changes: list[Change] = []
     plan_errors: list[str] = []
     plan_warnings: list[str] = []
@@ -127,6 +139,16 @@ def build_plan(
         if rec["rule"] not in {r.name for r in spec.rules}:
             plan_warnings.append(f"{addr}: recorded in state by rule {rec['rule']!r}, which is no longer in the spec; left alone")
 
+    if targets or excludes:
+        kept = [c for c in changes if address_selected(c.address, targets, excludes)]
+        left_out = len(changes) - len(kept)
+        changes = kept
+        plan_warnings.append(
+            f"targeting is in effect (--target {' '.join(targets) or '*'}"
+            + (f", --exclude {' '.join(excludes)}" if excludes else "")
+            + f"): {left_out} address(es) left out of this plan; the plan may not show everything the spec implies"
+        )
+
     # Two changes must never produce the same target asset.
     claims: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     for c in changes:
@@ -173,7 +195,8 @@ def build_plan(
             "serial": state.serial if state_existed else 0,
         },
         "options": {"allow_delete": allow_delete, "parallelism": spec.parallelism,
-                    "per_endpoint_parallelism": spec.per_endpoint_parallelism},
+                    "per_endpoint_parallelism": spec.per_endpoint_parallelism,
+                    "target": list(targets), "exclude": list(excludes)},
         "resources": {name: spec.resources[name].public() for name in used if name in spec.resources},
         "changes": [c.to_dict() for c in changes],
         "summary": {a.value: summary.get(a.value, 0) for a in Action},

@@ -1,0 +1,58 @@
+"""Drift: what ``drplan check`` reports, derived from a fresh plan and the state. Pure, no I/O.
+
+A finding is anything that makes the DR posture differ from the spec: a selected asset not copied yet, a source
+rebuilt since its copy, a recorded copy missing or changed on its target, a copy whose source is gone, an encryption
+mode that changed since the copy, or a plan error (e.g. a foreign model squatting a target id).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from drplan.plan.model import Action, change_action
+
+
+@dataclass(frozen=True)
+class Finding:
+    address: str
+    kind: str  # not-copied | source-rebuilt | copy-missing | copy-changed | source-gone | encryption-changed | error
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"address": self.address, "kind": self.kind, "message": self.message}
+
+
+def find_drift(plan: dict[str, Any], resources_in_state: dict[str, dict[str, Any]]) -> list[Finding]:
+    out: list[Finding] = []
+    for c in plan["changes"]:
+        addr = c["address"]
+        action = change_action(c)
+        rec = resources_in_state.get(addr)
+        if c["errors"]:
+            out.extend(Finding(addr, "error", e) for e in c["errors"])
+            continue
+        if action is Action.CREATE:
+            if c["flags"]["drift"]:
+                out.append(Finding(addr, "copy-missing", c["reason"]))
+            else:
+                out.append(Finding(addr, "not-copied", c["reason"]))
+        elif action is Action.REPLACE:
+            out.append(Finding(addr, "source-rebuilt", c["reason"]))
+            if c["flags"]["drift"]:
+                out.append(Finding(addr, "copy-changed", "the target copy differs from the one recorded in state"))
+        elif action is Action.DELETE or (action is Action.NO_OP and rec is not None and c["warnings"]
+                                         and any(w.startswith("orphaned copy") for w in c["warnings"])):
+            out.append(Finding(addr, "source-gone", c["reason"]))
+        if rec is not None and action is not Action.DELETE:
+            for role in ("source", "target"):
+                was = rec.get(f"{role}_encryption")
+                res = plan["resources"].get(rec[f"{role}_resource"])
+                now = res["encryption"] if res else None
+                if was and now and was != now:
+                    out.append(Finding(addr, "encryption-changed",
+                                       f"the {role} {rec[f'{role}_resource']!r} was {was} when the copy was made and "
+                                       f"is now {now}"))
+    out.extend(Finding("(plan)", "error", e) for e in plan["errors"]
+               if not any(e.startswith(c["address"] + ":") for c in plan["changes"]))
+    return out

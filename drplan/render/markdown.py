@@ -1,0 +1,158 @@
+"""Markdown for a pull-request comment, built only from the plan's public JSON.
+
+Banners first (destructive, security-relevant, not applyable), then one collapsible section per change, unchanged
+copies folded, and the plan digest so a reviewer can pin what they approved. The result always fits GitHub's
+65,536-character comment limit: long diffs are truncated, and past a budget the remaining changes collapse to one
+line each, then to a count, each time with a note saying so.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from drplan.plan.model import Action, change_action
+
+COMMENT_LIMIT = 65_536
+_BUDGET = COMMENT_LIMIT - 2_000  # room for the footer and the truncation notes
+_DIFF_LINES = 40
+
+VERB = {Action.CREATE: "create", Action.REPLACE: "replace", Action.DELETE: "delete", Action.NO_OP: "no change"}
+ICON = {Action.CREATE: "+", Action.REPLACE: "-/+", Action.DELETE: "-", Action.NO_OP: "="}
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def _summary(plan: dict[str, Any]) -> str:
+    s = plan["summary"]
+    return (f"**{s['create']}** to create, **{s['replace']}** to replace, **{s['delete']}** to delete, "
+            f"**{s['no-op']}** unchanged")
+
+
+def _banners(plan: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    changes = plan["changes"]
+    destructive = [c for c in changes if change_action(c) in (Action.REPLACE, Action.DELETE)]
+    downgrades = [c for c in changes if c["flags"].get("encryption_downgrade") and change_action(c) is not Action.NO_OP]
+    if plan["errors"]:
+        out += ["> [!CAUTION]", f"> **Not applyable:** this plan has {len(plan['errors'])} error(s); "
+                "`drplan apply` will refuse it.", ">"]
+        out += [f"> - {_esc(e)}" for e in plan["errors"][:20]]
+        if len(plan["errors"]) > 20:
+            out.append(f"> - … and {len(plan['errors']) - 20} more (see the plan JSON)")
+        out.append("")
+    if destructive:
+        n_rep = sum(change_action(c) is Action.REPLACE for c in destructive)
+        n_del = len(destructive) - n_rep
+        out += ["> [!WARNING]", f"> **Destructive:** {n_rep} replace(s) delete a copy before copying again; "
+                f"{n_del} delete(s) remove copies.", ""]
+    if downgrades:
+        out += ["> [!IMPORTANT]", f"> **Encryption downgrade:** {len(downgrades)} cop{'y' if len(downgrades) == 1 else 'ies'}"
+                " go from a customer-managed key to Microsoft-managed keys (allowed by the rule; sent with "
+                "`x-ms-forms-copy-degrade: true`).", ""]
+    return out
+
+
+def _diff(change: dict[str, Any]) -> list[str]:
+    """A small diff of what changed for a replace: the version the copy was made from -> the source now."""
+    lines: list[str] = []
+    if change_action(change) is Action.REPLACE and change["target"].get("fingerprint"):
+        lines = [f"- {change['target']['fingerprint']}", f"+ {change['source']['fingerprint']}"]
+    extra = change.get("diff")
+    if isinstance(extra, list):
+        lines += [str(x) for x in extra]
+    if not lines:
+        return []
+    note = []
+    if len(lines) > _DIFF_LINES:
+        note = [f"_(diff truncated: {len(lines) - _DIFF_LINES} more line(s) in the plan JSON)_", ""]
+        lines = lines[:_DIFF_LINES]
+    return ["```diff", *lines, "```", *note]
+
+
+def _section(change: dict[str, Any]) -> str:
+    action = change_action(change)
+    src, tgt = change["source"], change["target"]
+    body = [f"<details><summary><code>{ICON[action]}</code> <code>{_esc(change['address'])}</code> — "
+            f"{VERB[action]}</summary>", ""]
+    if action is not Action.DELETE:
+        body.append(f"- **Source → target:** `{src['resource']}/{src['id']}` → `{tgt['resource']}/{tgt['id']}`")
+    else:
+        body.append(f"- **Target:** `{tgt['resource']}/{tgt['id']}`")
+    body.append(f"- **Reason:** {_esc(change['reason'])}")
+    flags = [name.replace("_", " ") for name, on in change["flags"].items() if on]
+    if flags:
+        body.append(f"- **Flags:** {', '.join(flags)}")
+    for key, label in (("deployment_overrides", "Deployment overrides"),):
+        if change.get(key):
+            body.append(f"- **{label}:** " + ", ".join(f"`{k}` → `{v}`" for k, v in sorted(change[key].items())))
+    for w in change["warnings"]:
+        body.append(f"- ⚠️ {_esc(w)}")
+    for e in change["errors"]:
+        body.append(f"- ❌ **{_esc(e)}**")
+    diff = _diff(change)
+    if diff:
+        body += ["", *diff]
+    body += ["", "</details>", ""]
+    return "\n".join(body)
+
+
+def _line(change: dict[str, Any]) -> str:
+    action = change_action(change)
+    return f"- `{ICON[action]}` `{change['address']}` — {VERB[action]}"
+
+
+def render_markdown(plan: dict[str, Any]) -> str:
+    head = [f"### drplan plan: {_summary(plan)}", ""] + _banners(plan)
+    foot = ["---", f"Plan digest `{plan['digest']}` · made {plan['created_at']} by drplan {plan['drplan_version']} "
+            f"from `{_esc(plan['spec']['path'])}` (spec `{plan['spec']['digest'][:19]}…`) · state serial "
+            f"{plan['state']['serial']}" + (f" · targeting `{' '.join(plan['options'].get('target', []))}`"
+                                              if plan["options"].get("target") else ""),
+            "", "Apply exactly this plan with `drplan apply plan.json` after review; apply refuses it if it was "
+            "edited (digest) or the state moved on."]
+    for w in plan["warnings"][:10]:
+        head.append(f"- ⚠️ {_esc(w)}")
+    if plan["warnings"]:
+        head.append("")
+    budget = _BUDGET - len("\n".join(head)) - len("\n".join(foot))
+    body: list[str] = []
+    changes = [c for c in plan["changes"] if change_action(c) is not Action.NO_OP or c["errors"] or c["warnings"]]
+    noops = [c for c in plan["changes"] if c not in changes]
+    if not changes and not plan["errors"]:
+        body.append("No changes: every selected copy is in sync.\n")
+    compact_from = None
+    for i, c in enumerate(changes):
+        section = _section(c)
+        if len(section) + 1 > budget:
+            compact_from = i
+            break
+        body.append(section)
+        budget -= len(section) + 1
+    if compact_from is not None:
+        body.append(f"_The remaining {len(changes) - compact_from} change(s) are listed one per line to fit a "
+                    "comment; `drplan show plan.json` has every detail._\n")
+        for j, c in enumerate(changes[compact_from:], start=compact_from):
+            line = _line(c)
+            if len(line) + 120 > budget:
+                body.append(f"\n_… and {len(changes) - j} more change(s) not shown (comment size limit)._\n")
+                break
+            body.append(line)
+            budget -= len(line) + 1
+        body.append("")
+    if noops:
+        listing = [f"`{c['address']}`" for c in noops]
+        shown: list[str] = []
+        for item in listing:
+            if len(item) + 2 > budget - 200:
+                break
+            shown.append(item)
+            budget -= len(item) + 2
+        more = f" … and {len(noops) - len(shown)} more" if len(shown) < len(noops) else ""
+        body += [f"<details><summary>{len(noops)} unchanged cop{'y' if len(noops) == 1 else 'ies'}</summary>", "",
+                 ", ".join(shown) + more, "", "</details>", ""]
+    text = "\n".join(head + body + foot) + "\n"
+    if len(text) > COMMENT_LIMIT:  # the budget above should prevent it; never post a comment GitHub rejects
+        text = text[: COMMENT_LIMIT - 80] + "\n\n_(truncated to fit a comment; see the plan JSON)_\n"
+    return text
