@@ -10,10 +10,12 @@ import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
-import jsonschema
+
+if TYPE_CHECKING:
+    import jsonschema
 
 
 def _schema_dir() -> Path:
@@ -30,7 +32,10 @@ def load_schema(name: str) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=None)
-def validator(name: str) -> jsonschema.protocols.Validator:
+def validator(name: str) -> "jsonschema.protocols.Validator":
+    """The jsonschema validator, for precise error messages (imported only when an error needs explaining)."""
+    import jsonschema
+
     schema = load_schema(name)
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from drplan.errors import SpecError
-from drplan.schemas import json_path, validator
+from drplan.schemas import first_error, json_path, validator
 from drplan.spec.model import (
     API_VERSIONS,
     CLASSIFIER_COPY_VERSIONS,
@@ -50,6 +50,8 @@ def load_spec(path: str | os.PathLike[str], *, check_env: bool = True) -> Spec:
 
 
 def _schema_errors(name: str, data: dict[str, Any]) -> list[str]:
+    if first_error("drspec.schema.json", data) is None:
+        return []
     out = []
     for err in sorted(validator("drspec.schema.json").iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         where = json_path(err.absolute_path)
