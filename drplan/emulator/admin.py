@@ -17,9 +17,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import views
+from . import v2, views
 from .clock import format_timestamp
-from .config import ConfigError, apply_settings, parse_classifier_seed, parse_model_seed
+from .config import (
+    ConfigError,
+    apply_settings,
+    parse_classifier_seed,
+    parse_model_seed,
+    parse_v2_model_id,
+    parse_v2_model_seed,
+    parse_v2_model_update,
+)
 
 if TYPE_CHECKING:
     from .app import EmulatorApp
@@ -77,6 +85,7 @@ def build_admin_app(emulator: EmulatorApp) -> Starlette:
                     "model_limit": cfg.model_limit,
                     "models": list(acct.models.order),
                     "classifiers": list(acct.classifiers.order),
+                    "v2_models": list(emulator.store.v2.accounts[name].models.order),
                 }
             )
         return _json({"accounts": out})
@@ -102,6 +111,47 @@ def build_admin_app(emulator: EmulatorApp) -> Starlette:
             raise AdminError(409, "Conflict", f"account {name!r} already has a classifier {seed.classifier_id!r}")
         classifier = emulator.store.seed_classifier(name, seed)
         return _json(views.classifier(classifier, ADMIN_API_VERSION), status=201)
+
+    async def seed_v2_model(request: Request) -> Response:
+        name = account_or_404(request.path_params["name"])
+        try:
+            seed = parse_v2_model_seed(await _body(request), where="v2_model")
+        except ConfigError as exc:
+            raise AdminError(400, "BadRequest", str(exc)) from None
+        if seed.model_id is not None and emulator.store.v2.taken(name, seed.model_id):
+            raise AdminError(409, "Conflict", f"account {name!r} already has (or has reserved) a v2 model {seed.model_id!r}")
+        model = emulator.store.v2.seed(name, seed)
+        return _json(v2.model_info(model, "2.1"), status=201)
+
+    def v2_model_id(request: Request) -> str:
+        try:
+            return parse_v2_model_id(request.path_params["model_id"], where="model_id")
+        except ConfigError:
+            raise AdminError(404, "NotFound", f"no v2 model {request.path_params['model_id']!r} (v2 model ids are UUIDs)") from None
+
+    async def remove_v2_model(request: Request) -> Response:
+        name = account_or_404(request.path_params["name"])
+        model_id = v2_model_id(request)
+        if not emulator.store.v2.remove(name, model_id):
+            raise AdminError(404, "NotFound", f"account {name!r} has no v2 model {model_id!r}")
+        return Response(status_code=204)
+
+    async def retrain_v2_model(request: Request) -> Response:
+        name = account_or_404(request.path_params["name"])
+        model_id = v2_model_id(request)
+        try:
+            changes = parse_v2_model_update(await _body(request), where="v2_model")
+        except ConfigError as exc:
+            raise AdminError(400, "BadRequest", str(exc)) from None
+        current = emulator.store.v2.accounts[name].models.get(model_id)
+        if current is None:
+            raise AdminError(404, "NotFound", f"account {name!r} has no v2 model {model_id!r}")
+        updated = changes["last_updated"]
+        if updated is not None and updated.timestamp() < current.created:
+            raise AdminError(400, "BadRequest", "v2_model.last_updated: must not be before the model's createdDateTime")
+        model = emulator.store.v2.retrain(name, model_id, changes)
+        assert model is not None
+        return _json(v2.model_info(model, "2.1"))
 
     async def remove_model(request: Request) -> Response:
         return _remove(request, "model")
@@ -195,6 +245,9 @@ def build_admin_app(emulator: EmulatorApp) -> Starlette:
         Route("/_emulator/accounts/{name}/classifiers", seed_classifier, methods=["POST"]),
         Route("/_emulator/accounts/{name}/models/{asset_id}", remove_model, methods=["DELETE"]),
         Route("/_emulator/accounts/{name}/classifiers/{asset_id}", remove_classifier, methods=["DELETE"]),
+        Route("/_emulator/accounts/{name}/v2_models", seed_v2_model, methods=["POST"]),
+        Route("/_emulator/accounts/{name}/v2_models/{model_id}", remove_v2_model, methods=["DELETE"]),
+        Route("/_emulator/accounts/{name}/v2_models/{model_id}", retrain_v2_model, methods=["PATCH"]),
         Route("/_emulator/faults", get_faults, methods=["GET"]),
         Route("/_emulator/faults", put_faults, methods=["PUT"]),
         Route("/_emulator/settings", get_settings, methods=["GET"]),

@@ -4,7 +4,9 @@ under ``/_emulator/``.
 Routing is done by hand rather than with Starlette's router because Azure mixes path segments and colon actions
 (``/documentModels:authorizeCopy``, ``/documentModels/{id}:copyTo``) and because the api-version decides which
 routes exist at all (classifier copy only on ``2024-11-30``; no classifiers on ``2022-08-31``). Anything that
-does not resolve answers APIM's 404 (README "Service API").
+does not resolve answers APIM's 404 (README "Service API"). Form Recognizer v2.x paths
+(``/formrecognizer/v2.1/...``, ``/v2.0/...``, ``/v2.0-preview/...``) are resolved by ``v2.resolve_v2_route`` and
+served by ``EmulatorApp._dispatch_v2``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from . import errors, views
+from . import errors, v2, views
 from .admin import build_admin_app
 from .clock import Clock
 from .config import EmulatorConfig
@@ -152,8 +154,15 @@ class EmulatorApp:
         request_id = str(uuid.uuid4())
         _, _, name, *tail = scope["path"].split("/", 4)
         prefix = tail[0] if tail else ""
-        route = resolve_route(request.method, tail[1]) if len(tail) == 2 else None
+        is_v2 = prefix == "formrecognizer" and len(tail) == 2 and v2.is_v2_path(tail[1])
+        route: ServiceRoute | v2.V2Route | None
+        if is_v2:
+            route = v2.resolve_v2_route(request.method, tail[1], request.query_params.get("op"))
+        else:
+            route = resolve_route(request.method, tail[1]) if len(tail) == 2 else None
         route_name = route.name if route else "unknown"
+        # v2 backend errors carry x-ms-cs-error-code (contracts §1); gateway answers (401, 429, APIM 404) do not
+        backend = errors.with_cs_error_code if is_v2 and route is not None else (lambda exc: exc)
         headers = {"apim-request-id": request_id, "x-content-type-options": "nosniff"}
         client_request_id = request.headers.get("x-ms-client-request-id")
         if client_request_id:
@@ -185,17 +194,20 @@ class EmulatorApp:
                 self._log(request, name, route_name, None, fault="drop")
                 return
             if decision is Decision.ERROR:
-                response = _error_response(errors.service_unavailable(), headers)
+                response = _error_response(backend(errors.service_unavailable()), headers)
             else:
                 self.store.settle()
                 try:
-                    response = await self._dispatch(request, name, prefix, route, headers)
+                    if isinstance(route, v2.V2Route):
+                        response = await self._dispatch_v2(request, name, route, headers)
+                    else:
+                        response = await self._dispatch(request, name, prefix, route, headers)
                 except errors.ServiceError as exc:
                     response = _error_response(exc, headers)
                 except Exception:  # a bug in the emulator: answer like the service would, keep serving
                     logger.exception("unhandled error on %s %s", request.method, scope["path"])
                     response = _error_response(
-                        errors.ServiceError(500, "InternalServerError", "An unexpected error occurred."), headers
+                        backend(errors.ServiceError(500, "InternalServerError", "An unexpected error occurred.")), headers
                     )
                 if decision is Decision.DROP_AFTER:
                     await self._drop(request)
@@ -289,6 +301,75 @@ class EmulatorApp:
                 headers={**headers, "Operation-Location": location, "Retry-After": str(store.settings.retry_after_seconds)},
             )
         raise errors.resource_not_found()  # pragma: no cover - resolve_route only yields the actions above
+
+    async def _dispatch_v2(self, request: Request, name: str, route: v2.V2Route, headers: dict[str, str]) -> Response:
+        """Form Recognizer v2.1 / v2.0 (contracts §4). No api-version: the version is the path segment."""
+        account_url = f"{str(request.base_url).rstrip('/')}/accounts/{name}"
+        base = f"{account_url}/formrecognizer/{route.version}"
+        store = self.store.v2
+        action = route.name.removeprefix("v2:")
+        now = self.clock.now()
+
+        if action in ("custom/models:list", "custom/models:summary"):
+            op = request.query_params.get("op")
+            if op not in ("full", "summary"):
+                raise errors.v2_bad_request("The parameter 'op' is required and must be 'full' or 'summary'.")
+            summary = v2.summary(store.count(name), self.store.accounts[name].config.model_limit, store.accounts[name].last_changed)
+            if op == "summary":
+                return _json_response(200, {"summary": summary}, headers)
+            token = request.query_params.get("nextLink")
+            after = None
+            if token is not None:
+                try:
+                    after = decode_page_token(token)
+                except errors.ServiceError:
+                    raise errors.v2_bad_request("The parameter 'nextLink' is invalid.") from None
+            items, next_after = store.list_page(name, after)
+            body = {
+                "summary": summary,
+                "modelList": [v2.model_info(m, route.api) for m in items],
+                # the spec example ends with "nextLink": "" (contracts §4); op=full rides along for plain clients
+                "nextLink": f"{base}/custom/models?nextLink={encode_page_token(next_after)}&op=full" if next_after else "",
+            }
+            return _json_response(200, body, headers)
+        if action == "custom/models:get":
+            assert route.model_id is not None
+            return _json_response(200, v2.model(store.get(name, route.model_id, route.api), route.api), headers)
+        if action == "custom/models:delete":
+            assert route.model_id is not None
+            store.delete(name, route.model_id)
+            return Response(status_code=204, headers=headers)
+        if action == "copyAuthorization":
+            auth = store.authorize(name)
+            body = {"modelId": auth.model_id, "accessToken": auth.token, "expirationDateTimeTicks": auth.expires}
+            return _json_response(201, body, {**headers, "Location": f"{base}/custom/models/{auth.model_id}"})
+        if action == "copy":
+            assert route.model_id is not None
+            raw = await request.body()
+            try:
+                body = json.loads(raw) if raw.strip() else None
+            except ValueError:
+                raise errors.v2_bad_request("The copy request body is not valid JSON.") from None
+            faults = self.faults.effective(name)
+            op = store.copy(
+                name,
+                route.model_id,
+                body,
+                allow_degrade=request.headers.get("x-ms-forms-copy-degrade", "").strip().lower() == "true",
+                duration=self.faults.copy_duration(self.store.settings.copy_seconds, faults),
+                result_id=str(uuid.uuid4()),
+                inject_failure=lambda: self.faults.operation_fails(name, faults),
+            )
+            # lowercase "copyresults", as the live service writes it (contracts §4)
+            location = f"{base}/custom/models/{op.source_model_id}/copyresults/{op.result_id}"
+            return Response(status_code=202, headers={**headers, "Operation-Location": location})
+        if action == "copyResults":
+            assert route.model_id is not None and route.result_id is not None
+            op = store.get_copy_result(name, route.model_id, route.result_id)
+            body = v2.copy_result(op, now)
+            extra = {errors.CS_ERROR_CODE_HEADER: op.errors[0]["code"]} if op.errors else {}  # as recorded live
+            return _json_response(200, body, {**headers, **extra})
+        raise errors.resource_not_found()  # pragma: no cover - resolve_v2_route only yields the actions above
 
     async def _drop(self, request: Request) -> None:
         """Close the connection without an answer (the client sees the server disconnect)."""

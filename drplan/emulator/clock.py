@@ -45,3 +45,10 @@ def format_timestamp(ts: float | dt.datetime) -> str:
     """RFC 3339 UTC with a ``Z``, whole seconds (``2024-05-01T10:00:00Z``), as the service's model bodies show."""
     value = to_datetime(ts) if isinstance(ts, (int, float)) else ts.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_timestamp_7(ts: float) -> str:
+    """RFC 3339 UTC with 7 fractional digits (``2020-09-14T19:35:29.6433333Z``), as v2 copy results show [R]."""
+    ticks = round(ts * 10_000_000)
+    seconds, fraction = divmod(ticks, 10_000_000)
+    return to_datetime(seconds).strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction:07d}Z"

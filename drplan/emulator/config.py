@@ -5,7 +5,8 @@
 ``emulator.toml: accounts.src.models[0].model_id: must match ^[a-zA-Z0-9][a-zA-Z0-9._~-]{1,63}$``.
 
 The admin API (``POST /_emulator/accounts/{name}/models``) seeds models with the same keys as a ``[[models]]``
-entry, so the entry parsers are public (:func:`parse_model_seed`, :func:`parse_classifier_seed`).
+entry, so the entry parsers are public (:func:`parse_model_seed`, :func:`parse_classifier_seed`,
+:func:`parse_v2_model_seed` for the Form Recognizer v2.x store's ``[[v2_models]]``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import dataclasses
 import datetime as dt
 import re
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,8 +49,21 @@ ROUTES = (
     "operations:list",
     "operations:get",
     "info",
+    # Form Recognizer v2.1 / v2.0 (path-versioned, contracts §4)
+    "v2:custom/models:list",
+    "v2:custom/models:summary",
+    "v2:custom/models:get",
+    "v2:custom/models:delete",
+    "v2:copyAuthorization",
+    "v2:copy",
+    "v2:copyResults",
     "unknown",
 )
+
+#: ``status`` of a v2 model (contracts §4 ModelInfo.status).
+V2_MODEL_STATUSES = ("creating", "ready", "invalid")
+#: The v2 API version a model was "trained" with (a GET through v2.0 of a v2.1 model is a 400 "1027").
+V2_API_VERSIONS = ("2.1", "2.0")
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 DEFAULT_RESOURCE_GROUP = "drplan-emulator"
@@ -119,6 +134,19 @@ class ClassifierSeed:
 
 
 @dataclass
+class V2ModelSeed:
+    """One ``[[accounts.X.v2_models]]`` entry: a Form Recognizer v2.x custom model (a separate store, contracts §4)."""
+
+    model_id: str | None = None  # canonical lowercase UUID; None: generated from the config seed
+    model_name: str | None = None
+    status: str = "ready"
+    created: dt.datetime | None = None  # None: the emulator's start time
+    last_updated: dt.datetime | None = None  # None: = created
+    is_composed: bool = False
+    api_version: str = "2.1"
+
+
+@dataclass
 class AccountConfig:
     """``[accounts.NAME]``: one emulated Azure AI resource."""
 
@@ -131,6 +159,7 @@ class AccountConfig:
     faults: dict[str, Any] = field(default_factory=dict)  # only the keys given (overrides of [faults])
     models: list[ModelSeed] = field(default_factory=list)
     classifiers: list[ClassifierSeed] = field(default_factory=list)
+    v2_models: list[V2ModelSeed] = field(default_factory=list)
 
 
 @dataclass
@@ -287,6 +316,72 @@ def parse_classifier_seed(entry: Any, where: str = "classifier", source: str = "
     return seed
 
 
+V2_MODEL_KEYS = ("model_id", "model_name", "status", "created", "last_updated", "is_composed", "api_version")
+
+
+def parse_v2_model_seed(entry: Any, where: str = "v2_model", source: str = "<request>") -> V2ModelSeed:
+    """Validate one ``[[v2_models]]`` entry (also the body of ``POST /_emulator/accounts/{name}/v2_models``)."""
+    ctx = _Ctx(source)
+    entry = _table(ctx, where, entry)
+    _check_keys(ctx, where, entry, V2_MODEL_KEYS)
+    seed = V2ModelSeed()
+    if "model_id" in entry:
+        seed.model_id = parse_v2_model_id(entry["model_id"], ctx=ctx, where=f"{where}.model_id")
+    if entry.get("model_name") is not None:
+        name = _string(ctx, f"{where}.model_name", entry["model_name"])
+        if len(name) > 1024:
+            raise ctx.error(f"{where}.model_name", "must be at most 1024 characters")
+        seed.model_name = name
+    status = entry.get("status", "ready")
+    if status not in V2_MODEL_STATUSES:
+        raise ctx.error(f"{where}.status", f"must be one of {', '.join(V2_MODEL_STATUSES)}")
+    seed.status = status
+    seed.created = _datetime(ctx, f"{where}.created", entry.get("created"))
+    seed.last_updated = _datetime(ctx, f"{where}.last_updated", entry.get("last_updated"))
+    if seed.created and seed.last_updated and seed.last_updated < seed.created:
+        raise ctx.error(f"{where}.last_updated", "must not be before created")
+    is_composed = entry.get("is_composed", False)
+    if not isinstance(is_composed, bool):
+        raise ctx.error(f"{where}.is_composed", "must be true or false")
+    seed.is_composed = is_composed
+    api_version = entry.get("api_version", "2.1")
+    if api_version not in V2_API_VERSIONS:
+        raise ctx.error(f"{where}.api_version", f"must be one of {', '.join(V2_API_VERSIONS)}")
+    seed.api_version = api_version
+    if is_composed and api_version != "2.1":
+        raise ctx.error(f"{where}.is_composed", "composed models exist from v2.1 on (api_version = \"2.1\")")
+    return seed
+
+
+def parse_v2_model_update(entry: Any, where: str = "v2_model", source: str = "<request>") -> dict[str, Any]:
+    """Body of the admin "retrain" (``PATCH /_emulator/accounts/{name}/v2_models/{id}``): any of ``last_updated``
+    (default: now), ``status``, ``model_name``. Returns only the keys given, validated."""
+    ctx = _Ctx(source)
+    entry = _table(ctx, where, entry)
+    _check_keys(ctx, where, entry, ("last_updated", "status", "model_name"))
+    out: dict[str, Any] = {"last_updated": _datetime(ctx, f"{where}.last_updated", entry.get("last_updated"))}
+    if "status" in entry:
+        if entry["status"] not in V2_MODEL_STATUSES:
+            raise ctx.error(f"{where}.status", f"must be one of {', '.join(V2_MODEL_STATUSES)}")
+        out["status"] = entry["status"]
+    if "model_name" in entry:
+        name = entry["model_name"]
+        if name is not None and (not isinstance(name, str) or len(name) > 1024):
+            raise ctx.error(f"{where}.model_name", "must be a string of at most 1024 characters (or null)")
+        out["model_name"] = name
+    return out
+
+
+def parse_v2_model_id(value: Any, *, ctx: _Ctx | None = None, where: str = "model_id") -> str:
+    """A v2 model id: any UUID spelling, returned in canonical lowercase form."""
+    ctx = ctx or _Ctx("<request>")
+    text = _string(ctx, where, value)
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise ctx.error(where, f"{text!r} must be a UUID (v2 model ids are server-generated UUIDs)") from None
+
+
 # --- helpers -----------------------------------------------------------------------------------------------------
 
 
@@ -302,7 +397,9 @@ def _parse_account(ctx: _Ctx, name: str, raw: dict[str, Any]) -> AccountConfig:
     where = f"accounts.{name}"
     if not ACCOUNT_NAME_RE.match(name):
         raise ctx.error(where, "account names must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ (they are URL path segments)")
-    _check_keys(ctx, where, raw, ("region", "key", "resource_id", "encryption", "model_limit", "faults", "models", "classifiers"))
+    _check_keys(
+        ctx, where, raw, ("region", "key", "resource_id", "encryption", "model_limit", "faults", "models", "classifiers", "v2_models")
+    )
     for required in ("region", "key"):
         if required not in raw:
             raise ctx.error(f"{where}.{required}", "is required")
@@ -336,6 +433,15 @@ def _parse_account(ctx: _Ctx, name: str, raw: dict[str, Any]) -> AccountConfig:
             raise ctx.error(f"{where}.classifiers[{i}].classifier_id", f"duplicate classifier id {cseed.classifier_id!r}")
         seen.add(cseed.classifier_id)
         classifiers.append(cseed)
+    v2_models: list[V2ModelSeed] = []
+    seen = set()
+    for i, entry in enumerate(_array(ctx, f"{where}.v2_models", raw.get("v2_models", []))):
+        vseed = parse_v2_model_seed(entry, where=f"{where}.v2_models[{i}]", source=ctx.source)
+        if vseed.model_id is not None:
+            if vseed.model_id in seen:
+                raise ctx.error(f"{where}.v2_models[{i}].model_id", f"duplicate model id {vseed.model_id!r}")
+            seen.add(vseed.model_id)
+        v2_models.append(vseed)
     return AccountConfig(
         name=name,
         region=region,
@@ -346,6 +452,7 @@ def _parse_account(ctx: _Ctx, name: str, raw: dict[str, Any]) -> AccountConfig:
         faults=dict(faults),
         models=models,
         classifiers=classifiers,
+        v2_models=v2_models,
     )
 
 

@@ -230,3 +230,88 @@ def encryption_downgrade() -> ServiceError:
 def injected_operation_failure() -> ServiceError:
     """``operation_failure_rate`` fault: a copy that fails for no reason the caller could fix."""
     return ServiceError(500, "InternalServerError", "An unexpected error occurred.")
+
+
+# --- Form Recognizer v2.1 / v2.0 (contracts §4) ---------------------------------------------------------------------
+# v2 answers use the flat envelope {"error": {"code", "message"}} with numeric-string codes, and carry the code in
+# the response header ``x-ms-cs-error-code`` (seen in live v2.1 traffic, contracts §1). Gateway answers (401 bad
+# key, 429 throttle, APIM's 404 for unknown paths) are not from the v2 backend and keep their own shape.
+
+CS_ERROR_CODE_HEADER = "x-ms-cs-error-code"
+V2_AUTHORIZATION_ERROR = (
+    "Could not retrieve authorization metadata. If this issue persists use a different target model to copy into."
+)
+
+
+def v2_error(status: int, code: str, message: str) -> ServiceError:
+    """A v2 backend error: flat envelope plus ``x-ms-cs-error-code``."""
+    return ServiceError(status, code, message, headers={CS_ERROR_CODE_HEADER: code})
+
+
+def with_cs_error_code(error: ServiceError) -> ServiceError:
+    """The same error with ``x-ms-cs-error-code`` (for injected 503s and emulator bugs on v2 routes)."""
+    if CS_ERROR_CODE_HEADER in error.headers:
+        return error
+    return ServiceError(
+        error.status,
+        error.code,
+        error.message,
+        inner_code=error.inner_code,
+        inner_message=error.inner_message,
+        headers={**error.headers, CS_ERROR_CODE_HEADER: error.code},
+    )
+
+
+def v2_model_not_found(model_id: str) -> ServiceError:
+    """Exact body recorded in azure-sdk-for-js (contracts §4): 404 ``"1022"``."""
+    return v2_error(404, "1022", f"Model with 'id={model_id}' not found.")
+
+
+def v2_bad_request(message: str) -> ServiceError:
+    """400 ``"1002"``: invalid request / bad copy payload / expired token / bad region (contracts §4)."""
+    return v2_error(400, "1002", message)
+
+
+def v2_authorization_invalid() -> ServiceError:
+    """The copyAuthorization's claims do not verify (unknown token, or modelId/expiry edited)."""
+    return v2_bad_request(INVALID_CLAIMS)
+
+
+def v2_authorization_expired(expired_at: str) -> ServiceError:
+    return v2_bad_request(f"{INVALID_CLAIMS}: the authorization expired at {expired_at}.")
+
+
+def v2_incompatible_api_version() -> ServiceError:
+    """Exact text from azure-sdk-for-net #14607 (a v2.1 model read through v2.0)."""
+    return v2_error(
+        400,
+        "1027",
+        "The Form Recognizer API version used to create the model and the current API version used for GET model are incompatible.",
+    )
+
+
+def v2_copy_result_not_found(result_id: str) -> ServiceError:
+    """No recorded body for an unknown copy result; the emulator answers 404 with code ``"404"`` [INF]."""
+    return v2_error(404, "404", f"Copy result with 'id={result_id}' not found.")
+
+
+# Errors of a failed v2 copy, reported in copyResult.errors (a 200 GET), not as HTTP errors.
+
+
+def v2_copy_error(code: str, message: str) -> dict[str, str]:
+    return {"code": code, "message": message}
+
+
+def v2_copy_authorization_error() -> dict[str, str]:
+    """Recorded live (contracts §4): the target could not be resolved, or the authorization was already used."""
+    return v2_copy_error("AuthorizationError", V2_AUTHORIZATION_ERROR)
+
+
+def v2_copy_model_limit(limit: int) -> dict[str, str]:
+    """No recorded v2 code for a full target [INF]."""
+    return v2_copy_error("ModelLimitExceeded", f"The number of custom models has reached the limit of {limit}.")
+
+
+def v2_copy_target_gone(model_id: str) -> dict[str, str]:
+    """The target's ``creating`` model was deleted before the copy finished [INF]; the code is the spec example's."""
+    return v2_copy_error("ResourceResolverError", f"The target model '{model_id}' was deleted before the copy completed.")

@@ -36,6 +36,7 @@ from .config import (
     Settings,
     parse_timestamp,
 )
+from .v2 import V2Store
 
 AssetKind = Literal["model", "classifier"]
 
@@ -257,6 +258,7 @@ class Store:
                 self.seed_model(name, mseed, now=now)
             for cseed in acc_cfg.classifiers:
                 self.seed_classifier(name, cseed, now=now)
+        self.v2 = V2Store(self)  # Form Recognizer v2.x: a separate model store per account (contracts §4)
 
     # --- seeding (config file and admin API) ----------------------------------------------------------------------
 
@@ -527,6 +529,7 @@ class Store:
         while self._pending and self._pending[0][0] <= now:
             _, _, account, op_id = heapq.heappop(self._pending)
             self._finish(self.accounts[account].operations[op_id])
+        self.v2.settle()
 
     def _finish(self, op: Operation) -> None:
         target = self.accounts[op.target_account]

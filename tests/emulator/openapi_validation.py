@@ -18,6 +18,15 @@ How a swagger 2.0 document is turned into JSON Schema (draft 2020-12)
   checked by our own checkers (no optional jsonschema extras needed). Other formats are not checked.
 * swagger 2.0 ``exclusiveMinimum``/``exclusiveMaximum`` booleans are converted to the draft 2020-12 numeric form.
 
+Form Recognizer v2.x (``formrecognizer-v2.1.json``, ``formrecognizer-v2.0.json``)
+-------------------------------------------------------------------------------
+* The version is a path segment (``/formrecognizer/v2.1/...``), not an ``api-version`` query (contracts §1, §4):
+  ``v2.1`` maps to the v2.1 file; ``v2.0`` and ``v2.0-preview`` (which introduced copy) to the v2.0 file.
+* ``GET /custom/models`` exists only as the ``x-ms-paths`` entries ``/custom/models?op=full`` and ``?op=summary``;
+  a request is matched to the one whose query constraint it satisfies (``SpecValidator.match_path(..., query)``).
+* Paths of these two files match case-insensitively: the live service hands out ``.../copyresults/{id}`` in
+  ``Operation-Location`` where the spec writes ``copyResults`` (contracts §4).
+
 Deliberate strictness (see ``SpecValidator.__init__``):
 * STRICTER than swagger 2.0: an object schema that declares ``properties`` and no ``additionalProperties`` does not
   accept undeclared properties (``unevaluatedProperties: false``). Swagger 2.0 would allow them, but the emulator is
@@ -58,6 +67,14 @@ SPEC_FILES: dict[str, tuple[str, str]] = {
     "formrecognizer-2022-08-31.json": ("formrecognizer", "2022-08-31"),
 }
 SPEC_BY_FAMILY_VERSION = {v: k for k, v in SPEC_FILES.items()}
+# Form Recognizer v2.x: version path segment (after /formrecognizer) -> spec file (contracts §4)
+V2_SPEC_FILES: dict[str, str] = {
+    "v2.1": "formrecognizer-v2.1.json",
+    "v2.0": "formrecognizer-v2.0.json",
+    "v2.0-preview": "formrecognizer-v2.0.json",
+}
+# spec files whose paths match case-insensitively (see the module docstring)
+CASE_INSENSITIVE_SPECS = frozenset(V2_SPEC_FILES.values())
 
 _HTTP_METHODS = {"get", "put", "post", "patch", "delete", "head", "options"}
 
@@ -248,10 +265,18 @@ class SpecValidator:
                     if method in _HTTP_METHODS:
                         self.operations[(template, method.upper())] = op
         # plain (non-overload) templates, for URL matching
+        flags = re.IGNORECASE if spec_file in CASE_INSENSITIVE_SPECS else 0
         self._matchers = [
-            (template, method, _template_regex(template))
+            (template, method, _template_regex(template, flags))
             for (template, method) in self.operations
             if "?" not in template
+        ]
+        # x-ms-paths templates that carry a real query constraint (FR v2 "/custom/models?op=full"); the DI
+        # "?_overload=..." entries are overloads of one URL, picked by overload_for_kind instead
+        self._query_matchers = [
+            (template, method, _template_regex(template.split("?", 1)[0], flags), parse_qs(template.split("?", 1)[1]))
+            for (template, method) in self.operations
+            if "?" in template and "_overload=" not in template
         ]
 
     # -- lookup
@@ -272,12 +297,19 @@ class SpecValidator:
         return ResponseSpec(self.spec_file, path_template, method, key, op.get("operationId", ""), schema,
                             resp.get("headers", {}))
 
-    def match_path(self, path: str, method: str) -> str | None:
-        """Map a concrete path (after the base path, e.g. '/documentModels/abc:copyTo') to its spec template."""
+    def match_path(self, path: str, method: str, query: Mapping[str, list[str]] | None = None) -> str | None:
+        """Map a concrete path (after the base path, e.g. '/documentModels/abc:copyTo') to its spec template.
+
+        ``query`` (as from ``parse_qs``) lets a request match an ``x-ms-paths`` template with a query constraint
+        (``/custom/models?op=full``) when no plain template fits."""
         method = method.upper()
         for template, m, regex in self._matchers:
             if m == method and regex.match(path):
                 return template
+        if query is not None:
+            for template, m, regex, constraint in self._query_matchers:
+                if m == method and regex.match(path) and all(query.get(k) == v for k, v in constraint.items()):
+                    return template
         return None
 
     def overload_for_kind(self, path_template: str, method: str, kind: str | None) -> str:
@@ -335,13 +367,13 @@ def _describe(err: jsonschema.ValidationError) -> str:
     return text
 
 
-def _template_regex(template: str) -> re.Pattern[str]:
+def _template_regex(template: str, flags: int = 0) -> re.Pattern[str]:
     out, pos = "", 0
     for m in re.finditer(r"\{([^}]+)\}", template):
         out += re.escape(template[pos:m.start()]) + f"(?P<{m.group(1)}>[^/:?]+)"
         pos = m.end()
     out += re.escape(template[pos:])
-    return re.compile(f"^{out}$")
+    return re.compile(f"^{out}$", flags)
 
 
 @lru_cache(maxsize=None)
@@ -382,7 +414,8 @@ def check_exchange(ex: Exchange, endpoint: str | None = None) -> Checked:
     """Map an exchange to its spec operation (by URL family + api-version + path + method) and validate it.
 
     ``endpoint`` (e.g. ``http://127.0.0.1:PORT/accounts/src``) is stripped from the URL; if omitted, everything
-    up to the family segment (``/documentintelligence`` or ``/formrecognizer``) is.
+    up to the family segment (``/documentintelligence`` or ``/formrecognizer``) is. Form Recognizer v2.x URLs
+    (``/formrecognizer/v2.1/...``) are mapped by their version path segment instead of ``api-version``.
     """
     parts = urlsplit(ex.url)
     query = parse_qs(parts.query)
@@ -397,11 +430,18 @@ def check_exchange(ex: Exchange, endpoint: str | None = None) -> Checked:
     if not m:
         return Checked(ex, None, [f"{ex.method} {ex.url}: no /documentintelligence or /formrecognizer segment"])
     family, op_path = m.group(1), m.group(2)
-    spec_file = SPEC_BY_FAMILY_VERSION.get((family, api_version or ""))
-    if spec_file is None:
-        return Checked(ex, None, [f"{ex.method} {ex.url}: no spec for {family} api-version={api_version}"])
+    v2 = re.match(r"^/(v2\.[^/]*)(/.*)?$", op_path) if family == "formrecognizer" else None
+    if v2:  # path-versioned FR v2.x: no api-version query (contracts §4)
+        spec_file = V2_SPEC_FILES.get(v2.group(1).lower())
+        if spec_file is None:
+            return Checked(ex, None, [f"{ex.method} {ex.url}: no spec for {family} {v2.group(1)}"])
+        op_path = v2.group(2) or "/"
+    else:
+        spec_file = SPEC_BY_FAMILY_VERSION.get((family, api_version or ""))
+        if spec_file is None:
+            return Checked(ex, None, [f"{ex.method} {ex.url}: no spec for {family} api-version={api_version}"])
     spec = load_spec(spec_file)
-    template = spec.match_path(op_path, ex.method)
+    template = spec.match_path(op_path, ex.method, query)
     if template is None:
         return Checked(ex, None, [f"{ex.method} {ex.url}: path {op_path} is not an operation of {spec_file}"])
     if ex.method.upper() == "GET" and ex.status == 200 and isinstance(ex.body, Mapping):
