@@ -9,6 +9,8 @@
     │   └── StalePlanError           exit 3: state moved on or a precondition no longer holds live
     ├── StateError
     │   ├── StateLockedError         exit 4: another run holds the state lock
+    │   ├── StateConflictError       a conditional write found the state changed since it was read (ETag), or
+    │   │                            the lock (blob lease) was lost: nothing was written
     │   └── StateCorruptError        the state file exists but is unusable (not "no state yet")
     ├── ServiceError                 an Azure (or emulator) answer drplan cannot go on with
     │   ├── AuthError                401/403
@@ -76,6 +78,10 @@ class StateError(DrplanError):
 
 class StateLockedError(StateError):
     exit_code = EXIT_LOCKED
+
+
+class StateConflictError(StateError):
+    pass
 
 
 class StateCorruptError(StateError):

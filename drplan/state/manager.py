@@ -1,35 +1,45 @@
 """StateManager: lineage and serial rules over a byte-moving backend. Lock, read, mutate, persist.
 
-``persist`` bumps the serial only when the content changed and validates the document against
-``schemas/state.schema.json`` before any byte reaches the backend.
+This is the one place that knows the state's format and its two invariants, whatever the backend:
+
+* ``lineage`` is minted once, when the first state is written, and never changes except by ``state push --force``;
+* ``serial`` only moves forward: ``persist`` bumps it when the content changed, ``push`` refuses a state that is not
+  newer than the stored one (unless forced, and then the written serial is still higher than the stored one, so a
+  plan made from the old state can never apply to the new one).
+
+``persist`` validates the document against ``schemas/state.schema.json`` before any byte reaches the backend, and
+writes conditionally on the ETag of what ``load`` read (StateConflictError if somebody else wrote meanwhile).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from drplan.errors import StateCorruptError
+from drplan.errors import StateCorruptError, StateError
 from drplan.fsutil import canonical_json, readable_json
 from drplan.schemas import first_error
-from drplan.state.backends.local import LocalBackend
+from drplan.state.backends.base import StateBackend
 from drplan.state.model import STATE_FORMAT_VERSION, State
 
 
 class StateManager:
-    def __init__(self, backend: LocalBackend) -> None:
+    def __init__(self, backend: StateBackend) -> None:
         self.backend = backend
         self.state: State | None = None
         self._persisted_content: Any = None
+        self._etag: str | None = None
 
     def load(self) -> State:
-        """Read the state; a missing file is "no state yet" (a fresh State), an unusable one is StateCorruptError."""
-        raw = self.backend.read()
-        if raw is None:
-            self.state = State.new()
-            self._persisted_content = None
-            return self.state
-        where = self.backend.describe()
+        """Read the state; a missing one is "no state yet" (a fresh State), an unusable one is StateCorruptError."""
+        self.pull()
+        assert self.state is not None
+        return self.state
+
+    @staticmethod
+    def _parse(raw: bytes, where: str) -> dict[str, Any]:
         try:
             data = json.loads(raw)
         except ValueError as exc:
@@ -44,9 +54,18 @@ class StateManager:
         err = first_error("state.schema.json", data)
         if err:
             raise StateCorruptError(f"{where}: state does not match its schema at {err}")
-        self.state = State.from_dict(data)
+        return data
+
+    def pull(self) -> bytes | None:
+        """The stored state's bytes exactly as stored (None: no state yet), after checking they are a usable state.
+        Loads it too."""
+        raw, self._etag = self.backend.read()
+        if raw is None:
+            self.state, self._persisted_content = State.new(), None
+            return None
+        self.state = State.from_dict(self._parse(raw, self.backend.describe()))
         self._persisted_content = canonical_json(self.state.content())
-        return self.state
+        return raw
 
     @property
     def exists(self) -> bool:
@@ -62,6 +81,55 @@ class StateManager:
         err = first_error("state.schema.json", doc)
         if err:  # a bug, never user input: refuse to write a state we could not read back
             raise StateCorruptError(f"refusing to write invalid state at {err}")
-        self.backend.write(readable_json(doc))
+        self._etag = self.backend.write(readable_json(doc), self._etag)
         self.state.serial += 1
         self._persisted_content = content
+
+    @contextmanager
+    def locked(self, operation: str, timeout: float = 0.0) -> Iterator[State]:
+        """Take the lock, read the state under it (work is checked again after taking a lock), yield it, and release
+        the lock however the block ends. Call :meth:`persist` inside the block to keep changes."""
+        self.backend.lock(operation, timeout=timeout)
+        try:
+            yield self.load()
+        finally:
+            self.backend.unlock()
+
+    def push(self, raw: bytes, *, source: str, force: bool = False) -> tuple[int | None, int]:
+        """Replace the stored state with ``raw`` (``drplan state push``); call it holding the lock.
+
+        Refuses a state of another lineage, or one whose serial is not higher than the stored one, unless ``force``
+        (then the written serial is ``max(pushed, stored + 1)``, so it still moves forward). Pushing exactly the stored
+        state again is a no-op. Returns ``(serial before or None, serial now)``."""
+        doc = self._parse(raw, source)
+        try:
+            current = self.load()
+            existed = self.exists
+        except StateCorruptError:
+            if not force:
+                raise
+            current, existed = None, False  # forced over an unusable state: it cannot be compared
+        where = self.backend.describe()
+        if current is not None and existed:
+            if doc["lineage"] != current.lineage and not force:
+                raise StateError(
+                    f"{source} is lineage {doc['lineage']}, but {where} is lineage {current.lineage}: it is a "
+                    "different state, not a version of this one; refusing to replace it (use --force if you really "
+                    "mean to)"
+                )
+            same = canonical_json(State.from_dict(doc).content()) == self._persisted_content
+            if doc["lineage"] == current.lineage and doc["serial"] == current.serial and same:
+                return current.serial, current.serial
+            if doc["serial"] <= current.serial:
+                if not force:
+                    raise StateError(
+                        f"{source} is serial {doc['serial']}, but {where} is already serial {current.serial}: it is "
+                        "not newer, and pushing it would lose what was written since; pull the state, merge, and push "
+                        "a higher serial (or use --force)"
+                    )
+                doc["serial"] = current.serial + 1
+        before = current.serial if current is not None and existed else None
+        self._etag = self.backend.write(readable_json(doc), self._etag)
+        self.state = State.from_dict(doc)
+        self._persisted_content = canonical_json(self.state.content())
+        return before, doc["serial"]

@@ -1,37 +1,31 @@
 """Local state backend: a JSON file written atomically, and a sidecar lock file.
 
 The backend only moves bytes and holds the lock; lineage and serial are handled once, above it (StateManager).
+Its ETag is the SHA-256 of the file's bytes: a write compares it with the file on disk just before the atomic
+replace. Every drplan writer holds the sidecar lock while it reads and writes, so the compare-then-replace is not
+raced by another drplan; the check catches a writer whose lock was taken from it (``drplan state unlock``).
 """
 
 from __future__ import annotations
 
-import getpass
+import hashlib
 import json
 import os
-import socket
 import time
-import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-from drplan.errors import StateError, StateLockedError
+from drplan.errors import StateConflictError, StateError, StateLockedError
 from drplan.fsutil import atomic_write_bytes
+from drplan.state.backends.base import ExitGuard, LockInfo
+
+__all__ = ["LocalBackend", "LockInfo"]
 
 
-@dataclass(frozen=True)
-class LockInfo:
-    id: str
-    holder: str
-    host: str
-    pid: int
-    operation: str
-    created: str
-
-    def describe(self) -> str:
-        return (
-            f"{self.holder}@{self.host} (pid {self.pid}) for '{self.operation}' since {self.created}, lock id {self.id}"
-        )
+def _etag(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -51,23 +45,37 @@ class LocalBackend:
         self.path = Path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self._lock: LockInfo | None = None
+        self._guard = ExitGuard(self._release_own)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "LocalBackend":
+        """``config`` is a spec's or a plan's ``state`` block; a relative path is relative to the working directory."""
+        return cls(Path(config["path"]))
 
     def describe(self) -> str:
         return str(self.path)
 
-    def read(self) -> bytes | None:
+    def read(self) -> tuple[bytes | None, str | None]:
         try:
-            return self.path.read_bytes()
+            data = self.path.read_bytes()
         except FileNotFoundError:
-            return None
+            return None, None
         except OSError as exc:
             raise StateError(f"{self.path}: cannot read state: {exc.strerror}") from None
+        return data, _etag(data)
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes, etag: str | None) -> str:
+        _, current = self.read()
+        if current != etag:
+            raise StateConflictError(
+                f"{self.path}: the state changed since this run read it (another run wrote it); nothing was "
+                "written: run the command again"
+            )
         try:
             atomic_write_bytes(self.path, data)
         except OSError as exc:
             raise StateError(f"{self.path}: cannot write state: {exc.strerror}") from None
+        return _etag(data)
 
     # -- locking -----------------------------------------------------------------------------------------------
     def read_lock(self) -> LockInfo | None:
@@ -82,14 +90,7 @@ class LocalBackend:
 
     def lock(self, operation: str, timeout: float = 0.0) -> LockInfo:
         """Take the lock or raise StateLockedError naming the holder. A dead holder on this host is taken over."""
-        info = LockInfo(
-            id=str(uuid.uuid4()),
-            holder=_user(),
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            operation=operation,
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        )
+        info = LockInfo.mint(operation)
         payload = json.dumps(info.__dict__).encode()
         deadline = time.monotonic() + timeout
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,6 +116,7 @@ class LocalBackend:
                 fh.flush()
                 os.fsync(fh.fileno())
             self._lock = info
+            self._guard.arm()
             return info
 
     def _break_stale(self, holder: LockInfo) -> None:
@@ -126,18 +128,27 @@ class LocalBackend:
             pass
 
     def unlock(self, lock_id: str | None = None) -> None:
-        lock_id = lock_id or (self._lock.id if self._lock else None)
-        holder = self.read_lock()
-        if holder is None:
-            return
-        if holder.id != lock_id:
-            raise StateError(f"{self.lock_path}: lock id {lock_id!r} does not match the held lock ({holder.describe()})")
-        os.unlink(self.lock_path)
-        self._lock = None
+        own = self._lock
+        lock_id = lock_id or (own.id if own else None)
+        try:
+            holder = self.read_lock()
+            if holder is None:
+                return
+            if holder.id != lock_id and own is not None and own.id == lock_id:
+                return  # ours was taken from us (drplan state unlock) and somebody else holds it now: not ours
+            if holder.id != lock_id:
+                raise StateError(
+                    f"{self.lock_path}: lock id {lock_id!r} does not match the held lock ({holder.describe()})"
+                )
+            try:
+                os.unlink(self.lock_path)
+            except FileNotFoundError:
+                pass
+        finally:
+            if own is not None and own.id == lock_id:
+                self._lock = None
+                self._guard.disarm()
 
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no passwd entry in some containers
-        return "unknown"
+    def _release_own(self) -> None:
+        if self._lock is not None:
+            self.unlock(self._lock.id)
