@@ -1,9 +1,10 @@
-"""The two use cases, free of click: make a plan from a spec, and apply a plan under the state lock."""
+"""The use cases, free of click: make a plan from a spec, apply a plan under the state lock, and adopt an existing
+copy into the state."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,32 @@ from drplan.azure.client import AzureClient
 from drplan.plan.planfile import seal
 from drplan.plan.planner import build_plan, kinds_of
 from drplan.refresh import connections, refresh
-from drplan.spec.model import AssetKind, Spec
-from drplan.state.backends.local import LocalBackend
+from drplan.errors import StateError
+from drplan.spec.model import AssetKind, Spec, StateConfig
+from drplan.state.backends import backend_from_config
 from drplan.state.manager import StateManager
 
 
-def state_manager(path: str | Path) -> StateManager:
-    return StateManager(LocalBackend(Path(path)))
+def state_manager(where: StateConfig | Mapping[str, Any] | str | Path) -> StateManager:
+    """The state a spec names (its StateConfig), a plan recorded (its ``state`` block), or a local file path."""
+    if isinstance(where, (str, Path)):
+        config: Mapping[str, Any] = {"backend": "local", "path": str(where)}
+    elif isinstance(where, StateConfig):
+        config = where.public()
+    else:
+        config = where
+    return StateManager(backend_from_config(config))
+
+
+def _plan_state_block(config: StateConfig) -> dict[str, Any]:
+    """Where the plan says its state lives: a local path relative to where plan ran (so a pipeline applying from the
+    same checkout finds it), or the blob's account URL, container and blob with the *names* of the credential env
+    vars. Never a secret."""
+    block = config.public()
+    if config.backend == "local":
+        assert config.path is not None
+        block["path"] = os.path.relpath(config.path)
+    return block
 
 
 def _client(transport: httpx.AsyncBaseTransport | None, per_endpoint: int) -> AzureClient:
@@ -39,12 +59,12 @@ async def make_plan(
     emit: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Refresh every resource the spec names (concurrently, list APIs) and return the sealed plan."""
-    manager = state_manager(spec.state.path)
+    manager = state_manager(spec.state)
     state = manager.load()
     needs: dict[str, set[AssetKind]] = {}
     quota_for: set[str] = set()
     for rule in spec.rules:
-        kinds = kinds_of(rule)
+        kinds = kinds_of(rule, spec)
         needs.setdefault(rule.source, set()).update(kinds)
         for t in rule.targets:
             needs.setdefault(t, set()).update(kinds)
@@ -70,8 +90,8 @@ async def make_plan(
         targets=tuple(targets),
         excludes=tuple(excludes),
     )
-    # The state path is recorded relative to where plan ran, so a pipeline applying from the same checkout finds it.
-    plan["state"]["path"] = os.path.relpath(spec.state.path)
+    plan["state"] = {**_plan_state_block(spec.state), "lineage": plan["state"]["lineage"],
+                     "serial": plan["state"]["serial"]}
     return seal(plan)
 
 
@@ -85,14 +105,76 @@ async def apply_plan(
     transport: httpx.AsyncBaseTransport | None = None,
     poll_interval: float = 1.0,
 ) -> ApplyResult:
-    manager = state_manager(state_path or plan["state"]["path"])
-    manager.backend.lock("apply", timeout=lock_timeout)
-    try:
-        manager.load()  # read again under the lock (work is checked again after taking it)
+    # The state the plan was made from (local file or blob); --state FILE points apply at a local file instead.
+    manager = state_manager(state_path or plan["state"])
+    # Read again under the lock (work is checked again after taking it); the lock is released however this ends.
+    with manager.locked("apply", timeout=lock_timeout):
         per_endpoint = plan["options"].get("per_endpoint_parallelism", 8)
         async with _client(transport, per_endpoint) as client:
             executor = Executor(plan, manager, client, parallelism=parallelism, emit=emit,
                                 poll_interval=poll_interval)
             return await executor.run()
-    finally:
-        manager.backend.unlock()
+
+
+async def adopt(
+    spec: Spec,
+    address: str,
+    *,
+    lock_timeout: float = 0.0,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Record in state a target copy that exists already (made by hand, by another tool, or before a lost state),
+    after checking live that it is a copy of the source version the spec selects: same fingerprint.
+
+    The planner decides what ``address`` means (rule, target, kind, id, renames), from a fresh refresh made under the
+    state lock, so adopt and plan can never disagree about it. Returns ``(record, added)``; adopting an address
+    already recorded with the same copy is a no-op (``added`` False)."""
+    manager = state_manager(spec.state)
+    with manager.locked("adopt", timeout=lock_timeout) as state:
+        plan = await make_plan(spec, transport=transport, targets=(address,))
+        change = next((c for c in plan["changes"] if c["address"] == address), None)
+        if change is None:
+            raise StateError(
+                f"{address}: the spec {spec.path} does not plan this address (addresses are "
+                "<rule>/<target-resource>/<kind>/<target-id>, see drplan plan -v); nothing was recorded"
+            )
+        src, tgt = change["source"], change["target"]
+        where = f"{tgt['resource']}/{tgt['id']}"
+        if not tgt.get("exists"):
+            raise StateError(f"{address}: there is no {change['kind']} {where} to adopt; drplan plan would create it")
+        if tgt.get("fingerprint") != src["fingerprint"]:
+            raise StateError(
+                f"{address}: {where} is not a copy of {src['resource']}/{src['id']} as it is now (target "
+                f"{tgt.get('fingerprint')}, source {src['fingerprint']}); refusing to adopt it: delete it on the "
+                "target and let drplan copy it, or map the source elsewhere with rename"
+            )
+        if address in state.journal:
+            raise StateError(f"{address}: an apply is in the middle of this copy (journal step "
+                             f"{state.journal[address]['step']}); run that apply again to finish it instead")
+        recorded = state.resources.get(address)
+        if recorded is not None and recorded.get("target_id") == tgt["id"] \
+                and recorded.get("source_fingerprint") == src["fingerprint"]:
+            return recorded, False
+        if recorded is not None:
+            raise StateError(f"{address}: already recorded in state with another copy (source fingerprint "
+                             f"{recorded.get('source_fingerprint')}); drplan state rm it first if you mean to replace "
+                             "that record")
+        resources = plan["resources"]
+        record = {
+            "rule": change["rule"],
+            "kind": change["kind"],
+            "source_resource": src["resource"],
+            "source_id": src["id"],
+            "source_fingerprint": src["fingerprint"],
+            "target_resource": tgt["resource"],
+            "target_resource_id": resources[tgt["resource"]]["resource_id"],
+            "target_id": tgt["id"],
+            "copied_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "encryption_downgrade": bool(change["flags"].get("encryption_downgrade", False)),
+            "source_encryption": resources[src["resource"]]["encryption"],
+            "target_encryption": resources[tgt["resource"]]["encryption"],
+            "adopted": True,
+        }
+        state.resources[address] = record
+        manager.persist()
+        return record, True

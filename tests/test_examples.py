@@ -24,7 +24,7 @@ def drplan_invocations() -> list[list[str]]:
 
 
 def test_ci_examples_only_use_documented_commands_and_options():
-    from drplan.cli import commands  # noqa: F401 - registers the commands
+    from drplan.cli import commands, state_cmds  # noqa: F401 - registers the commands
 
     calls = drplan_invocations()
     assert len(calls) >= 8

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from drplan.apply.journal import Journal, utcnow
+from drplan.apply.v2flow import run_v2_copy
 from drplan.azure.client import AzureClient
 from drplan.azure.lro import OpStatus, normalise_status
 from drplan.errors import (
@@ -224,6 +225,9 @@ class Executor:
         if action is Action.DELETE:
             await self._delete(change)
             return
+        if change["kind"] == AssetKind.CUSTOM_MODEL.value:
+            await run_v2_copy(self, change, entry)
+            return
         if action is Action.REPLACE and (entry is None or entry["step"] == "deleting"):
             await self._delete_old_copy(change)
             entry = self.journal.entry(change["address"])
@@ -416,7 +420,8 @@ class Executor:
             )
         await self._record_done(change, operation_url=op_url)
 
-    async def _record_done(self, change: dict[str, Any], operation_url: str | None) -> None:
+    async def _record_done(self, change: dict[str, Any], operation_url: str | None, *,
+                           target_id: str | None = None, extra: dict[str, Any] | None = None) -> None:
         assert self.journal is not None
         tgt = self.adapters[change["target"]["resource"]]
         record = {
@@ -427,7 +432,7 @@ class Executor:
             "source_fingerprint": change["source"]["fingerprint"],
             "target_resource": change["target"]["resource"],
             "target_resource_id": tgt.conn.resource_id,
-            "target_id": change["target"]["id"],
+            "target_id": target_id or change["target"]["id"],
             "copied_at": utcnow(),
             "encryption_downgrade": bool(change["flags"]["encryption_downgrade"]),
             "source_encryption": self.plan["resources"][change["source"]["resource"]]["encryption"],
@@ -436,8 +441,9 @@ class Executor:
         }
         if operation_url:
             record["operation_url"] = operation_url
+        record.update(extra or {})
         await self.journal.finish(change["address"], record)
-        self._step(change, "done", f"copied to {tgt.conn.name}/{change['target']['id']}")
+        self._step(change, "done", f"copied to {tgt.conn.name}/{record['target_id']}")
 
 
 def _minus_skew(when: str) -> str:

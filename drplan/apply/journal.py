@@ -39,6 +39,12 @@ class Journal:
             self.manager.persist()
             return dict(entry)
 
+    async def restart(self, address: str, action: str, step: str, **fields: Any) -> dict[str, Any]:
+        """Like record, but forget every field of the previous attempt (a fresh copy attempt)."""
+        async with self._lock:
+            self.state.journal.pop(address, None)
+        return await self.record(address, action, step, **fields)
+
     async def finish(self, address: str, record: dict[str, Any] | None) -> None:
         """The change is done: store (or remove) its resource record, drop its journal entry, mark it done."""
         async with self._lock:

@@ -24,11 +24,12 @@ async def iterate_pages(
     *,
     endpoint: str,
     key: str,
-    api_version: str,
+    api_version: str | None,
     what: str,
     item_name: str = "value",
 ) -> AsyncIterator[dict[str, Any]]:
-    """Yield every item of a pageable list, following ``nextLink`` until it is absent, null or empty."""
+    """Yield every item of a pageable list, following ``nextLink`` until it is absent, null or empty.
+    ``api_version`` None: a path-versioned API (FR v2.x) whose links need no api-version query."""
     next_url: str | None = url
     seen: set[str] = set()
     while next_url:
@@ -40,4 +41,4 @@ async def iterate_pages(
         for item in body.get(item_name) or ():
             yield item
         link = body.get("nextLink")
-        next_url = ensure_api_version(link, api_version) if link else None
+        next_url = (ensure_api_version(link, api_version) if api_version else link) if link else None

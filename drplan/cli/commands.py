@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from drplan.cli.main import cli, run_command
-from drplan.errors import EXIT_CHANGES, EXIT_OK, PlanFileError, StateError
+from drplan.errors import EXIT_CHANGES, EXIT_OK, PlanFileError
 from drplan.plan.model import Action, change_action
 from drplan.plan.planfile import load_plan, save_plan
 from drplan.render.human import render_plan, summary_line
@@ -187,7 +187,7 @@ def check_cmd(spec_path: str, fmt: str) -> int:
 
     spec = load_spec(spec_path)
     plan = asyncio.run(make_plan(spec))
-    manager = state_manager(spec.state.path)
+    manager = state_manager(spec.state)
     manager.load()
     findings = find_drift(plan, manager.state.resources)
     if fmt == "json":
@@ -209,75 +209,6 @@ def check_cmd(spec_path: str, fmt: str) -> int:
 def check(spec: str, fmt: str) -> None:
     """Read-only drift check for scheduled pipelines: exit 0 in sync, 2 on drift, 1 on error."""
     run_command(check_cmd, spec, fmt)
-
-
-# -- state --------------------------------------------------------------------------------------------------------
-def _load_state(spec_path: str | None, state_path: str | None):
-    from drplan.core import state_manager
-
-    if state_path:
-        path = Path(state_path)
-    elif spec_path:
-        path = load_spec(spec_path, check_env=False).state.path
-    else:
-        path = Path("drplan.state.json")
-    manager = state_manager(path)
-    manager.load()
-    if not manager.exists:
-        raise StateError(f"{path}: no state yet (nothing has been applied)")
-    return manager
-
-
-def state_list_cmd(spec_path: str | None, state_path: str | None) -> int:
-    manager = _load_state(spec_path, state_path)
-    st = manager.state
-    for addr in sorted(st.resources):
-        click.echo(addr)
-    for addr, entry in sorted(st.journal.items()):
-        click.echo(f"{addr}  (in progress: {entry['step']} since {entry['updated']})")
-    return EXIT_OK
-
-
-def state_show_cmd(address: str, spec_path: str | None, state_path: str | None) -> int:
-    manager = _load_state(spec_path, state_path)
-    st = manager.state
-    rec = st.resources.get(address)
-    entry = st.journal.get(address)
-    if rec is None and entry is None:
-        raise StateError(f"no address {address!r} in state; see drplan state list")
-    doc: dict[str, Any] = {"address": address}
-    if rec is not None:
-        doc["record"] = rec
-    if entry is not None:
-        doc["journal"] = entry
-    click.echo(json.dumps(doc, indent=2, sort_keys=True))
-    return EXIT_OK
-
-
-@cli.group("state")
-def state_group() -> None:
-    """Inspect the state."""
-
-
-_spec_opt = click.option("--spec", "spec_path", type=click.Path(dir_okay=False), help="Use the state the spec names.")
-_state_opt = click.option("--state", "state_path", type=click.Path(dir_okay=False), help="State file path.")
-
-
-@state_group.command("list")
-@_spec_opt
-@_state_opt
-def state_list(spec_path: str | None, state_path: str | None) -> None:
-    """List the addresses recorded in state (and in-flight journal entries)."""
-    run_command(state_list_cmd, spec_path, state_path)
-
-
-@state_group.command("show")
-@click.argument("address")
-@_spec_opt
-@_state_opt
-def state_show(address: str, spec_path: str | None, state_path: str | None) -> None:
-    """Show one address's record and journal entry as JSON."""
-    run_command(state_show_cmd, address, spec_path, state_path)
 
 
 # -- emulator and demo --------------------------------------------------------------------------------------------

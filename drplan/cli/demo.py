@@ -23,7 +23,8 @@ def _banner(text: str) -> None:
 
 
 def demo_cmd(workdir: str | None) -> int:
-    from drplan.cli.commands import apply_cmd, plan_cmd, state_list_cmd
+    from drplan.cli.commands import apply_cmd, plan_cmd
+    from drplan.cli.state_cmds import state_list_cmd
     from drplan.emulator.launch import start_emulator
 
     if workdir:

@@ -59,7 +59,7 @@ def cli() -> None:
 
 
 def main() -> None:
-    from drplan.cli import commands  # noqa: F401 - registers the commands
+    from drplan.cli import commands, state_cmds  # noqa: F401 - registers the commands
 
     cli(prog_name="drplan")
 

@@ -31,10 +31,17 @@ class Action(str, enum.Enum):
 
     @classmethod
     def from_actions(cls, actions: list[str]) -> "Action":
+        if list(actions) == CREATE_BEFORE_DESTROY:
+            return cls.REPLACE
         for a in cls:
             if a.actions == list(actions):
                 return a
         raise ValueError(f"unknown actions {actions!r}")
+
+
+#: A replace that copies first and deletes the old copy afterwards: used where the new copy gets a new id (FR v2.x),
+#: so there is never a moment without a DR copy.
+CREATE_BEFORE_DESTROY = ["create", "delete"]
 
 
 @dataclass
@@ -53,13 +60,17 @@ class Change:
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     preconditions: list[dict[str, Any]] = field(default_factory=list)
+    create_before_destroy: bool = False
 
     def to_dict(self) -> dict[str, Any]:
+        actions = self.action.actions
+        if self.action is Action.REPLACE and self.create_before_destroy:
+            actions = list(CREATE_BEFORE_DESTROY)
         return {
             "address": self.address,
             "rule": self.rule,
             "kind": self.kind,
-            "actions": self.action.actions,
+            "actions": actions,
             "reason": self.reason,
             "source": self.source,
             "target": self.target,

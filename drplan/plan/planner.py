@@ -24,14 +24,18 @@ def address_selected(addr: str, targets: tuple[str, ...], excludes: tuple[str, .
     return not any(fnmatch.fnmatchcase(addr, e) for e in excludes)
 
 
-def selected(rule: Rule, kind: AssetKind, asset_id: str) -> bool:
-    patterns = rule.models if kind is AssetKind.DOCUMENT_MODEL else rule.classifiers
-    if not any(fnmatch.fnmatchcase(asset_id, p) for p in patterns):
+def selected(rule: Rule, asset: Asset) -> bool:
+    """Ids or globs; an FR v2.x model (whose id is a server-made UUID) may also be selected by its modelName."""
+    patterns = rule.classifiers if asset.kind is AssetKind.DOCUMENT_CLASSIFIER else rule.models
+    names = [asset.id] + ([asset.name] if asset.name else [])
+    if not any(fnmatch.fnmatchcase(n, p) for n in names for p in patterns):
         return False
-    return not any(fnmatch.fnmatchcase(asset_id, p) for p in rule.exclude)
+    return not any(fnmatch.fnmatchcase(n, p) for n in names for p in rule.exclude)
 
 
-def kinds_of(rule: Rule) -> frozenset[AssetKind]:
+def kinds_of(rule: Rule, spec: Spec) -> frozenset[AssetKind]:
+    if spec.resources[rule.source].protocol == "fr-v2":
+        return frozenset({AssetKind.CUSTOM_MODEL} if rule.models else set())
     out = set()
     if rule.models:
         out.add(AssetKind.DOCUMENT_MODEL)
@@ -74,8 +78,10 @@ def build_plan(
     for rule in spec.rules:
         src_res = spec.resources[rule.source]
         src_inv = inventories[rule.source]
+        kinds = kinds_of(rule, spec)
         sources = sorted(
-            (a for (k, i), a in src_inv.assets.items() if selected(rule, k, i)), key=lambda a: (a.kind.value, a.id)
+            (a for a in src_inv.assets.values() if a.kind in kinds and selected(rule, a)),
+            key=lambda a: (a.kind.value, a.id)
         )
         if not sources:
             plan_warnings.append(
@@ -86,12 +92,18 @@ def build_plan(
             tgt_inv = inventories[tname]
             downgrade = src_res.encryption is Encryption.CUSTOMER_MANAGED and tgt_res.encryption is Encryption.MICROSOFT_MANAGED
             for asset in sources:
-                target_id = rule.rename.get(asset.id, asset.id)
-                addr = address(rule.name, tname, asset.kind, target_id)
-                desired.add(addr)
-                observed = tgt_inv.get(asset.kind, target_id)
-                recorded = state.resources.get(addr)
-                change = _plan_one(rule, addr, asset, target_id, tname, observed, recorded)
+                if asset.kind is AssetKind.CUSTOM_MODEL:
+                    # The target id is minted by the service: the address names the source model, the state maps it
+                    # to the copy (contracts §4).
+                    addr = address(rule.name, tname, asset.kind, asset.id)
+                    desired.add(addr)
+                    change = _plan_v2_one(rule, addr, asset, tname, tgt_inv, state.resources.get(addr))
+                else:
+                    target_id = rule.rename.get(asset.id, asset.id)
+                    addr = address(rule.name, tname, asset.kind, target_id)
+                    desired.add(addr)
+                    observed = tgt_inv.get(asset.kind, target_id)
+                    change = _plan_one(rule, addr, asset, target_id, tname, observed, state.resources.get(addr))
                 change.source = _source_block(spec, rule, asset)
                 if downgrade and change.action is not Action.NO_OP:
                     change.flags["encryption_downgrade"] = True
@@ -160,11 +172,13 @@ def build_plan(
                 if c.address in addrs:
                     c.errors.append(f"{tname}/{kind}/{tid} is claimed by several changes ({', '.join(addrs)}); use rename")
 
-    # Target model quota (GET /info): only creates add a model; a replace deletes first.
-    creates = Counter(c.target["resource"] for c in changes
-                      if c.action is Action.CREATE and c.kind == AssetKind.DOCUMENT_MODEL.value)
+    # Target model quota (GET /info, v2: op=summary): creates add a model; a replace deletes first, except a v2
+    # replace, which copies before it deletes and so needs a free slot while it runs.
+    counted = (AssetKind.DOCUMENT_MODEL.value, AssetKind.CUSTOM_MODEL.value)
+    creates = Counter(c.target["resource"] for c in changes if c.kind in counted and (
+        c.action is Action.CREATE or (c.action is Action.REPLACE and c.create_before_destroy)))
     deletes = Counter(c.target["resource"] for c in changes
-                      if c.action is Action.DELETE and c.kind == AssetKind.DOCUMENT_MODEL.value and c.target.get("exists"))
+                      if c.action is Action.DELETE and c.kind in counted and c.target.get("exists"))
     for tname, n in sorted(creates.items()):
         inv = inventories[tname]
         if inv.model_limit is None or inv.model_count is None:
@@ -204,6 +218,43 @@ def build_plan(
         "errors": plan_errors,
         "applyable": not plan_errors,
     }
+
+
+def _plan_v2_one(rule: Rule, addr: str, asset: Asset, tname: str, tgt_inv: Inventory,
+                 recorded: dict[str, Any] | None) -> Change:
+    label = f"{rule.source}/{asset.id}" + (f" ({asset.name})" if asset.name else "")
+    kind = asset.kind.value
+    tid = recorded["target_id"] if recorded else ""
+    observed = tgt_inv.get(asset.kind, tid) if tid else None
+    target = {"resource": tname, "id": tid, "exists": observed is not None,
+              "fingerprint": observed.fingerprint if observed else None}
+    src_pre = {"type": "source_fingerprint", "resource": rule.source, "id": asset.id, "fingerprint": asset.fingerprint}
+    if recorded is None:
+        return Change(addr, rule.name, kind, Action.CREATE,
+                      f"no copy of {label} on {tname!r} is recorded in state; copy it (the target service picks the "
+                      "new model id)", {}, target, preconditions=[src_pre])
+    if observed is None:
+        ch = Change(addr, rule.name, kind, Action.CREATE,
+                    f"drift: the copy {tid} recorded in state (made {recorded['copied_at']}) is missing on {tname!r}; "
+                    "copy it again (under a new id)", {}, target, preconditions=[src_pre, {"type": "target_absent"}])
+        ch.flags["drift"] = True
+        return ch
+    tgt_pre = {"type": "target_fingerprint", "fingerprint": observed.fingerprint}
+    if observed.status != "ready":
+        ch = Change(addr, rule.name, kind, Action.REPLACE,
+                    f"the copy {tid} on {tname!r} is {observed.status}; copy again, then delete it",
+                    {}, target, preconditions=[src_pre, tgt_pre], create_before_destroy=True)
+        ch.flags["drift"] = True
+        return ch
+    if recorded.get("source_fingerprint") == asset.fingerprint:
+        return Change(addr, rule.name, kind, Action.NO_OP,
+                      f"in sync: the copy {tid} on {tname!r} was made from the source version "
+                      f"{asset.fingerprint.split('=', 1)[-1]}", {}, target)
+    return Change(addr, rule.name, kind, Action.REPLACE,
+                  f"the source model was retrained since the copy (lastUpdatedDateTime now "
+                  f"{asset.fingerprint.split('=', 1)[-1]}, the copy {tid} was made from "
+                  f"{recorded.get('source_fingerprint', '?').split('=', 1)[-1]}); copy again, then delete the old copy",
+                  {}, target, preconditions=[src_pre, tgt_pre], create_before_destroy=True)
 
 
 def _plan_one(rule: Rule, addr: str, asset: Asset, target_id: str, tname: str, observed: Asset | None,

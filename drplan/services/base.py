@@ -37,6 +37,8 @@ class Asset:
     fingerprint: str
     description: str = ""
     tags: dict[str, str] = field(default_factory=dict)
+    status: str = "ready"  # FR v2.x models: creating | ready | invalid; DI/FR v3 models exist only when ready
+    name: str = ""  # FR v2.x modelName (rules may select by it)
 
 
 @dataclass

@@ -5,12 +5,15 @@ from __future__ import annotations
 from drplan.azure.client import AzureClient
 from drplan.services.base import Connection
 from drplan.services.documentintelligence import DocumentModelsAdapter
+from drplan.services.formrecognizer_v2 import FormRecognizerV2Adapter
+from drplan.spec.model import copy_protocol
 
-ADAPTERS = {
-    "document-intelligence": DocumentModelsAdapter,
-    "form-recognizer": DocumentModelsAdapter,
+#: copy protocol (drplan.spec.model.copy_protocol) -> adapter class
+ADAPTERS: dict[str, type] = {
+    "di": DocumentModelsAdapter,
+    "fr-v2": FormRecognizerV2Adapter,
 }
 
 
-def adapter_for(client: AzureClient, conn: Connection) -> DocumentModelsAdapter:
-    return ADAPTERS[conn.family](client, conn)
+def adapter_for(client: AzureClient, conn: Connection):  # type: ignore[no-untyped-def]
+    return ADAPTERS[copy_protocol(conn.family, conn.api_version)](client, conn)

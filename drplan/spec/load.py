@@ -26,9 +26,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-#: Families whose copy protocol is the same, so a rule may copy between them (DI v4 and FR v3 are one service, one
-#: model store, one authorizeCopy/copyTo protocol: contracts §3).
-_COMPATIBLE = {Family.DOCUMENT_INTELLIGENCE: "di", Family.FORM_RECOGNIZER: "di"}
 
 
 def load_spec(path: str | os.PathLike[str], *, check_env: bool = True) -> Spec:
@@ -123,6 +120,12 @@ def build_spec(data: dict[str, Any], *, path: Path, digest: str, check_env: bool
         src = resources.get(r["source"])
         if src is None:
             errors.append(f"{where}.source: unknown resource {r['source']!r}; defined resources: {known}")
+        if src is not None and src.protocol == "fr-v2" and r.get("rename"):
+            errors.append(f"{where}.rename: Form Recognizer v2.x copies get ids chosen by the target service; "
+                          "rename is not possible, remove it")
+        if src is not None and src.protocol == "fr-v2" and r.get("classifiers"):
+            errors.append(f"{where}.classifiers: Form Recognizer v2.x has no classifiers; remove classifiers from "
+                          "this rule")
         if not r.get("models") and not r.get("classifiers"):
             errors.append(f"{where}: selects nothing; add models = [...] and/or classifiers = [...] (ids or globs)")
         for j, t in enumerate(r["targets"]):
@@ -133,12 +136,13 @@ def build_spec(data: dict[str, Any], *, path: Path, digest: str, check_env: bool
             if t == r["source"]:
                 errors.append(f"{where}.targets[{j}]: {t!r} is the rule's source; a rule cannot copy a resource onto itself")
                 continue
-            if src is not None and _COMPATIBLE[src.family] != _COMPATIBLE[tgt.family]:
+            if src is not None and src.protocol != tgt.protocol:
                 errors.append(
-                    f"{where}.targets[{j}]: cannot copy from {src.family.value} to {tgt.family.value}; "
-                    "source and targets must speak the same copy protocol"
+                    f"{where}.targets[{j}]: cannot copy from {src.name!r} ({src.family.value} {src.api_version}) to "
+                    f"{tgt.name!r} ({tgt.family.value} {tgt.api_version}); Form Recognizer v2.x models live in their "
+                    "own store with their own copy protocol: source and targets must both be v2.x or both v3/v4"
                 )
-            if r.get("classifiers"):
+            if r.get("classifiers") and not (src is not None and src.protocol == "fr-v2"):
                 for role, res in (("source", src), (f"targets[{j}]", tgt)):
                     if res is not None and res.api_version not in CLASSIFIER_COPY_VERSIONS:
                         errors.append(
@@ -163,20 +167,51 @@ def build_spec(data: dict[str, Any], *, path: Path, digest: str, check_env: bool
                 prune=bool(r.get("prune", False)),
             )
         )
+    state = _state_config(data.get("state", {}), path=path, errors=errors, check_env=check_env)
     if errors:
         raise SpecError("\n".join(dict.fromkeys(errors)))
 
-    st = data.get("state", {})
-    state_path = Path(st.get("path", "drplan.state.json"))
-    if not state_path.is_absolute():
-        state_path = (path.parent / state_path).resolve()
     defaults = data.get("defaults", {})
     return Spec(
         path=path,
         digest=digest,
-        state=StateConfig(backend=st.get("backend", "local"), path=state_path),
+        state=state,
         resources=resources,
         rules=tuple(rules),
         parallelism=defaults.get("parallelism", 10),
         per_endpoint_parallelism=defaults.get("per_endpoint_parallelism", 8),
+    )
+
+
+_BLOB_KEYS = ("account_url", "container", "blob", "connection_string_env", "account_key_env", "lease_seconds")
+
+
+def _state_config(st: dict[str, Any], *, path: Path, errors: list[str], check_env: bool) -> StateConfig:
+    """The [state] section's cross-field rules (the schema checks each key and azureblob's required ones)."""
+    where = f"{path}: state"
+    backend = st.get("backend", "local")
+    if backend == "local":
+        errors.extend(f"{where}.{k}: only for backend = \"azureblob\"; a local state is named by path"
+                      for k in _BLOB_KEYS if k in st)
+        state_path = Path(st.get("path", "drplan.state.json"))
+        if not state_path.is_absolute():
+            state_path = (path.parent / state_path).resolve()
+        return StateConfig(backend="local", path=state_path)
+    if "path" in st:
+        errors.append(f"{where}.path: only for backend = \"local\"; an azureblob state is named by account_url, "
+                      "container and blob")
+    if st.get("connection_string_env") and st.get("account_key_env"):
+        errors.append(f"{where}: set connection_string_env or account_key_env, not both (or neither, for Entra ID)")
+    for key in ("connection_string_env", "account_key_env"):
+        env = st.get(key)
+        if check_env and env and not os.environ.get(env):
+            errors.append(f"{where}.{key}: environment variable {env} is not set; export the storage credential in it")
+    return StateConfig(
+        backend=backend,
+        account_url=st["account_url"].rstrip("/"),
+        container=st["container"],
+        blob=st["blob"],
+        connection_string_env=st.get("connection_string_env"),
+        account_key_env=st.get("account_key_env"),
+        lease_seconds=st.get("lease_seconds", 60),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 class Family(str, enum.Enum):
@@ -20,14 +21,24 @@ class Encryption(str, enum.Enum):
 class AssetKind(str, enum.Enum):
     DOCUMENT_MODEL = "document-model"
     DOCUMENT_CLASSIFIER = "document-classifier"
+    CUSTOM_MODEL = "custom-model"  # Form Recognizer v2.x: the target id is chosen by the service (contracts §4)
 
 
 #: api-versions each family speaks (contracts §2, §3), and which of them can copy classifiers (§2.4, §2.7).
 API_VERSIONS: dict[Family, tuple[str, ...]] = {
     Family.DOCUMENT_INTELLIGENCE: ("2024-11-30", "2024-02-29-preview"),
-    Family.FORM_RECOGNIZER: ("2023-07-31", "2022-08-31"),
+    Family.FORM_RECOGNIZER: ("2023-07-31", "2022-08-31", "2.1", "2.0", "2.0-preview"),
 }
 CLASSIFIER_COPY_VERSIONS = frozenset({"2024-11-30"})
+#: Path-versioned Form Recognizer v2.x (contracts §4): its own model store and copy protocol.
+V2_VERSIONS = frozenset({"2.1", "2.0", "2.0-preview"})
+
+
+def copy_protocol(family: "Family | str", api_version: str) -> str:
+    """Resources can copy to each other only when they speak the same copy protocol."""
+    if Family(family) is Family.FORM_RECOGNIZER and api_version in V2_VERSIONS:
+        return "fr-v2"
+    return "di"  # DI v4 and FR v3 are one service with one authorizeCopy/copyTo protocol (contracts §3)
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,10 @@ class Resource:
     api_version: str
     key_env: str
     encryption: Encryption = Encryption.MICROSOFT_MANAGED
+
+    @property
+    def protocol(self) -> str:
+        return copy_protocol(self.family, self.api_version)
 
     def public(self) -> dict[str, str]:
         """What a plan records about the resource: everything but secrets (the key is only named by its env var)."""
@@ -69,8 +84,29 @@ class Rule:
 
 @dataclass(frozen=True)
 class StateConfig:
-    backend: str
-    path: Path  # absolute
+    """Where the state lives. ``local``: ``path`` (absolute). ``azureblob``: ``account_url``/``container``/``blob``,
+    credentials by env var *name* (connection string, or account key; neither: Entra ID), lock lease length."""
+
+    backend: str = "local"
+    path: Path | None = None
+    account_url: str | None = None
+    container: str | None = None
+    blob: str | None = None
+    connection_string_env: str | None = None
+    account_key_env: str | None = None
+    lease_seconds: int = 60
+
+    def public(self) -> dict[str, Any]:
+        """What a plan records about the state, and all a backend is built from: no secret, only env var names."""
+        if self.backend == "local":
+            return {"backend": "local", "path": str(self.path)}
+        out: dict[str, Any] = {"backend": self.backend, "account_url": self.account_url, "container": self.container,
+                               "blob": self.blob, "lease_seconds": self.lease_seconds}
+        if self.connection_string_env:
+            out["connection_string_env"] = self.connection_string_env
+        if self.account_key_env:
+            out["account_key_env"] = self.account_key_env
+        return out
 
 
 @dataclass(frozen=True)

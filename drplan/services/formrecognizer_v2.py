@@ -1,0 +1,152 @@
+"""Form Recognizer v2.1 / v2.0: custom models and the older copy protocol (contracts §4).
+
+Differences from v3/v4 that matter here: the version is in the path (no api-version query); the **target model id is
+minted by the target** at ``copyAuthorization`` (201 + Location), so the caller cannot choose it; the copy is polled
+at ``copyResults`` on the source (the live service writes ``copyresults``); errors use the flat envelope with numeric
+codes; models have a status (creating | ready | invalid) and a ``lastUpdatedDateTime`` that names their version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from drplan.azure.client import AzureClient, retry_after_seconds
+from drplan.azure.lro import OpStatus, poll
+from drplan.azure.paging import iterate_pages
+from drplan.errors import NotFoundError
+from drplan.redact import register_secret
+from drplan.services.base import Asset, Connection, Inventory, normalise_time
+from drplan.spec.model import AssetKind
+
+KIND = AssetKind.CUSTOM_MODEL
+
+
+def fingerprint(last_updated: str) -> str:
+    """A v2 model is retrained in place, so its version is its lastUpdatedDateTime (DESIGN §1)."""
+    return f"updated={normalise_time(last_updated)}"
+
+
+@dataclass(frozen=True)
+class V2CopyAuthorization:
+    """The copyAuthorization answer, in memory only. ``body`` holds the token; ``model_id`` is the new target id."""
+
+    body: dict[str, Any]
+    model_id: str
+    expires_epoch: int | None
+
+    def __repr__(self) -> str:
+        return f"V2CopyAuthorization(model_id={self.model_id!r}, expires_epoch={self.expires_epoch!r})"
+
+
+@dataclass(frozen=True)
+class CopyStarted:
+    operation_url: str
+    retry_after: float
+
+
+class FormRecognizerV2Adapter:
+    def __init__(self, client: AzureClient, conn: Connection) -> None:
+        self.client = client
+        self.conn = conn
+        self.base = f"{conn.endpoint}/formrecognizer/v{conn.api_version}"
+
+    def _what(self, op: str) -> str:
+        return f"{self.conn.name}: {op}"
+
+    async def _request(self, method: str, url: str, op: str, **kw: Any):
+        return await self.client.request(method, url, endpoint=self.conn.endpoint, key=self.conn.key,
+                                         what=self._what(op), **kw)
+
+    @staticmethod
+    def _asset(info: dict[str, Any]) -> Asset:
+        updated = info.get("lastUpdatedDateTime") or info.get("createdDateTime") or ""
+        return Asset(
+            kind=KIND,
+            id=info["modelId"],
+            created=normalise_time(info.get("createdDateTime", "")) if info.get("createdDateTime") else "",
+            fingerprint=fingerprint(updated) if updated else "",
+            description=info.get("modelName") or "",
+            name=info.get("modelName") or "",
+            status=info.get("status") or "ready",
+        )
+
+    async def inventory(self, kinds: frozenset[AssetKind], *, quota: bool = False) -> Inventory:
+        inv = Inventory(resource=self.conn.name)
+        if KIND in kinds:
+            async for item in iterate_pages(
+                self.client, f"{self.base}/custom/models?op=full", endpoint=self.conn.endpoint, key=self.conn.key,
+                api_version=None, what=self._what("list custom models"), item_name="modelList",
+            ):
+                asset = self._asset(item)
+                inv.assets[(KIND, asset.id)] = asset
+        if quota:
+            summary = (await self._request("GET", f"{self.base}/custom/models?op=summary", "get model summary")).json()
+            s = summary.get("summary") or {}
+            inv.model_count, inv.model_limit = s.get("count"), s.get("limit")
+        return inv
+
+    async def get(self, kind: AssetKind, asset_id: str) -> Asset | None:
+        try:
+            r = await self._request("GET", f"{self.base}/custom/models/{quote(asset_id, safe='')}", f"get {asset_id}")
+        except NotFoundError:
+            return None
+        return self._asset(r.json().get("modelInfo") or {})
+
+    async def delete(self, kind: AssetKind, asset_id: str) -> bool:
+        try:
+            await self._request("DELETE", f"{self.base}/custom/models/{quote(asset_id, safe='')}",
+                                f"delete {asset_id}", ok=(204, 200))
+        except NotFoundError:
+            return False
+        return True
+
+    async def copy_authorization(self) -> V2CopyAuthorization:
+        """On the TARGET: mint a new model id and a single-use, expiring token (201 + Location)."""
+        r = await self._request("POST", f"{self.base}/custom/models/copyAuthorization", "copy authorization",
+                                ok=(201, 200))
+        body = r.json()
+        register_secret(body.get("accessToken"))
+        ticks = body.get("expirationDateTimeTicks")
+        return V2CopyAuthorization(body=body, model_id=body["modelId"],
+                                   expires_epoch=int(ticks) if isinstance(ticks, int | float) else None)
+
+    async def copy(self, source_id: str, auth: V2CopyAuthorization, *, target: Connection,
+                   degrade: bool = False) -> CopyStarted:
+        """On the SOURCE: copy ``source_id`` into the authorized target model; the authorization passes unchanged."""
+        body = {"targetResourceId": target.resource_id, "targetResourceRegion": target.region,
+                "copyAuthorization": auth.body}
+        headers = {"x-ms-forms-copy-degrade": "true"} if degrade else None
+        r = await self._request("POST", f"{self.base}/custom/models/{quote(source_id, safe='')}/copy",
+                                f"copy {source_id} to {target.name}/{auth.model_id}", json=body, headers=headers,
+                                ok=(202,))
+        location = r.headers.get("operation-location")
+        if not location:
+            raise NotFoundError(self._what(f"copy {source_id}: the 202 answer has no Operation-Location header"))
+        return CopyStarted(location, retry_after_seconds(r, 0.0))
+
+    async def wait(self, operation_url: str, *, what: str,
+                   on_progress: Callable[[OpStatus, dict[str, Any]], None] | None = None,
+                   interval: float = 1.0, first_delay: float = 0.0) -> dict[str, Any]:
+        return await poll(self.client, operation_url, endpoint=self.conn.endpoint, key=self.conn.key,
+                          what=self._what(what), interval=interval, on_progress=on_progress, first_delay=first_delay)
+
+    async def wait_model(self, model_id: str, *, interval: float = 1.0, timeout: float = 3600.0) -> Asset | None:
+        """Poll a target model until it leaves ``creating`` (None if it disappears)."""
+        import asyncio
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            asset = await self.get(KIND, model_id)
+            if asset is None or asset.status != "creating" or time.monotonic() > deadline:
+                return asset
+            await asyncio.sleep(interval)
+
+
+def copy_errors(body: dict[str, Any]) -> str:
+    """The ``copyResult.errors`` of a failed v2 copy, readable."""
+    errs = (body.get("copyResult") or {}).get("errors") or []
+    return "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errs if isinstance(e, dict)) or "no details"
