@@ -22,26 +22,28 @@ class Action(str, enum.Enum):
     @property
     def actions(self) -> list[str]:
         """Terraform's ``actions`` list: a replace is delete-then-create (models are immutable, contracts §2.4)."""
-        return {
-            Action.CREATE: ["create"],
-            Action.REPLACE: ["delete", "create"],
-            Action.DELETE: ["delete"],
-            Action.NO_OP: ["no-op"],
-        }[self]
+        return list(_ACTIONS[self])
 
     @classmethod
     def from_actions(cls, actions: list[str]) -> "Action":
-        if list(actions) == CREATE_BEFORE_DESTROY:
-            return cls.REPLACE
-        for a in cls:
-            if a.actions == list(actions):
-                return a
-        raise ValueError(f"unknown actions {actions!r}")
+        try:
+            return _BY_ACTIONS[tuple(actions)]
+        except KeyError:
+            raise ValueError(f"unknown actions {actions!r}") from None
 
 
 #: A replace that copies first and deletes the old copy afterwards: used where the new copy gets a new id (FR v2.x),
 #: so there is never a moment without a DR copy.
 CREATE_BEFORE_DESTROY = ["create", "delete"]
+
+_ACTIONS: dict[Action, tuple[str, ...]] = {
+    Action.CREATE: ("create",),
+    Action.REPLACE: ("delete", "create"),
+    Action.DELETE: ("delete",),
+    Action.NO_OP: ("no-op",),
+}
+_BY_ACTIONS: dict[tuple[str, ...], Action] = {v: k for k, v in _ACTIONS.items()}
+_BY_ACTIONS[tuple(CREATE_BEFORE_DESTROY)] = Action.REPLACE
 
 
 @dataclass
