@@ -44,8 +44,10 @@ def _plan_state_block(config: StateConfig) -> dict[str, Any]:
     return block
 
 
-def _client(transport: httpx.AsyncBaseTransport | None, per_endpoint: int) -> AzureClient:
-    return AzureClient(transport=transport, per_endpoint=per_endpoint)
+def _client(transport: httpx.AsyncBaseTransport | None, per_endpoint: int, endpoints: Any = ()) -> AzureClient:
+    """One client for a run. TLS set-up is skipped only when every endpoint is plain http (the local emulator)."""
+    tls = not endpoints or any(str(e).lower().startswith("https:") for e in endpoints)
+    return AzureClient(transport=transport, per_endpoint=per_endpoint, tls=tls)
 
 
 async def make_plan(
@@ -75,7 +77,7 @@ async def make_plan(
         if rec["rule"] in rule_names and rec["target_resource"] in spec.resources:
             needs.setdefault(rec["target_resource"], set()).add(AssetKind(rec["kind"]))
     conns = connections({n: spec.resources[n].public() for n in needs}, where=str(spec.path))
-    async with _client(transport, spec.per_endpoint_parallelism) as client:
+    async with _client(transport, spec.per_endpoint_parallelism, [c.endpoint for c in conns.values()]) as client:
         inventories = await refresh(client, conns, needs, quota_for=quota_for, emit=emit)
         if stats is not None:
             stats["requests"] = client.stats.requests
@@ -110,7 +112,7 @@ async def apply_plan(
     # Read again under the lock (work is checked again after taking it); the lock is released however this ends.
     with manager.locked("apply", timeout=lock_timeout):
         per_endpoint = plan["options"].get("per_endpoint_parallelism", 8)
-        async with _client(transport, per_endpoint) as client:
+        async with _client(transport, per_endpoint, [r["endpoint"] for r in plan["resources"].values()]) as client:
             executor = Executor(plan, manager, client, parallelism=parallelism, emit=emit,
                                 poll_interval=poll_interval)
             return await executor.run()

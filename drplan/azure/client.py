@@ -148,9 +148,14 @@ class AzureClient:
         backoff: float = 0.5,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        tls: bool = True,
     ) -> None:
         limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-        self._http = httpx.AsyncClient(transport=transport, timeout=timeout, limits=limits, follow_redirects=False)
+        # tls=False (every endpoint is plain http, e.g. the local emulator) skips loading the CA bundle, a tenth of a
+        # second at start-up; such a client then refuses any https URL rather than talk TLS unverified.
+        self._tls = tls
+        self._http = httpx.AsyncClient(transport=transport, timeout=timeout, limits=limits, follow_redirects=False,
+                                       verify=True if tls else False)
         self._per_endpoint = per_endpoint
         self._limiters: dict[str, AdaptiveLimiter] = {}
         self._max_attempts = max_attempts
@@ -192,6 +197,9 @@ class AzureClient:
         ``endpoint`` is the resource's base URL (the unit of concurrency and throttling); ``what`` names the resource
         and operation in errors. The key is sent as ``Ocp-Apim-Subscription-Key`` and never appears in any message.
         """
+        if not self._tls and url.lower().startswith("https:"):
+            raise ServiceError(f"{what}: {url.split('?')[0]} is https, but this client was made for plain-http "
+                               "endpoints only; refusing to send the key without a verified TLS connection")
         hdrs = {"Ocp-Apim-Subscription-Key": key, "User-Agent": f"drplan/{__version__}"}
         if headers:
             hdrs.update(headers)

@@ -22,7 +22,7 @@ class Action(str, enum.Enum):
     @property
     def actions(self) -> list[str]:
         """Terraform's ``actions`` list: a replace is delete-then-create (models are immutable, contracts §2.4)."""
-        return list(_ACTIONS[self])
+        return list(_ACTIONS[self.value])  # keyed by the plain string: str-Enum hashing is slow on hot paths
 
     @classmethod
     def from_actions(cls, actions: list[str]) -> "Action":
@@ -36,13 +36,13 @@ class Action(str, enum.Enum):
 #: so there is never a moment without a DR copy.
 CREATE_BEFORE_DESTROY = ["create", "delete"]
 
-_ACTIONS: dict[Action, tuple[str, ...]] = {
-    Action.CREATE: ("create",),
-    Action.REPLACE: ("delete", "create"),
-    Action.DELETE: ("delete",),
-    Action.NO_OP: ("no-op",),
+_ACTIONS: dict[str, tuple[str, ...]] = {
+    "create": ("create",),
+    "replace": ("delete", "create"),
+    "delete": ("delete",),
+    "no-op": ("no-op",),
 }
-_BY_ACTIONS: dict[tuple[str, ...], Action] = {v: k for k, v in _ACTIONS.items()}
+_BY_ACTIONS: dict[tuple[str, ...], Action] = {v: Action(k) for k, v in _ACTIONS.items()}
 _BY_ACTIONS[tuple(CREATE_BEFORE_DESTROY)] = Action.REPLACE
 
 

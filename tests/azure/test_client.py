@@ -195,3 +195,14 @@ def test_limiter_learns_a_rate_from_429_and_spaces_requests():
     assert limiter.rate is not None and limiter.rate < 2.5
     # 1 s Retry-After, then the 6 requests (one retried) paced at <= ~2.1/s
     assert elapsed >= 1 + 4 / 2.5
+
+
+def test_plain_http_client_refuses_https_urls():
+    """A client made without TLS (all endpoints plain http) never sends a key over unverified TLS."""
+
+    async def go():
+        async with AzureClient(tls=False, **_fake()) as c:
+            await _req(c)
+
+    with pytest.raises(ServiceError, match="refusing to send the key"):
+        run(go())
