@@ -6,6 +6,7 @@ Exit codes: 0 ok · 1 error · 2 changes present (plan/apply --detailed-exitcode
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable
@@ -59,7 +60,12 @@ def cli() -> None:
 
 
 def main() -> None:
+    # drplan builds many small dicts (thousands of changes) and frees them all at exit: a rarer cyclic GC saves a
+    # noticeable share of a large plan's CPU time (the same trade pip and mypy make).
+    gc.set_threshold(50_000, 50, 100)
     from drplan.cli import commands, state_cmds  # noqa: F401 - registers the commands
+
+    gc.freeze()  # what start-up imported is never garbage: keep the collector off it
 
     cli(prog_name="drplan")
 
