@@ -23,7 +23,7 @@ def assert_converged(emu, drplan, tmp_path):
     state = read_json(tmp_path / "drplan.state.json")
     assert state["journal"] == {} and len(state["resources"]) == len(MODELS)
     # no orphan: every id can be authorized again... by nobody but us; the target holds exactly the models
-    info = emu.http.get(f"/accounts/west/documentintelligence/info?api-version=2024-11-30",
+    info = emu.http.get("/accounts/west/documentintelligence/info?api-version=2024-11-30",
                         headers={"Ocp-Apim-Subscription-Key": "e2e-key-west-33bb44"}).json()
     assert info["customDocumentModels"]["count"] == len(MODELS)
 

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import openapi_validation as ov  # noqa: E402
+from emulator_fixtures import Conformance, _fresh, admin, conformance, http  # noqa: E402,F401
 
 from drplan.emulator import launch, server  # noqa: E402
 from drplan.emulator.config import ConfigError, parse_config  # noqa: E402
@@ -131,67 +131,6 @@ def emu(config_path: Path):
     with launch.start_emulator(config_path) as proc:
         yield proc
     assert proc.process.poll() is not None, "the emulator process must be gone after stop()"
-
-
-class Conformance:
-    """httpx response hook: validate every service response that maps to an OpenAPI operation."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-        self.checked = 0
-
-    def hook(self, response: httpx.Response) -> None:
-        if "/_emulator/" in response.request.url.path:
-            return
-        response.read()
-        try:
-            body: Any = response.json() if response.content.strip() else None
-        except ValueError:
-            body = response.text
-        exchange = ov.Exchange(
-            method=response.request.method,
-            url=str(response.request.url),
-            status=response.status_code,
-            headers=dict(response.headers),
-            body=body,
-            request_headers=dict(response.request.headers),
-            raw_body=response.content,
-        )
-        checked = ov.check_exchange(exchange)
-        if checked.spec is not None:  # unknown api-versions/routes have no spec operation to check against
-            self.checked += 1
-            self.problems += checked.problems
-
-
-@pytest.fixture(scope="module")
-def conformance() -> Conformance:
-    return Conformance()
-
-
-@pytest.fixture(scope="module")
-def http(emu, conformance: Conformance):
-    with httpx.Client(timeout=10.0, event_hooks={"response": [conformance.hook]}) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def admin(emu):
-    with httpx.Client(base_url=emu.url, timeout=10.0) as client:
-        yield client
-
-
-@pytest.fixture(autouse=True)
-def _fresh(request: pytest.FixtureRequest):
-    """Each test that talks to the shared emulator starts from the config state and ends conformant."""
-    if "emu" not in request.fixturenames:
-        yield
-        return
-    admin_client = request.getfixturevalue("admin")
-    conformance: Conformance = request.getfixturevalue("conformance")
-    assert admin_client.post("/_emulator/reset").status_code == 200
-    conformance.problems.clear()
-    yield
-    assert not conformance.problems, "responses that do not match the OpenAPI files:\n" + "\n".join(conformance.problems)
 
 
 class Api:

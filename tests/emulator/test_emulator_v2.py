@@ -21,7 +21,9 @@ import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import emulator_fixtures  # noqa: E402
 import openapi_validation as ov  # noqa: E402
+from emulator_fixtures import _fresh, admin, http  # noqa: E402,F401
 
 from drplan.emulator import launch  # noqa: E402
 from drplan.emulator.config import ConfigError, parse_config  # noqa: E402
@@ -135,36 +137,11 @@ def emu(tmp_path_factory: pytest.TempPathFactory):
         yield proc
 
 
-class Conformance:
-    """httpx response hook: validate every v2 service response against its OpenAPI file, and check that v2
-    backend errors carry ``x-ms-cs-error-code`` equal to the body's code (contracts §1)."""
+class Conformance(emulator_fixtures.Conformance):
+    """Every v2 response against its OpenAPI file, and v2 backend errors carry ``x-ms-cs-error-code`` equal to the
+    body's code (contracts §1)."""
 
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-        self.checked = 0
-
-    def hook(self, response: httpx.Response) -> None:
-        if "/_emulator/" in response.request.url.path:
-            return
-        response.read()
-        try:
-            body: Any = response.json() if response.content.strip() else None
-        except ValueError:
-            body = response.text
-        exchange = ov.Exchange(
-            method=response.request.method,
-            url=str(response.request.url),
-            status=response.status_code,
-            headers=dict(response.headers),
-            body=body,
-            request_headers=dict(response.request.headers),
-            raw_body=response.content,
-        )
-        checked = ov.check_exchange(exchange)
-        if checked.spec is None:  # unknown versions/routes have no operation to check against
-            return
-        self.checked += 1
-        self.problems += checked.problems
+    def extra_checks(self, response: httpx.Response, exchange: ov.Exchange, body: Any) -> None:
         gateway = response.status_code in (401, 429) or body == APIM_NOT_FOUND
         if response.status_code >= 400 and not gateway:
             code = body["error"]["code"] if isinstance(body, dict) else None
@@ -176,32 +153,6 @@ class Conformance:
 @pytest.fixture(scope="module")
 def conformance() -> Conformance:
     return Conformance()
-
-
-@pytest.fixture(scope="module")
-def http(emu, conformance: Conformance):
-    with httpx.Client(timeout=10.0, event_hooks={"response": [conformance.hook]}) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def admin(emu):
-    with httpx.Client(base_url=emu.url, timeout=10.0) as client:
-        yield client
-
-
-@pytest.fixture(autouse=True)
-def _fresh(request: pytest.FixtureRequest):
-    """Each emulator test starts from the config state and ends conformant."""
-    if "emu" not in request.fixturenames:
-        yield
-        return
-    admin_client = request.getfixturevalue("admin")
-    conformance: Conformance = request.getfixturevalue("conformance")
-    assert admin_client.post("/_emulator/reset").status_code == 200
-    conformance.problems.clear()
-    yield
-    assert not conformance.problems, "responses that do not match the contracts:\n" + "\n".join(conformance.problems)
 
 
 class V2:
