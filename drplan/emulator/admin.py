@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import v2, views
+from . import language, v2, views
 from .clock import format_timestamp
 from .config import (
     ConfigError,
@@ -86,6 +86,8 @@ def build_admin_app(emulator: EmulatorApp) -> Starlette:
                     "models": list(acct.models.order),
                     "classifiers": list(acct.classifiers.order),
                     "v2_models": list(emulator.store.v2.accounts[name].models.order),
+                    **emulator.cu.admin_view(name),  # Content Understanding: analyzers, deployments, model_deployments, token_flow
+                    "language_projects": emulator.store.language.project_names(name),
                 }
             )
         return _json({"accounts": out})
@@ -257,8 +259,16 @@ def build_admin_app(emulator: EmulatorApp) -> Starlette:
         Route("/_emulator/requests", requests_log, methods=["GET"]),
         Route("/_emulator/counters", counters, methods=["GET"]),
         Route("/_emulator/reset", reset, methods=["POST"]),
+        *_cu_admin_routes(emulator),  # /_emulator/accounts/{name}/analyzers[/{id}], .../deployments
+        *language.admin_routes(emulator),  # POST/DELETE /_emulator/accounts/{name}/language/projects[/{project}]
     ]
     return Starlette(routes=routes, exception_handlers={AdminError: admin_error, HTTPException: http_error})
+
+
+def _cu_admin_routes(emulator: EmulatorApp) -> list[Route]:
+    from .cu import admin_routes  # cu.py imports this module; import it lazily
+
+    return admin_routes(emulator)
 
 
 def _faults_dict(faults: Any) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from . import errors, v2, views
+from . import cu, errors, language, v2, views
 from .admin import build_admin_app
 from .clock import Clock
 from .config import EmulatorConfig
@@ -115,12 +115,14 @@ class EmulatorApp:
         self.request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
         self.request_counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.throttled: dict[str, int] = defaultdict(int)
+        self.cu = cu.CUStore(self.store)  # Content Understanding analyzers (contracts §5)
         self.admin = build_admin_app(self)
 
     def reset(self) -> None:
         """Back to the config file's state: clock, models, operations, faults, log, counters."""
         self.clock.reset()
         self.store.reset()
+        self.cu.reset()
         self.faults.reset()
         self.request_log.clear()
         self.request_counts.clear()
@@ -140,6 +142,7 @@ class EmulatorApp:
         path: str = scope["path"]
         if path == "/_emulator" or path.startswith("/_emulator/"):
             self.store.settle()
+            self.cu.settle()
             await self.admin(scope, receive, send)
         elif path.startswith("/accounts/"):
             await self._service(scope, receive, send)
@@ -155,14 +158,22 @@ class EmulatorApp:
         _, _, name, *tail = scope["path"].split("/", 4)
         prefix = tail[0] if tail else ""
         is_v2 = prefix == "formrecognizer" and len(tail) == 2 and v2.is_v2_path(tail[1])
-        route: ServiceRoute | v2.V2Route | None
+        route: ServiceRoute | v2.V2Route | language.LanguageRoute | cu.CURoute | None
         if is_v2:
             route = v2.resolve_v2_route(request.method, tail[1], request.query_params.get("op"))
+        elif prefix == cu.PREFIX:
+            route = cu.resolve_route(request.method, tail[1]) if len(tail) == 2 else None
+        elif prefix == language.PREFIX:
+            route = language.resolve_language_route(request.method, tail[1]) if len(tail) == 2 else None
         else:
             route = resolve_route(request.method, tail[1]) if len(tail) == 2 else None
         route_name = route.name if route else "unknown"
         # v2 backend errors carry x-ms-cs-error-code (contracts §1); gateway answers (401, 429, APIM 404) do not
         backend = errors.with_cs_error_code if is_v2 and route is not None else (lambda exc: exc)
+        if isinstance(route, language.LanguageRoute):  # Language backend errors carry x-ms-error-code
+            backend = language.with_error_code
+        if prefix == cu.PREFIX:  # every CU backend answer carries x-ms-error-code (cu.py)
+            backend = cu.with_error_code
         headers = {"apim-request-id": request_id, "x-content-type-options": "nosniff"}
         client_request_id = request.headers.get("x-ms-client-request-id")
         if client_request_id:
@@ -200,6 +211,10 @@ class EmulatorApp:
                 try:
                     if isinstance(route, v2.V2Route):
                         response = await self._dispatch_v2(request, name, route, headers)
+                    elif prefix == cu.PREFIX:
+                        response = await cu.dispatch(self, request, name, route, headers)  # type: ignore[arg-type]
+                    elif isinstance(route, language.LanguageRoute):
+                        response = await language.dispatch(self, request, name, route, headers)
                     else:
                         response = await self._dispatch(request, name, prefix, route, headers)
                 except errors.ServiceError as exc:

@@ -57,6 +57,42 @@ ROUTES = (
     "v2:copyAuthorization",
     "v2:copy",
     "v2:copyResults",
+    # Azure AI Content Understanding (contracts §5; drplan/emulator/cu.py ROUTE_NAMES)
+    "cu:analyzers:list",
+    "cu:analyzers:get",
+    "cu:analyzers:put",
+    "cu:analyzers:patch",
+    "cu:analyzers:delete",
+    "cu:grantCopyAuthorization",
+    "cu:getCopyAuthorization",
+    "cu:copy",
+    "cu:operations:get",
+    "cu:defaults:get",
+    "cu:defaults:patch",
+    # Azure AI Language authoring (contracts §6; drplan/emulator/language.py ROUTE_NAMES)
+    "language:projects:list",
+    "language:projects:get",
+    "language:projects:patch",
+    "language:projects:delete",
+    "language:export",
+    "language:export:job",
+    "language:export:result",
+    "language:import",
+    "language:import:job",
+    "language:train",
+    "language:train:job",
+    "language:train:jobs",
+    "language:train:cancel",
+    "language:models:list",
+    "language:models:get",
+    "language:models:delete",
+    "language:deployments:list",
+    "language:deployments:get",
+    "language:deployments:put",
+    "language:deployments:delete",
+    "language:deployments:job",
+    "language:deletion:job",
+    "language:training-config-versions",
     "unknown",
 )
 
@@ -160,6 +196,8 @@ class AccountConfig:
     models: list[ModelSeed] = field(default_factory=list)
     classifiers: list[ClassifierSeed] = field(default_factory=list)
     v2_models: list[V2ModelSeed] = field(default_factory=list)
+    cu: Any = None  # cu.CUAccountConfig: deployments, model_deployments, token_flow, analyzers (None: all defaults)
+    language_projects: list[Any] = field(default_factory=list)  # language.LanguageProjectSeed entries
 
 
 @dataclass
@@ -398,7 +436,8 @@ def _parse_account(ctx: _Ctx, name: str, raw: dict[str, Any]) -> AccountConfig:
     if not ACCOUNT_NAME_RE.match(name):
         raise ctx.error(where, "account names must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ (they are URL path segments)")
     _check_keys(
-        ctx, where, raw, ("region", "key", "resource_id", "encryption", "model_limit", "faults", "models", "classifiers", "v2_models")
+        ctx, where, raw, ("region", "key", "resource_id", "encryption", "model_limit", "faults", "models", "classifiers", "v2_models", "language_projects",
+         "deployments", "model_deployments", "token_flow", "analyzers")  # the last four: Content Understanding (cu.py)
     )
     for required in ("region", "key"):
         if required not in raw:
@@ -442,6 +481,9 @@ def _parse_account(ctx: _Ctx, name: str, raw: dict[str, Any]) -> AccountConfig:
                 raise ctx.error(f"{where}.v2_models[{i}].model_id", f"duplicate model id {vseed.model_id!r}")
             seen.add(vseed.model_id)
         v2_models.append(vseed)
+    from .language import parse_language_projects  # language.py imports this module; import it lazily
+
+    language_projects = parse_language_projects(ctx, f"{where}.language_projects", raw.get("language_projects", []))
     return AccountConfig(
         name=name,
         region=region,
@@ -453,7 +495,17 @@ def _parse_account(ctx: _Ctx, name: str, raw: dict[str, Any]) -> AccountConfig:
         models=models,
         classifiers=classifiers,
         v2_models=v2_models,
+        cu=_parse_cu(ctx, where, raw),
+        language_projects=language_projects,
     )
+
+
+def _parse_cu(ctx: _Ctx, where: str, raw: dict[str, Any]) -> Any:
+    """The Content Understanding keys of an account (``deployments``, ``model_deployments``, ``token_flow``,
+    ``[[analyzers]]``); parsed by ``cu.py``, which imports this module, hence the lazy import."""
+    from .cu import parse_account_config
+
+    return parse_account_config(raw, where=where, source=ctx.source)
 
 
 def _check_keys(ctx: _Ctx, where: str, table: dict[str, Any], allowed: tuple[str, ...]) -> None:

@@ -36,6 +36,7 @@ from .config import (
     Settings,
     parse_timestamp,
 )
+from .language import LanguageStore
 from .v2 import V2Store
 
 AssetKind = Literal["model", "classifier"]
@@ -259,6 +260,7 @@ class Store:
             for cseed in acc_cfg.classifiers:
                 self.seed_classifier(name, cseed, now=now)
         self.v2 = V2Store(self)  # Form Recognizer v2.x: a separate model store per account (contracts §4)
+        self.language = LanguageStore(self)  # Azure AI Language authoring projects and jobs (contracts §6)
 
     # --- seeding (config file and admin API) ----------------------------------------------------------------------
 
@@ -530,6 +532,7 @@ class Store:
             _, _, account, op_id = heapq.heappop(self._pending)
             self._finish(self.accounts[account].operations[op_id])
         self.v2.settle()
+        self.language.settle()
 
     def _finish(self, op: Operation) -> None:
         target = self.accounts[op.target_account]

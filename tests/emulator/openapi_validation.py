@@ -27,6 +27,12 @@ Form Recognizer v2.x (``formrecognizer-v2.1.json``, ``formrecognizer-v2.0.json``
 * Paths of these two files match case-insensitively: the live service hands out ``.../copyresults/{id}`` in
   ``Operation-Location`` where the spec writes ``copyResults`` (contracts §4).
 
+Content Understanding (``contentunderstanding-2025-11-01.json``, ``contentunderstanding-2025-05-01-preview.json``)
+---------------------------------------------------------------------------------------------------------------
+* ``POST /analyzers/{id}:copy`` answering 200/201 is checked against ``PUT /analyzers/{id}``'s 201 (ContentAnalyzer +
+  ``Operation-Location``): the live service answers 201 with the analyzer, not the spec's 202 (contracts §5.3).
+* The preview-era token flow (``:getCopyAuthorization``, contracts §5.4) is in no spec and is not checked.
+
 Deliberate strictness (see ``SpecValidator.__init__``):
 * STRICTER than swagger 2.0: an object schema that declares ``properties`` and no ``additionalProperties`` does not
   accept undeclared properties (``unevaluatedProperties: false``). Swagger 2.0 would allow them, but the emulator is
@@ -65,6 +71,13 @@ SPEC_FILES: dict[str, tuple[str, str]] = {
     "documentintelligence-2024-02-29-preview.json": ("documentintelligence", "2024-02-29-preview"),
     "formrecognizer-2023-07-31.json": ("formrecognizer", "2023-07-31"),
     "formrecognizer-2022-08-31.json": ("formrecognizer", "2022-08-31"),
+    # Content Understanding (contracts §5)
+    "contentunderstanding-2025-11-01.json": ("contentunderstanding", "2025-11-01"),
+    "contentunderstanding-2025-05-01-preview.json": ("contentunderstanding", "2025-05-01-preview"),
+    # Language authoring (contracts §6): "common.json" refs resolve to language-common-<ver>.json (_with_companion)
+    "language-authoring-2023-04-01.json": ("language", "2023-04-01"),
+    "language-authoring-2022-05-01.json": ("language", "2022-05-01"),
+    "language-authoring-2024-11-15-preview.json": ("language", "2024-11-15-preview"),  # self-contained (TypeSpec)
 }
 SPEC_BY_FAMILY_VERSION = {v: k for k, v in SPEC_FILES.items()}
 # Form Recognizer v2.x: version path segment (after /formrecognizer) -> spec file (contracts §4)
@@ -249,7 +262,7 @@ class SpecValidator:
     def __init__(self, spec_file: str, *, allow_additional_properties: bool = False,
                  openapi_dir: Path = OPENAPI_DIR):
         self.spec_file = spec_file
-        self.document = json.loads((openapi_dir / spec_file).read_text(encoding="utf-8"))
+        self.document = _with_companion(spec_file, json.loads((openapi_dir / spec_file).read_text(encoding="utf-8")), openapi_dir)
         converter = _Converter(spec_file, self.document, allow_additional_properties)
         self._converter = converter
         self.converted = converter.build()
@@ -367,6 +380,34 @@ def _describe(err: jsonschema.ValidationError) -> str:
     return text
 
 
+def _with_companion(spec_file: str, document: dict[str, Any], openapi_dir: Path) -> dict[str, Any]:
+    """Language authoring files ``$ref`` ``common.json#/...``; here that companion is ``language-common-<ver>.json``
+    (contracts §0 "Rename note"). Inline its definitions and parameters and point the refs at them (the names do not
+    clash: the authoring file's own definitions are all ``TextAnalysisAuthoring*``)."""
+    m = re.match(r"^language-authoring-(.+)\.json$", spec_file)
+    common_path = openapi_dir / f"language-common-{m.group(1)}.json" if m else None
+    if common_path is None or not common_path.exists():
+        return document
+    common = json.loads(common_path.read_text(encoding="utf-8"))
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: (v.replace("common.json#", "#", 1) if k == "$ref" and isinstance(v, str) else rewrite(v))
+                    for k, v in node.items()}
+        if isinstance(node, list):
+            return [rewrite(v) for v in node]
+        return node
+
+    document = rewrite(document)
+    for section in ("definitions", "parameters"):
+        own = document.get(section, {})
+        clash = set(own) & set(common.get(section, {}))
+        if clash:
+            raise ValueError(f"{spec_file}: {section} {sorted(clash)} also defined in {common_path.name}")
+        document[section] = {**common.get(section, {}), **own}
+    return document
+
+
 def _template_regex(template: str, flags: int = 0) -> re.Pattern[str]:
     out, pos = "", 0
     for m in re.finditer(r"\{([^}]+)\}", template):
@@ -426,7 +467,7 @@ def check_exchange(ex: Exchange, endpoint: str | None = None) -> Checked:
         if not path.startswith(ep_path + "/"):
             return Checked(ex, None, [f"{ex.url}: not under endpoint {endpoint}"])
         path = path[len(ep_path):]
-    m = re.search(r"/(documentintelligence|formrecognizer)(/.*)$", path)
+    m = re.search(r"/(documentintelligence|formrecognizer|language|contentunderstanding)(/.*)$", path)
     if not m:
         return Checked(ex, None, [f"{ex.method} {ex.url}: no /documentintelligence or /formrecognizer segment"])
     family, op_path = m.group(1), m.group(2)
@@ -446,9 +487,14 @@ def check_exchange(ex: Exchange, endpoint: str | None = None) -> Checked:
         return Checked(ex, None, [f"{ex.method} {ex.url}: path {op_path} is not an operation of {spec_file}"])
     if ex.method.upper() == "GET" and ex.status == 200 and isinstance(ex.body, Mapping):
         template = spec.overload_for_kind(template, ex.method, ex.body.get("kind"))
+    method, status = ex.method, ex.status
+    if family == "contentunderstanding" and template.endswith(":copy") and status in (200, 201):
+        # CU :copy answers 201 + ContentAnalyzer (live, and the SDK rejects the spec's 202; contracts §5.3) and the
+        # token flow 200 + ContentAnalyzer (§5.4): check it as PUT /analyzers/{id}'s 201 (same body and headers)
+        template, method, status = "/analyzers/{analyzerId}", "PUT", 201
     problems: list[str] = []
     try:
-        rspec = spec.response(template, ex.method, ex.status)
+        rspec = spec.response(template, method, status)
     except KeyError as exc:
         return Checked(ex, None, [str(exc)])
     label = f"{ex.method} {op_path} -> {ex.status} [{spec_file} {rspec.operation_id} '{rspec.status}']"

@@ -1,0 +1,1113 @@
+"""Azure AI Content Understanding analyzers (contracts §5): routes, store, wire shapes, config and admin API.
+
+Served under ``/accounts/{name}/contentunderstanding/...`` with api-version ``2025-11-01`` (GA: analyzers, ``/defaults``,
+``:grantCopyAuthorization`` + ``:copy``) and ``2025-05-01-preview`` (analyzers list/get/put/patch/delete and
+``/analyzers/{id}/operations/{opId}`` only, contracts §5.5). An account with ``token_flow = true`` also answers the
+preview-era token flow of contracts §5.4 (``:getCopyAuthorization`` and a token ``:copy``) on both versions.
+
+The app hooks this module in at dispatch (``EmulatorApp._service``), so latency, the key check, the rate limit and
+the ``error``/``drop``/``drop_after`` faults apply exactly as for the other families; ``slow`` and
+``operation_failure_rate`` apply to analyzer creation (PUT) and copy operations.
+
+Every error answered on a CU route carries ``x-ms-error-code`` equal to ``error.code`` (contracts §1, the spec's
+``default`` response). Decisions where the contracts are silent are listed in the README ("Content Understanding").
+Nothing here ever logs a key, token or encryption key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import datetime as dt
+import heapq
+import json
+import math
+import re
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import errors
+from .admin import AdminError
+from .admin import _body as _admin_body
+from .admin import _json as _admin_json
+from .clock import to_datetime
+from .config import (
+    ConfigError,
+    _array,
+    _check_keys,
+    _Ctx,
+    _datetime,
+    _description,
+    _string,
+    _table,
+    _tags,
+)
+from .store import SortedIds
+
+if TYPE_CHECKING:
+    from .app import EmulatorApp
+    from .config import AccountConfig
+
+PREFIX = "contentunderstanding"
+GA = "2025-11-01"
+PREVIEW = "2025-05-01-preview"
+VERSIONS = (GA, PREVIEW)
+
+ANALYZER_ID_RE = re.compile(r"^[a-zA-Z0-9._-]{1,64}$")
+ANALYZER_STATUSES = ("creating", "ready", "deleting", "failed")
+PROCESSING_LOCATIONS = ("geography", "dataZone", "global")
+ERROR_CODE_HEADER = "x-ms-error-code"
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+
+#: Route names (request log, counters, the ``routes`` fault filter; also listed in ``config.ROUTES``).
+ROUTE_NAMES = (
+    "cu:analyzers:list",
+    "cu:analyzers:get",
+    "cu:analyzers:put",
+    "cu:analyzers:patch",
+    "cu:analyzers:delete",
+    "cu:grantCopyAuthorization",
+    "cu:getCopyAuthorization",
+    "cu:copy",
+    "cu:operations:get",
+    "cu:defaults:get",
+    "cu:defaults:patch",
+)
+#: Routes that 2025-05-01-preview does not have (contracts §5.5); ``cu:copy`` is decided by its body (token or not).
+GA_ONLY_ROUTES = frozenset({"cu:grantCopyAuthorization", "cu:defaults:get", "cu:defaults:patch"})
+
+#: Definition keys (wire names) an analyzer carries, in the order the emulator writes them, per api-version.
+GA_DEFINITION_KEYS = ("baseAnalyzerId", "config", "fieldSchema", "dynamicFieldSchema", "processingLocation", "knowledgeSources", "models")
+PREVIEW_DEFINITION_KEYS = ("baseAnalyzerId", "config", "fieldSchema", "trainingData", "processingLocation", "mode", "knowledgeSources")
+DEFINITION_KEYS: dict[str, tuple[str, ...]] = {GA: GA_DEFINITION_KEYS, PREVIEW: PREVIEW_DEFINITION_KEYS}
+#: Read-only ContentAnalyzer properties: accepted in a PUT body and ignored.
+READ_ONLY_KEYS = frozenset({"analyzerId", "status", "createdAt", "lastModifiedAt", "warnings", "supportedModels"})
+#: Token-flow ``deployments`` override key per model role (contracts §5.4); other roles use their own name.
+TOKEN_ROLE_KEYS = {"completion": "chatCompletion", "embedding": "embedding"}
+
+
+# --- config ([accounts.NAME] additions) ---------------------------------------------------------------------------
+
+ANALYZER_SEED_KEYS = (
+    "analyzer_id",
+    "description",
+    "tags",
+    "base_analyzer_id",
+    "models",
+    "config",
+    "field_schema",
+    "dynamic_field_schema",
+    "processing_location",
+    "knowledge_sources",
+    "status",
+    "created",
+)
+ACCOUNT_KEYS = ("deployments", "model_deployments", "token_flow", "analyzers")
+
+
+@dataclass
+class AnalyzerSeed:
+    """One ``[[accounts.X.analyzers]]`` entry (also the body of ``POST /_emulator/accounts/{name}/analyzers``)."""
+
+    analyzer_id: str
+    definition: dict[str, Any] = field(default_factory=dict)  # wire keys: description, tags, baseAnalyzerId, ...
+    status: str = "ready"
+    created: dt.datetime | None = None  # None: the emulator's start time (config) / now (admin)
+
+
+@dataclass
+class CUAccountConfig:
+    """The Content Understanding keys of one ``[accounts.NAME]`` table."""
+
+    deployments: dict[str, str] = field(default_factory=dict)  # deployment name -> model it serves (ARM-side)
+    model_deployments: dict[str, str] = field(default_factory=dict)  # initial /defaults: model name -> deployment
+    token_flow: bool = False
+    analyzers: list[AnalyzerSeed] = field(default_factory=list)
+
+
+def parse_account_config(raw: dict[str, Any], *, where: str, source: str) -> CUAccountConfig:
+    """The CU keys of an account table (``config._parse_account`` has already rejected unknown keys)."""
+    ctx = _Ctx(source)
+    out = CUAccountConfig()
+    out.deployments = _string_map(ctx, f"{where}.deployments", raw.get("deployments", {}))
+    out.model_deployments = _string_map(ctx, f"{where}.model_deployments", raw.get("model_deployments", {}))
+    token_flow = raw.get("token_flow", False)
+    if not isinstance(token_flow, bool):
+        raise ctx.error(f"{where}.token_flow", "must be true or false")
+    out.token_flow = token_flow
+    seen: set[str] = set()
+    for i, entry in enumerate(_array(ctx, f"{where}.analyzers", raw.get("analyzers", []))):
+        seed = parse_analyzer_seed(entry, where=f"{where}.analyzers[{i}]", source=source)
+        if seed.analyzer_id in seen:
+            raise ctx.error(f"{where}.analyzers[{i}].analyzer_id", f"duplicate analyzer id {seed.analyzer_id!r}")
+        seen.add(seed.analyzer_id)
+        out.analyzers.append(seed)
+    return out
+
+
+def parse_analyzer_seed(entry: Any, where: str = "analyzer", source: str = "<request>") -> AnalyzerSeed:
+    """Validate one ``[[analyzers]]`` entry; unknown keys are errors naming the TOML path."""
+    ctx = _Ctx(source)
+    entry = _table(ctx, where, entry)
+    _check_keys(ctx, where, entry, ANALYZER_SEED_KEYS)
+    if "analyzer_id" not in entry:
+        raise ctx.error(f"{where}.analyzer_id", "is required")
+    analyzer_id = _string(ctx, f"{where}.analyzer_id", entry["analyzer_id"])
+    if not ANALYZER_ID_RE.match(analyzer_id):
+        raise ctx.error(f"{where}.analyzer_id", f"{analyzer_id!r} must match {ANALYZER_ID_RE.pattern}")
+    definition: dict[str, Any] = {}
+    if entry.get("description") is not None:
+        definition["description"] = _description(ctx, f"{where}.description", entry["description"])
+    if "tags" in entry:
+        definition["tags"] = _tags(ctx, f"{where}.tags", entry["tags"])
+    if "base_analyzer_id" in entry:
+        base = _string(ctx, f"{where}.base_analyzer_id", entry["base_analyzer_id"])
+        if not ANALYZER_ID_RE.match(base):
+            raise ctx.error(f"{where}.base_analyzer_id", f"{base!r} must match {ANALYZER_ID_RE.pattern}")
+        definition["baseAnalyzerId"] = base
+    if "config" in entry:
+        definition["config"] = _json_table(ctx, f"{where}.config", entry["config"])
+    if "field_schema" in entry:
+        definition["fieldSchema"] = _json_table(ctx, f"{where}.field_schema", entry["field_schema"])
+    if "dynamic_field_schema" in entry:
+        if not isinstance(entry["dynamic_field_schema"], bool):
+            raise ctx.error(f"{where}.dynamic_field_schema", "must be true or false")
+        definition["dynamicFieldSchema"] = entry["dynamic_field_schema"]
+    if "processing_location" in entry:
+        if entry["processing_location"] not in PROCESSING_LOCATIONS:
+            raise ctx.error(f"{where}.processing_location", f"must be one of {', '.join(PROCESSING_LOCATIONS)}")
+        definition["processingLocation"] = entry["processing_location"]
+    if "knowledge_sources" in entry:
+        sources = _array(ctx, f"{where}.knowledge_sources", entry["knowledge_sources"])
+        definition["knowledgeSources"] = [_json_table(ctx, f"{where}.knowledge_sources[{i}]", s) for i, s in enumerate(sources)]
+    if "models" in entry:
+        definition["models"] = _string_map(ctx, f"{where}.models", entry["models"])
+    status = entry.get("status", "ready")
+    if status not in ANALYZER_STATUSES:
+        raise ctx.error(f"{where}.status", f"must be one of {', '.join(ANALYZER_STATUSES)}")
+    return AnalyzerSeed(
+        analyzer_id=analyzer_id,
+        definition=definition,
+        status=status,
+        created=_datetime(ctx, f"{where}.created", entry.get("created")),
+    )
+
+
+def parse_deployments(value: Any, where: str = "deployments", source: str = "<request>") -> dict[str, str]:
+    """A deployment table (deployment name -> model name), as in the config file."""
+    return _string_map(_Ctx(source), where, value)
+
+
+def account_config(acc: AccountConfig) -> CUAccountConfig:
+    cfg = getattr(acc, "cu", None)
+    return cfg if isinstance(cfg, CUAccountConfig) else CUAccountConfig()
+
+
+def _string_map(ctx: _Ctx, path: str, value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and k and isinstance(v, str) and v for k, v in value.items()):
+        raise ctx.error(path, "must be a table of non-empty string values")
+    return dict(value)
+
+
+def _json_table(ctx: _Ctx, path: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ctx.error(path, "must be a table")
+    _check_json(ctx, path, value)
+    return copy.deepcopy(value)
+
+
+def _check_json(ctx: _Ctx, path: str, value: Any) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_json(ctx, f"{path}.{k}", v)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_json(ctx, f"{path}[{i}]", v)
+    elif not isinstance(value, (str, int, float, bool)) or (isinstance(value, float) and not math.isfinite(value)):
+        raise ctx.error(path, "must hold only JSON values (strings, numbers, booleans, arrays, tables)")
+
+
+# --- errors (every one carries x-ms-error-code) ------------------------------------------------------------------
+
+
+def cu_error(status: int, code: str, message: str, inner: str | None = None) -> errors.ServiceError:
+    return errors.ServiceError(status, code, message, inner_code=inner, headers={ERROR_CODE_HEADER: code})
+
+
+def with_error_code(error: errors.ServiceError) -> errors.ServiceError:
+    """The same error with ``x-ms-error-code`` (gateway answers, injected 503s, emulator bugs on CU routes)."""
+    if ERROR_CODE_HEADER in error.headers:
+        return error
+    return errors.ServiceError(
+        error.status,
+        error.code,
+        error.message,
+        inner_code=error.inner_code,
+        inner_message=error.inner_message,
+        headers={**error.headers, ERROR_CODE_HEADER: error.code},
+    )
+
+
+def not_found_route() -> errors.ServiceError:
+    """Unknown route / api-version: APIM's 404, as for the other families (plus x-ms-error-code)."""
+    return with_error_code(errors.resource_not_found())
+
+
+def invalid(message: str, inner: str = "InvalidParameter") -> errors.ServiceError:
+    return cu_error(400, "InvalidRequest", message, inner)
+
+
+def missing(name: str) -> errors.ServiceError:
+    return cu_error(400, "InvalidRequest", f"The parameter '{name}' is required.", "MissingParameter")
+
+
+def analyzer_not_found(analyzer_id: str, inner: str | None = None) -> errors.ServiceError:
+    return cu_error(404, "NotFound", f"Analyzer '{analyzer_id}' not found.", inner)
+
+
+def analyzer_exists(analyzer_id: str) -> errors.ServiceError:
+    return cu_error(
+        409,
+        "Conflict",
+        f"Analyzer '{analyzer_id}' already exists. Set allowReplace=true to replace it.",
+        "AnalyzerExists",
+    )
+
+
+def forbidden(message: str, inner: str) -> errors.ServiceError:
+    return cu_error(403, "Forbidden", message, inner)
+
+
+# --- records ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Analyzer:
+    analyzer_id: str
+    status: str
+    created: float
+    last_modified: float
+    definition: dict[str, Any] = field(default_factory=dict)  # description, tags and the create-only keys (wire)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Grant:
+    """A GA copy grant: server-side state on the SOURCE, keyed by (source analyzer id, target resource id)."""
+
+    analyzer_id: str
+    target_resource_id: str
+    target_region: str | None  # only when the request named one (checked against the target account's region)
+    expires: float
+    consumed: bool = False
+
+
+@dataclass
+class CopyToken:
+    """A token-flow authorization (contracts §5.4), found by its token. Never logged."""
+
+    token: str
+    account: str  # the source account
+    analyzer_id: str
+    target: tuple[str, str] | None  # (account name, analyzer id) the token is locked to
+    encryption_key: str | None
+    expires: float
+    used: bool = False
+
+
+@dataclass
+class Operation:
+    """An analyzer creation (PUT) or copy, polled on the TARGET at ``/analyzers/{id}/operations/{opId}``."""
+
+    operation_id: str
+    seq: int
+    account: str
+    analyzer_id: str
+    analyzer: Analyzer  # the record this operation completes (the one in the store, while it is still there)
+    created: float
+    duration: float
+    failure: dict[str, Any] | None = None  # decided when accepted (operation_failure_rate)
+    finished_at: float | None = None
+    status: str | None = None  # final status once finished
+    error: dict[str, Any] | None = None
+    result: Analyzer | None = None  # snapshot at completion
+
+    @property
+    def ends_at(self) -> float:
+        return self.created + self.duration
+
+    def status_at(self, now: float) -> str:
+        """NotStarted for the first fifth of the duration, then Running, then the final status."""
+        if self.status is not None:
+            return self.status
+        if self.duration <= 0 or now - self.created < 0.2 * self.duration:
+            return "NotStarted"
+        return "Running"
+
+
+@dataclass
+class CUAccount:
+    name: str
+    analyzers: SortedIds
+    defaults: dict[str, str]  # GET /defaults modelDeployments: model name -> deployment name
+    deployments: dict[str, str]  # deployment name -> model (ARM-managed in Azure; admin API here)
+    token_flow: bool
+    grants: dict[tuple[str, str], Grant] = field(default_factory=dict)  # (analyzer id, target resource id lower)
+    operations: dict[str, Operation] = field(default_factory=dict)
+
+
+# --- the store ----------------------------------------------------------------------------------------------------
+
+
+class CUStore:
+    """Every account's analyzers, defaults, deployments, grants, tokens and operations. Time, settings and the
+    accounts' configs come from the emulator's :class:`~.store.Store`."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.reset()
+
+    def reset(self) -> None:
+        self.accounts: dict[str, CUAccount] = {}
+        self.tokens: dict[str, CopyToken] = {}
+        self._pending: list[tuple[float, int, str, str]] = []
+        self._seq = 0
+        start = math.floor(self.store.clock.now())
+        for name, acc_cfg in self.store.config.accounts.items():
+            cfg = account_config(acc_cfg)
+            self.accounts[name] = CUAccount(
+                name=name,
+                analyzers=SortedIds(),
+                defaults=dict(cfg.model_deployments),
+                deployments=dict(cfg.deployments),
+                token_flow=cfg.token_flow,
+            )
+            for seed in cfg.analyzers:
+                self.seed(name, seed, now=start)
+
+    def now(self) -> float:
+        return round(self.store.clock.now(), 3)
+
+    # -- seeding / admin
+
+    def seed(self, account: str, seed: AnalyzerSeed, *, now: float | None = None, replace: bool = False) -> Analyzer:
+        """Create an analyzer directly (as if built). ``replace`` keeps the old createdAt unless the seed names one
+        and bumps lastModifiedAt."""
+        acct = self.accounts[account]
+        now = self.now() if now is None else now
+        old: Analyzer | None = acct.analyzers.get(seed.analyzer_id)
+        created = seed.created.timestamp() if seed.created else (old.created if (replace and old) else now)
+        modified = created
+        if replace and old is not None:
+            modified = max(now, old.last_modified + 0.001, created)
+        analyzer = Analyzer(
+            analyzer_id=seed.analyzer_id,
+            status=seed.status,
+            created=created,
+            last_modified=round(modified, 3),
+            definition=copy.deepcopy(seed.definition),
+        )
+        acct.analyzers.put(seed.analyzer_id, analyzer)
+        return analyzer
+
+    def remove(self, account: str, analyzer_id: str) -> bool:
+        analyzers = self.accounts[account].analyzers
+        if analyzer_id not in analyzers:
+            return False
+        analyzers.pop(analyzer_id)
+        return True
+
+    # -- operations
+
+    def start(self, account: str, analyzer: Analyzer, *, duration: float, fails: bool) -> Operation:
+        self._seq += 1
+        op = Operation(
+            operation_id=str(uuid.uuid4()),
+            seq=self._seq,
+            account=account,
+            analyzer_id=analyzer.analyzer_id,
+            analyzer=analyzer,
+            created=self.store.clock.now(),
+            duration=max(0.0, duration),
+            failure=errors.injected_operation_failure().error_object() if fails else None,
+        )
+        self.accounts[account].operations[op.operation_id] = op
+        heapq.heappush(self._pending, (op.ends_at, op.seq, account, op.operation_id))
+        return op
+
+    def settle(self) -> None:
+        """Finish every operation whose time is up (called before each CU request and each admin request)."""
+        now = self.store.clock.now()
+        while self._pending and self._pending[0][0] <= now:
+            _, _, account, op_id = heapq.heappop(self._pending)
+            self._finish(self.accounts[account].operations[op_id])
+
+    def _finish(self, op: Operation) -> None:
+        op.finished_at = op.ends_at
+        acct = self.accounts[op.account]
+        if acct.analyzers.get(op.analyzer_id) is not op.analyzer:
+            op.status = "Failed"
+            op.error = {
+                "code": "Conflict",
+                "message": f"Analyzer '{op.analyzer_id}' was deleted or replaced before the operation completed.",
+            }
+            return
+        if op.failure is not None:
+            op.analyzer.status = "failed"
+            op.status, op.error = "Failed", dict(op.failure)
+            return
+        op.analyzer.status = "ready"
+        op.status, op.result = "Succeeded", copy.deepcopy(op.analyzer)
+
+    def get_operation(self, account: str, analyzer_id: str, operation_id: str) -> Operation:
+        op = self.accounts[account].operations.get(operation_id)
+        now = self.store.clock.now()
+        if (
+            op is None
+            or op.analyzer_id != analyzer_id
+            or (op.finished_at is not None and now >= op.finished_at + self.store.settings.operation_retention_seconds)
+        ):
+            raise cu_error(404, "NotFound", f"Operation '{operation_id}' not found for analyzer '{analyzer_id}'.")
+        return op
+
+    # -- deployments
+
+    def check_deployments(self, account: str, models: dict[str, str], overrides: dict[str, str] | None) -> list[dict[str, Any]]:
+        """The target-side model deployment rules (contracts §5.3 model-mismatch rules); returns warnings."""
+        acct = self.accounts[account]
+        warnings: list[dict[str, Any]] = []
+        for role, model in models.items():
+            key = TOKEN_ROLE_KEYS.get(role, role)
+            deployment = (overrides or {}).get(key) or acct.defaults.get(model)
+            if deployment is None:
+                raise invalid(
+                    f"No model deployment for role '{role}' (model '{model}', deployment: none): the target resource's "
+                    f"default modelDeployments has no entry for '{model}'.",
+                    "ModelDeploymentNotFound",
+                )
+            served = acct.deployments.get(deployment)
+            if served is None:
+                raise invalid(
+                    f"Model deployment '{deployment}' for role '{role}' (model '{model}') does not exist on the target resource.",
+                    "ModelDeploymentNotFound",
+                )
+            if served == model:
+                continue
+            if role == "embedding":
+                raise invalid(
+                    f"Embedding model mismatch for role '{role}': the analyzer uses '{model}' but deployment "
+                    f"'{deployment}' serves '{served}'. The target's embedding model must be the same.",
+                    "EmbeddingModelMismatch",
+                )
+            warnings.append(
+                {
+                    "code": "CompletionModelMismatch",
+                    "message": f"Role '{role}' uses deployment '{deployment}', which serves model '{served}' instead of "
+                    f"'{model}'; results may differ from the source analyzer.",
+                }
+            )
+        return warnings
+
+    # -- admin views
+
+    def admin_view(self, account: str) -> dict[str, Any]:
+        acct = self.accounts[account]
+        return {
+            "analyzers": list(acct.analyzers.order),
+            "deployments": dict(acct.deployments),
+            "model_deployments": dict(acct.defaults),
+            "token_flow": acct.token_flow,
+        }
+
+
+# --- wire shapes --------------------------------------------------------------------------------------------------
+
+
+def format_time(ts: float) -> str:
+    """RFC 3339 UTC with ``Z``: whole seconds when the time has none, else milliseconds."""
+    ms = round(ts * 1000)
+    seconds, fraction = divmod(ms, 1000)
+    text = to_datetime(seconds).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}Z" if fraction == 0 else f"{text}.{fraction:03d}Z"
+
+
+def analyzer_view(a: Analyzer, api_version: str) -> dict[str, Any]:
+    """ContentAnalyzer for ``api_version``: absent optional keys are omitted; ``warnings`` only when non-empty."""
+    d = a.definition
+    body: dict[str, Any] = {"analyzerId": a.analyzer_id}
+    if "description" in d:
+        body["description"] = d["description"]
+    if "tags" in d:
+        body["tags"] = dict(d["tags"])
+    body["status"] = a.status
+    body["createdAt"] = format_time(a.created)
+    body["lastModifiedAt"] = format_time(a.last_modified)
+    if a.warnings:
+        body["warnings"] = copy.deepcopy(a.warnings)
+    for key in DEFINITION_KEYS[api_version]:
+        if key in d:
+            body[key] = copy.deepcopy(d[key])
+    return body
+
+
+def operation_view(op: Operation, now: float, api_version: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": op.operation_id, "status": op.status_at(now)}
+    if op.status == "Succeeded" and op.result is not None:
+        body["result"] = analyzer_view(op.result, api_version)
+    if op.status == "Failed" and op.error is not None:
+        body["error"] = dict(op.error)
+    return body
+
+
+# --- routes -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CURoute:
+    name: str
+    analyzer_id: str | None = None
+    operation_id: str | None = None
+
+
+def resolve_route(method: str, rest: str) -> CURoute | None:
+    """Map ``METHOD /{rest}`` (the path after ``/accounts/{name}/contentunderstanding/``) to a route, or None."""
+    parts = rest.split("/")
+    if parts == ["analyzers"]:
+        return CURoute("cu:analyzers:list") if method == "GET" else None
+    if parts == ["defaults"]:
+        return {"GET": CURoute("cu:defaults:get"), "PATCH": CURoute("cu:defaults:patch")}.get(method)
+    if len(parts) == 2 and parts[0] == "analyzers" and parts[1]:
+        analyzer_id, colon, action = parts[1].partition(":")
+        if not analyzer_id:
+            return None
+        if colon:
+            if method == "POST" and action in ("grantCopyAuthorization", "getCopyAuthorization", "copy"):
+                return CURoute(f"cu:{action}", analyzer_id)
+            return None
+        verb = {"GET": "get", "PUT": "put", "PATCH": "patch", "DELETE": "delete"}.get(method)
+        return CURoute(f"cu:analyzers:{verb}", analyzer_id) if verb else None
+    if len(parts) == 4 and parts[0] == "analyzers" and parts[2] == "operations" and parts[1] and parts[3] and method == "GET":
+        return CURoute("cu:operations:get", parts[1], parts[3])
+    return None
+
+
+def _encode_token(after: str) -> str:
+    return base64.urlsafe_b64encode(after.encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> str:
+    try:
+        after = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        after = ""
+    if not after:
+        raise invalid("The parameter 'nextLink' is invalid: unknown continuation token.")
+    return after
+
+
+def _json(status: int, body: Any, headers: dict[str, str]) -> Response:
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Response(content=content, status_code=status, headers={**headers, "content-type": JSON_CONTENT_TYPE})
+
+
+async def _read_json(request: Request) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise invalid("The request body is not valid JSON.") from None
+
+
+def _object(body: Any, what: str = "request body") -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise invalid(f"The {what} must be a JSON object.")
+    return body
+
+
+def _allow_replace(request: Request) -> bool:
+    value = request.query_params.get("allowReplace")
+    if value is None:
+        return False
+    if value.lower() not in ("true", "false"):
+        raise invalid("The parameter 'allowReplace' must be true or false.")
+    return value.lower() == "true"
+
+
+def _valid_target_id(analyzer_id: str) -> str:
+    if not ANALYZER_ID_RE.match(analyzer_id):
+        raise invalid(f"The analyzer id '{analyzer_id}' is invalid: it must match {ANALYZER_ID_RE.pattern}.")
+    return analyzer_id
+
+
+_ANALYZER_URL_PATH = re.compile(r"^/accounts/([^/]+)/contentunderstanding/analyzers/([^/:]+)/?$")
+
+
+def parse_analyzer_url(url: str) -> tuple[str, str] | None:
+    """``{endpoint}/contentunderstanding/analyzers/{id}`` -> (account name, analyzer id); host and query ignored."""
+    m = _ANALYZER_URL_PATH.match(urlsplit(url).path)
+    return (m.group(1), m.group(2)) if m else None
+
+
+def _string_field(body: dict[str, Any], name: str, *, required: bool) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise missing(name)
+        return None
+    if not isinstance(value, str) or not value:
+        raise invalid(f"The parameter '{name}' must be a non-empty string.")
+    return value
+
+
+def _parse_definition(body: dict[str, Any], api_version: str) -> dict[str, Any]:
+    """A PUT body (ContentAnalyzer) -> the stored definition; 400 ``InvalidRequest``/``InvalidParameter`` if malformed."""
+    allowed = ("description", "tags", *DEFINITION_KEYS[api_version])
+    definition: dict[str, Any] = {}
+    for key, value in body.items():
+        if key in READ_ONLY_KEYS:
+            continue
+        if key not in allowed:
+            raise invalid(f"The property '{key}' is not a ContentAnalyzer property in api-version {api_version}.")
+        if value is None:
+            continue
+        if key in ("description", "processingLocation", "mode") and not isinstance(value, str):
+            raise invalid(f"The property '{key}' must be a string.")
+        if key in ("tags", "models") and not (
+            isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+        ):
+            raise invalid(f"The property '{key}' must be a map of strings.")
+        if key in ("config", "fieldSchema", "trainingData") and not isinstance(value, dict):
+            raise invalid(f"The property '{key}' must be an object.")
+        if key == "fieldSchema" and not isinstance(value.get("fields"), dict):
+            raise invalid("The property 'fieldSchema.fields' is required and must be an object.")
+        if key == "dynamicFieldSchema" and not isinstance(value, bool):
+            raise invalid("The property 'dynamicFieldSchema' must be a boolean.")
+        if key == "knowledgeSources" and not (isinstance(value, list) and all(isinstance(s, dict) for s in value)):
+            raise invalid("The property 'knowledgeSources' must be an array of objects.")
+        if key == "baseAnalyzerId" and (not isinstance(value, str) or not ANALYZER_ID_RE.match(value)):
+            raise invalid(f"The property 'baseAnalyzerId' must match {ANALYZER_ID_RE.pattern}.")
+        if key == "processingLocation" and value not in PROCESSING_LOCATIONS:
+            raise invalid(f"The property 'processingLocation' must be one of {', '.join(PROCESSING_LOCATIONS)}.")
+        definition[key] = copy.deepcopy(value)
+    return definition
+
+
+async def dispatch(app: EmulatorApp, request: Request, name: str, route: CURoute | None, headers: dict[str, str]) -> Response:
+    """Serve one CU request (after the app's gateway steps: key, rate limit, faults)."""
+    cu: CUStore = app.cu
+    cu.settle()
+    api_version = request.query_params.get("api-version")
+    if route is None or api_version not in VERSIONS:
+        raise not_found_route()
+    if api_version == PREVIEW and route.name in GA_ONLY_ROUTES:
+        raise not_found_route()  # contracts §5.5: no grant, no /defaults on the preview
+    acct = cu.accounts[name]
+    if route.name == "cu:getCopyAuthorization" and not acct.token_flow:
+        raise not_found_route()  # contracts §5.4: the token flow only where the account answers it
+    account_url = f"{str(request.base_url).rstrip('/')}/accounts/{name}"
+    base = f"{account_url}/{PREFIX}"
+    settings = app.store.settings
+    action = route.name
+
+    def operation_location(analyzer_id: str, op: Operation) -> str:
+        return f"{base}/analyzers/{analyzer_id}/operations/{op.operation_id}?api-version={api_version}"
+
+    def begin(analyzer: Analyzer) -> Operation:
+        faults = app.faults.effective(name)
+        return cu.start(
+            name,
+            analyzer,
+            duration=app.faults.copy_duration(settings.copy_seconds, faults),
+            fails=app.faults.operation_fails(name, faults),  # drawn once per accepted operation
+        )
+
+    if action == "cu:analyzers:list":
+        token = request.query_params.get("nextLink")
+        after = _decode_token(token) if token is not None else None
+        ids = acct.analyzers.after(after, settings.page_size)
+        body: dict[str, Any] = {"value": [analyzer_view(acct.analyzers.get(i), api_version) for i in ids]}
+        if ids and acct.analyzers.has_after(ids[-1]):
+            body["nextLink"] = f"{base}/analyzers?nextLink={_encode_token(ids[-1])}&api-version={api_version}"
+        return _json(200, body, headers)
+
+    if action == "cu:defaults:get":
+        return _json(200, {"modelDeployments": dict(acct.defaults)}, headers)
+
+    if action == "cu:defaults:patch":
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype and ctype not in ("application/merge-patch+json", "application/json"):
+            raise cu_error(415, "UnsupportedMediaType", f"Content-Type '{ctype}' is not supported; use application/merge-patch+json.")
+        patch = _object(await _read_json(request))
+        for key in patch:
+            if key != "modelDeployments":
+                raise invalid(f"The property '{key}' is not a ContentUnderstandingDefaults property.")
+        deployments = patch.get("modelDeployments", {})
+        if deployments is None:
+            acct.defaults.clear()  # merge-patch null on the whole map
+        elif not isinstance(deployments, dict) or not all(
+            isinstance(k, str) and k and (v is None or (isinstance(v, str) and v)) for k, v in deployments.items()
+        ):
+            raise invalid("The property 'modelDeployments' must map model names to deployment names (or null to remove).")
+        else:
+            for model, deployment in deployments.items():
+                if deployment is None:
+                    acct.defaults.pop(model, None)
+                else:
+                    acct.defaults[model] = deployment
+        return _json(200, {"modelDeployments": dict(acct.defaults)}, headers)
+
+    assert route.analyzer_id is not None
+    analyzer_id = route.analyzer_id
+
+    if action == "cu:analyzers:get":
+        analyzer = acct.analyzers.get(analyzer_id)
+        if analyzer is None:
+            raise analyzer_not_found(analyzer_id)
+        return _json(200, analyzer_view(analyzer, api_version), headers)
+
+    if action == "cu:analyzers:delete":
+        if not cu.remove(name, analyzer_id):
+            raise analyzer_not_found(analyzer_id)
+        return Response(status_code=204, headers=headers)
+
+    if action == "cu:analyzers:patch":
+        analyzer = acct.analyzers.get(analyzer_id)
+        if analyzer is None:
+            raise analyzer_not_found(analyzer_id)
+        patch = _object(await _read_json(request))
+        for key in patch:
+            if key not in ("description", "tags"):
+                raise invalid(f"The property '{key}' cannot be updated: only description and tags are mutable.")
+        if "description" in patch and patch["description"] is not None and not isinstance(patch["description"], str):
+            raise invalid("The property 'description' must be a string.")
+        tags = patch.get("tags")
+        if tags is not None and not (
+            isinstance(tags, dict) and all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in tags.items())
+        ):
+            raise invalid("The property 'tags' must be a map of strings (null removes a tag).")
+        if "description" in patch:
+            if patch["description"] is None:
+                analyzer.definition.pop("description", None)
+            else:
+                analyzer.definition["description"] = patch["description"]
+        if "tags" in patch:
+            if tags is None:
+                analyzer.definition.pop("tags", None)
+            else:
+                merged = dict(analyzer.definition.get("tags", {}))
+                for k, v in tags.items():
+                    if v is None:
+                        merged.pop(k, None)
+                    else:
+                        merged[k] = v
+                analyzer.definition["tags"] = merged
+        analyzer.last_modified = round(max(cu.now(), analyzer.last_modified + 0.001), 3)
+        return _json(200, analyzer_view(analyzer, api_version), headers)
+
+    if action == "cu:analyzers:put":
+        _valid_target_id(analyzer_id)
+        allow_replace = _allow_replace(request)
+        definition = _parse_definition(_object(await _read_json(request)), api_version)
+        existing = acct.analyzers.get(analyzer_id)
+        if existing is not None and not allow_replace:
+            raise analyzer_exists(analyzer_id)
+        warnings = cu.check_deployments(name, definition.get("models") or {}, None) if api_version == GA else []
+        now = cu.now()
+        if existing is not None:
+            now = round(max(now, existing.last_modified + 0.001), 3)
+        analyzer = Analyzer(analyzer_id, "creating", now, now, definition, warnings)
+        acct.analyzers.put(analyzer_id, analyzer)
+        op = begin(analyzer)
+        status = 200 if existing is not None else 201
+        return _json(status, analyzer_view(analyzer, api_version), {**headers, "Operation-Location": operation_location(analyzer_id, op)})
+
+    if action == "cu:operations:get":
+        assert route.operation_id is not None
+        op = cu.get_operation(name, analyzer_id, route.operation_id)
+        return _json(200, operation_view(op, cu.store.clock.now(), api_version), headers)
+
+    if action == "cu:grantCopyAuthorization":
+        if analyzer_id not in acct.analyzers:
+            raise analyzer_not_found(analyzer_id)
+        body = _object(await _read_json(request))
+        target_resource_id = _string_field(body, "targetAzureResourceId", required=True)
+        target_region = _string_field(body, "targetRegion", required=False)
+        assert target_resource_id is not None
+        expires = cu.now() + settings.authorization_ttl_seconds
+        acct.grants[(analyzer_id, target_resource_id.lower())] = Grant(  # a new grant replaces an older one
+            analyzer_id=analyzer_id,
+            target_resource_id=target_resource_id,
+            target_region=target_region.lower() if target_region else None,
+            expires=expires,
+        )
+        source_resource_id = app.store.accounts[name].config.resource_id
+        payload = {
+            "source": f"{source_resource_id}/analyzers/{analyzer_id}",
+            "targetAzureResourceId": target_resource_id,
+            "expiresAt": format_time(expires),
+        }
+        return _json(200, payload, headers)
+
+    if action == "cu:getCopyAuthorization":
+        if analyzer_id not in acct.analyzers:
+            raise analyzer_not_found(analyzer_id)
+        raw = await _read_json(request)
+        body = _object(raw) if raw is not None else {}
+        target_url = _string_field(body, "target", required=False)
+        encryption_key = _string_field(body, "encryptionKey", required=False)
+        target = None
+        if target_url is not None:
+            target = parse_analyzer_url(target_url)
+            if target is None or not ANALYZER_ID_RE.match(target[1]):
+                raise invalid("The parameter 'target' must be an analyzer URL: {endpoint}/contentunderstanding/analyzers/{analyzerId}.")
+        token = secrets.token_urlsafe(32)
+        expires = cu.now() + settings.authorization_ttl_seconds
+        cu.tokens[token] = CopyToken(token, name, analyzer_id, target, encryption_key, expires)
+        payload = {"source": f"{base}/analyzers/{analyzer_id}", "authorizationToken": token, "expiresAt": format_time(expires)}
+        if target_url is not None:
+            payload["target"] = target_url
+        return _json(200, payload, headers)
+
+    if action == "cu:copy":
+        body = await _read_json(request)
+        token_shaped = isinstance(body, dict) and "authorizationToken" in body
+        if token_shaped and not acct.token_flow:
+            raise not_found_route()
+        if not token_shaped and api_version == PREVIEW:
+            raise not_found_route()  # contracts §5.5: the preview has no GA copy
+        allow_replace = _allow_replace(request)
+        if token_shaped:
+            return _token_copy(app, name, analyzer_id, _object(body), allow_replace, begin, operation_location, headers, api_version)
+        return _ga_copy(app, name, analyzer_id, _object(body), allow_replace, begin, operation_location, headers, api_version)
+
+    raise not_found_route()  # pragma: no cover - resolve_route only yields the actions above
+
+
+def _source_ready(cu: CUStore, account: str, analyzer_id: str) -> Analyzer:
+    source = cu.accounts[account].analyzers.get(analyzer_id)
+    if source is None:
+        raise cu_error(404, "NotFound", f"Source analyzer '{analyzer_id}' not found.", "SourceAnalyzerNotFound")
+    if source.status != "ready":
+        raise invalid(f"Source analyzer '{analyzer_id}' is not ready (status '{source.status}').", "SourceAnalyzerNotReady")
+    return source
+
+
+def _accept_copy(
+    cu: CUStore,
+    target: str,
+    target_id: str,
+    source_account: str,
+    source: Analyzer,
+    allow_replace: bool,
+    overrides: dict[str, str] | None,
+) -> tuple[Analyzer, Analyzer | None, list[dict[str, Any]]]:
+    """The checks shared by both copy flows after authorization: self-copy, conflict, deployments."""
+    if source_account == target and source.analyzer_id == target_id:
+        raise invalid(f"Analyzer '{target_id}' cannot be copied onto itself.")
+    existing = cu.accounts[target].analyzers.get(target_id)
+    if existing is not None and not allow_replace:
+        raise analyzer_exists(target_id)
+    warnings = cu.check_deployments(target, dict(source.definition.get("models") or {}), overrides)
+    return source, existing, warnings
+
+
+def _create_copy(cu: CUStore, target: str, target_id: str, source: Analyzer, existing: Analyzer | None, warnings: list[dict[str, Any]]) -> Analyzer:
+    now = cu.now()
+    if existing is not None:
+        now = round(max(now, existing.last_modified + 0.001), 3)
+    analyzer = Analyzer(target_id, "creating", now, now, copy.deepcopy(source.definition), warnings)
+    cu.accounts[target].analyzers.put(target_id, analyzer)  # replaces at once (allowReplace): README
+    return analyzer
+
+
+def _ga_copy(
+    app: EmulatorApp,
+    name: str,
+    target_id: str,
+    body: dict[str, Any],
+    allow_replace: bool,
+    begin: Callable[[Analyzer], Operation],
+    operation_location: Callable[[str, Operation], str],
+    headers: dict[str, str],
+    api_version: str,
+) -> Response:
+    """GA ``:copy`` on the TARGET (contracts §5.3)."""
+    cu: CUStore = app.cu
+    _valid_target_id(target_id)
+    source_id = _string_field(body, "sourceAnalyzerId", required=True)
+    resource_id = _string_field(body, "sourceAzureResourceId", required=False)
+    region = _string_field(body, "sourceRegion", required=False)
+    assert source_id is not None
+    target_cfg = app.store.accounts[name].config
+    resource_id = resource_id or target_cfg.resource_id
+    region = (region or target_cfg.region).lower()
+    source_account = app.store.by_resource_id.get(resource_id.lower())
+    if source_account is None or app.store.accounts[source_account].config.region != region:
+        raise invalid(
+            f"Source resource '{resource_id}' was not found in region '{region}'.",
+            "SourceResourceNotFound",
+        )
+    source = _source_ready(cu, source_account, source_id)
+    grant: Grant | None = None
+    if source_account != name:
+        grant = cu.accounts[source_account].grants.get((source_id, target_cfg.resource_id.lower()))
+        if grant is None:
+            raise forbidden(
+                f"No copy authorization from '{resource_id}' for analyzer '{source_id}' to '{target_cfg.resource_id}': "
+                f"call :grantCopyAuthorization on the source first.",
+                "CopyAuthorizationNotFound",
+            )
+        if grant.consumed:
+            raise forbidden(
+                f"The copy authorization for analyzer '{source_id}' was already used; grant a new one.",
+                "CopyAuthorizationUsed",
+            )
+        if cu.store.clock.now() >= grant.expires:
+            raise forbidden(
+                f"The copy authorization for analyzer '{source_id}' expired at {format_time(grant.expires)}.",
+                "CopyAuthorizationExpired",
+            )
+        if grant.target_region is not None and grant.target_region != target_cfg.region:
+            raise forbidden(
+                f"The copy authorization for analyzer '{source_id}' names region '{grant.target_region}', "
+                f"not the target's region '{target_cfg.region}'.",
+                "CopyAuthorizationRegionMismatch",
+            )
+    source, existing, warnings = _accept_copy(cu, name, target_id, source_account, source, allow_replace, None)
+    if grant is not None:
+        grant.consumed = True  # single use from the moment a copy is accepted
+    analyzer = _create_copy(cu, name, target_id, source, existing, warnings)
+    op = begin(analyzer)
+    # 201 + the ContentAnalyzer, as the live service and the SDK (which rejects 202) expect (contracts §5.3)
+    return _json(201, analyzer_view(analyzer, api_version), {**headers, "Operation-Location": operation_location(target_id, op)})
+
+
+def _token_copy(
+    app: EmulatorApp,
+    name: str,
+    target_id: str,
+    body: dict[str, Any],
+    allow_replace: bool,
+    begin: Callable[[Analyzer], Operation],
+    operation_location: Callable[[str, Operation], str],
+    headers: dict[str, str],
+    api_version: str,
+) -> Response:
+    """Preview-era token ``:copy`` on the TARGET (contracts §5.4)."""
+    cu: CUStore = app.cu
+    _valid_target_id(target_id)
+    source_url = _string_field(body, "source", required=True)
+    token_value = _string_field(body, "authorizationToken", required=True)
+    decryption_key = _string_field(body, "decryptionKey", required=False)
+    overrides = body.get("deployments")
+    if overrides is not None and not (
+        isinstance(overrides, dict) and all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in overrides.items())
+    ):
+        raise invalid("The parameter 'deployments' must map roles (chatCompletion, embedding) to deployment names.")
+    assert source_url is not None and token_value is not None
+    ref = parse_analyzer_url(source_url)
+    if ref is None or ref[0] not in cu.accounts:
+        raise invalid(f"Source analyzer URL '{source_url}' does not name a known resource.", "SourceResourceNotFound")
+    source_account, source_id = ref
+    source = _source_ready(cu, source_account, source_id)
+    token = cu.tokens.get(token_value)
+    if token is None or token.account != source_account or token.analyzer_id != source_id:
+        raise forbidden("The authorization token is not valid for this source analyzer.", "InvalidAuthorizationToken")
+    if token.used:
+        raise forbidden("The authorization token was already used; request a new one.", "AuthorizationTokenUsed")
+    if cu.store.clock.now() >= token.expires:
+        raise forbidden(f"The authorization token expired at {format_time(token.expires)}.", "AuthorizationExpired")
+    if token.target is not None and token.target != (name, target_id):
+        raise forbidden("The authorization token is locked to a different target analyzer.", "TargetMismatch")
+    if token.encryption_key is not None and (
+        decryption_key is None or not secrets.compare_digest(decryption_key.encode(), token.encryption_key.encode())
+    ):
+        raise invalid("The decryption key does not match the key the authorization token was encrypted with.", "InvalidDecryptionKey")
+    clean = {k: v for k, v in (overrides or {}).items() if v}
+    source, existing, warnings = _accept_copy(cu, name, target_id, source_account, source, allow_replace, clean)
+    token.used = True  # single use
+    analyzer = _create_copy(cu, name, target_id, source, existing, warnings)
+    op = begin(analyzer)
+    # contracts §5.4: 200 + Operation-Location; the body is the full ContentAnalyzer (a superset of the documented
+    # {analyzerId, status: "creating"})
+    return _json(200, analyzer_view(analyzer, api_version), {**headers, "Operation-Location": operation_location(target_id, op)})
+
+
+# --- admin API ----------------------------------------------------------------------------------------------------
+
+
+def admin_routes(emulator: EmulatorApp) -> list[Route]:
+    """``/_emulator/accounts/{name}/analyzers`` (POST seed / replace), ``.../analyzers/{id}`` (DELETE) and
+    ``.../deployments`` (PUT)."""
+
+    def account_or_404(name: str) -> str:
+        if name not in emulator.cu.accounts:
+            raise AdminError(404, "NotFound", f"no account named {name!r}")
+        return name
+
+    async def seed_analyzer(request: Request) -> Response:
+        name = account_or_404(request.path_params["name"])
+        body = await _admin_body(request)
+        replace = body.pop("replace", False)
+        if not isinstance(replace, bool):
+            raise AdminError(400, "BadRequest", "analyzer.replace: must be true or false")
+        try:
+            seed = parse_analyzer_seed(body, where="analyzer")
+        except ConfigError as exc:
+            raise AdminError(400, "BadRequest", str(exc)) from None
+        exists = seed.analyzer_id in emulator.cu.accounts[name].analyzers
+        if exists and not replace:
+            raise AdminError(409, "Conflict", f"account {name!r} already has an analyzer {seed.analyzer_id!r}")
+        analyzer = emulator.cu.seed(name, seed, replace=exists)
+        return _admin_json(analyzer_view(analyzer, GA), status=201)
+
+    async def remove_analyzer(request: Request) -> Response:
+        name = account_or_404(request.path_params["name"])
+        analyzer_id = request.path_params["analyzer_id"]
+        if not emulator.cu.remove(name, analyzer_id):
+            raise AdminError(404, "NotFound", f"account {name!r} has no analyzer {analyzer_id!r}")
+        return Response(status_code=204)
+
+    async def put_deployments(request: Request) -> Response:
+        name = account_or_404(request.path_params["name"])
+        body = await _admin_body(request)
+        try:
+            _check_keys(_Ctx("<request>"), "", body, ("deployments",))
+            deployments = parse_deployments(body.get("deployments"), where="deployments")
+        except ConfigError as exc:
+            raise AdminError(400, "BadRequest", str(exc)) from None
+        acct = emulator.cu.accounts[name]
+        acct.deployments = deployments
+        return _admin_json({"deployments": dict(acct.deployments)})
+
+    return [
+        Route("/_emulator/accounts/{name}/analyzers", seed_analyzer, methods=["POST"]),
+        Route("/_emulator/accounts/{name}/analyzers/{analyzer_id}", remove_analyzer, methods=["DELETE"]),
+        Route("/_emulator/accounts/{name}/deployments", put_deployments, methods=["PUT"]),
+    ]
+
+
+__all__ = [
+    "ACCOUNT_KEYS",
+    "ROUTE_NAMES",
+    "CUAccountConfig",
+    "CURoute",
+    "CUStore",
+    "admin_routes",
+    "dispatch",
+    "parse_account_config",
+    "parse_analyzer_seed",
+    "resolve_route",
+    "with_error_code",
+]
