@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from drplan.apply.cuflow import run_cu_copy, run_set_default
 from drplan.apply.journal import Journal, utcnow
+from drplan.apply.languageflow import run_language_change
 from drplan.apply.v2flow import run_v2_copy
 from drplan.azure.client import AzureClient
 from drplan.azure.lro import OpStatus, normalise_status
@@ -53,7 +55,18 @@ class _Crash:
     """Test hook: ``DRPLAN_TEST_CRASH_AT=<point>`` kills the process (exit 137, no cleanup) the first time the named
     point is reached, to prove that every step can be interrupted. Points: after-journal-authorizing,
     after-authorize, after-journal-copy-requested, after-copy-sent, after-journal-copying, after-copy-done,
-    after-delete."""
+    after-delete.
+
+    Content Understanding (apply/cuflow.py): after-journal-granting / after-journal-authorizing (GA grant / token
+    flow journaled, nothing sent), after-authorize (granted or token received), after-journal-copy-requested,
+    after-copy-sent (the target accepted the copy, its operation URL not journaled), after-journal-copying,
+    after-copy-done (the operation succeeded, not yet verified and recorded).
+
+    Language projects (apply/languageflow.py): after-journal-exporting (``exporting`` journaled, nothing sent),
+    after-export-sent (the export job exists, its URL is not journaled), after-export-done (export fetched and its
+    digest checked, ``exported`` journaled), after-import-sent (import job started, URL not journaled),
+    after-import-journaled, after-import-done (``imported`` journaled), after-train-sent, after-train-journaled,
+    after-train-done, after-deploy-sent, after-deploy-journaled."""
 
     def __init__(self) -> None:
         self.point = os.environ.get("DRPLAN_TEST_CRASH_AT", "")
@@ -100,7 +113,7 @@ class Executor:
         self.emit = emit or (lambda event: None)
         self.poll_interval = poll_interval
         self.crash = _Crash()
-        self.adapters: dict[str, DocumentModelsAdapter] = {}
+        self.adapters: dict[str, Any] = {}  # resource name -> its family's adapter (drplan.services.registry)
         self.journal: Journal | None = None
 
     # -- the whole apply -----------------------------------------------------------------------------------------
@@ -136,18 +149,32 @@ class Executor:
 
         result = ApplyResult(skipped=sorted(done))
         sem = asyncio.Semaphore(self.parallelism)
+        # depends_on: a change starts when the changes it depends on (those still pending in this apply) are done;
+        # if one of them failed, it is not attempted. Waiting happens outside the semaphore, so it cannot deadlock.
+        finished = {c["address"]: asyncio.Event() for c in pending}
 
         async def guarded(change: dict[str, Any]) -> None:
-            async with sem:
-                addr = change["address"]
-                try:
-                    await self._run_change(change)
-                    result.applied.append(addr)
-                    self.emit({"type": "change_done", "address": addr, "message": "done", "level": "debug"})
-                except DrplanError as exc:
-                    result.failed[addr] = str(exc)
-                    self.emit({"type": "change_failed", "address": addr, "level": "error", "message": str(exc),
-                               "request_id": getattr(exc, "request_id", None)})
+            addr = change["address"]
+            try:
+                for dep in change.get("depends_on", []):
+                    if dep in finished:
+                        await finished[dep].wait()
+                    if dep in result.failed:
+                        msg = f"not attempted: it depends on {dep}, which failed"
+                        result.failed[addr] = msg
+                        self.emit({"type": "change_failed", "address": addr, "level": "error", "message": msg})
+                        return
+                async with sem:
+                    try:
+                        await self._run_change(change)
+                        result.applied.append(addr)
+                        self.emit({"type": "change_done", "address": addr, "message": "done", "level": "debug"})
+                    except DrplanError as exc:
+                        result.failed[addr] = str(exc)
+                        self.emit({"type": "change_failed", "address": addr, "level": "error", "message": str(exc),
+                                   "request_id": getattr(exc, "request_id", None)})
+            finally:
+                finished[addr].set()
 
         await asyncio.gather(*(guarded(c) for c in pending))
         await self.journal.set_apply_status("failed" if result.failed else "complete")
@@ -224,6 +251,15 @@ class Executor:
         entry = self.journal.entry(change["address"])
         if action is Action.DELETE:
             await self._delete(change)
+            return
+        if change["kind"] == AssetKind.MODEL_DEPLOYMENT.value:
+            await run_set_default(self, change)
+            return
+        if change["kind"] == AssetKind.ANALYZER.value:
+            await run_cu_copy(self, change, entry)
+            return
+        if change["kind"] == AssetKind.LANGUAGE_PROJECT.value:
+            await run_language_change(self, change, entry)
             return
         if change["kind"] == AssetKind.CUSTOM_MODEL.value:
             await run_v2_copy(self, change, entry)
@@ -469,6 +505,12 @@ def _violations(change: dict[str, Any], inventories: dict[str, Inventory]) -> li
             if asset is not None:
                 out.append(f"{change['target']['resource']}/{change['target']['id']} now exists on the target "
                            f"({asset.fingerprint}); the plan expected it absent")
+        elif pre["type"] == "target_defaults":
+            now_defaults = inventories[pre["resource"]].defaults or {}
+            for model, deployment in sorted(pre["models"].items()):
+                if now_defaults.get(model) != deployment:
+                    out.append(f"{pre['resource']} /defaults {model} is now {now_defaults.get(model) or '(unset)'}; "
+                               f"the plan expected {deployment or '(unset)'}")
         elif pre["type"] == "target_fingerprint":
             asset = inventories[change["target"]["resource"]].get(kind, change["target"]["id"])
             now = asset.fingerprint if asset else "absent"

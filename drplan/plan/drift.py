@@ -1,7 +1,7 @@
 """Drift: what ``drplan check`` reports, derived from a fresh plan and the state. Pure, no I/O.
 
 A finding is anything that makes the DR posture differ from the spec: a selected asset not copied yet, a source
-rebuilt since its copy, a recorded copy missing or changed on its target, a copy whose source is gone, an encryption
+rebuilt since its copy, a target setting or training out of date, a recorded copy missing or changed on its target, a copy whose source is gone, an encryption
 mode that changed since the copy, or a plan error (e.g. a foreign model squatting a target id).
 """
 
@@ -16,7 +16,8 @@ from drplan.plan.model import Action, change_action
 @dataclass(frozen=True)
 class Finding:
     address: str
-    kind: str  # not-copied | source-rebuilt | copy-missing | copy-changed | source-gone | encryption-changed | error
+    kind: str  # not-copied | source-rebuilt | copy-missing | copy-changed | out-of-date | source-gone |
+    #            encryption-changed | error
     message: str
 
     def to_dict(self) -> dict[str, str]:
@@ -41,6 +42,10 @@ def find_drift(plan: dict[str, Any], resources_in_state: dict[str, dict[str, Any
             out.append(Finding(addr, "source-rebuilt", c["reason"]))
             if c["flags"]["drift"]:
                 out.append(Finding(addr, "copy-changed", "the target copy differs from the one recorded in state"))
+        elif action is Action.UPDATE:  # a CU /defaults key, or a Language project's training/deployment
+            out.append(Finding(addr, "out-of-date", c["reason"]))
+            if c["flags"]["drift"]:
+                out.append(Finding(addr, "copy-changed", "the target differs from what drplan recorded in state"))
         elif action is Action.DELETE or (action is Action.NO_OP and rec is not None and c["warnings"]
                                          and any(w.startswith("orphaned copy") for w in c["warnings"])):
             out.append(Finding(addr, "source-gone", c["reason"]))

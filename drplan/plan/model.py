@@ -10,13 +10,16 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-PLAN_FORMAT_VERSION = "1.0"
+#: 1.1: Content Understanding and Language changes (kinds analyzer, model-deployment, language-project; the
+#: "update" action; depends_on, steps, deployments, settings, diff). A 1.0 plan is a valid 1.1 plan.
+PLAN_FORMAT_VERSION = "1.1"
 
 
 class Action(str, enum.Enum):
     CREATE = "create"
     REPLACE = "replace"
     DELETE = "delete"
+    UPDATE = "update"  # in place: a CU target's /defaults key, or retrain/redeploy a Language project
     NO_OP = "no-op"
 
     @property
@@ -40,6 +43,7 @@ _ACTIONS: dict[str, tuple[str, ...]] = {
     "create": ("create",),
     "replace": ("delete", "create"),
     "delete": ("delete",),
+    "update": ("update",),
     "no-op": ("no-op",),
 }
 _BY_ACTIONS: dict[tuple[str, ...], Action] = {v: Action(k) for k, v in _ACTIONS.items()}
@@ -63,6 +67,17 @@ class Change:
     errors: list[str] = field(default_factory=list)
     preconditions: list[dict[str, Any]] = field(default_factory=list)
     create_before_destroy: bool = False
+    #: Addresses that must be applied before this one (a CU analyzer after the /defaults keys and the analyzers it
+    #: references). Only the executor's ordering depends on it.
+    depends_on: list[str] = field(default_factory=list)
+    #: The ordered steps apply will run (Language: export, import, train, deploy), for reviewers and the executor.
+    steps: list[str] = field(default_factory=list)
+    #: CU: per model role, the model, the deployment the target will use and why.
+    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Family-specific inputs apply uses exactly as reviewed (CU /defaults value, Language train/deploy settings).
+    settings: dict[str, Any] = field(default_factory=dict)
+    #: A readable summary of what changed in the definition (deepdiff), one line per difference.
+    diff: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         actions = self.action.actions
@@ -80,6 +95,9 @@ class Change:
             "warnings": self.warnings,
             "errors": self.errors,
             "preconditions": self.preconditions,
+            **{k: v for k, v in (("depends_on", self.depends_on), ("steps", self.steps),
+                                 ("deployments", self.deployments), ("settings", self.settings),
+                                 ("diff", self.diff)) if v},
         }
 
 

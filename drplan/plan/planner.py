@@ -7,6 +7,8 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from drplan import __version__
+from drplan.plan.cu import plan_analyzers
+from drplan.plan.language import plan_projects
 from drplan.plan.model import PLAN_FORMAT_VERSION, Action, Change
 from drplan.services.base import Asset, Inventory
 from drplan.spec.model import AssetKind, Encryption, Rule, Spec
@@ -34,7 +36,12 @@ def selected(rule: Rule, asset: Asset) -> bool:
 
 
 def kinds_of(rule: Rule, spec: Spec) -> frozenset[AssetKind]:
-    if spec.resources[rule.source].protocol == "fr-v2":
+    proto = spec.resources[rule.source].protocol
+    if proto == "cu":
+        return frozenset({AssetKind.ANALYZER, AssetKind.MODEL_DEPLOYMENT})
+    if proto == "language":
+        return frozenset({AssetKind.LANGUAGE_PROJECT})
+    if proto == "fr-v2":
         return frozenset({AssetKind.CUSTOM_MODEL} if rule.models else set())
     out = set()
     if rule.models:
@@ -76,49 +83,16 @@ def build_plan(
     desired: set[str] = set()
 
     for rule in spec.rules:
-        src_res = spec.resources[rule.source]
-        src_inv = inventories[rule.source]
-        kinds = kinds_of(rule, spec)
-        sources = sorted(
-            (a for a in src_inv.assets.values() if a.kind in kinds and selected(rule, a)),
-            key=lambda a: (a.kind.value, a.id)
-        )
-        if not sources:
-            plan_warnings.append(
-                f"rule {rule.name!r}: no model or classifier on {rule.source!r} matches the rule's selection"
-            )
-        for tname in rule.targets:
-            tgt_res = spec.resources[tname]
-            tgt_inv = inventories[tname]
-            downgrade = src_res.encryption is Encryption.CUSTOMER_MANAGED and tgt_res.encryption is Encryption.MICROSOFT_MANAGED
-            for asset in sources:
-                if asset.kind is AssetKind.CUSTOM_MODEL:
-                    # The target id is minted by the service: the address names the source model, the state maps it
-                    # to the copy (contracts §4).
-                    addr = address(rule.name, tname, asset.kind, asset.id)
-                    desired.add(addr)
-                    change = _plan_v2_one(rule, addr, asset, tname, tgt_inv, state.resources.get(addr))
-                else:
-                    target_id = rule.rename.get(asset.id, asset.id)
-                    addr = address(rule.name, tname, asset.kind, target_id)
-                    desired.add(addr)
-                    observed = tgt_inv.get(asset.kind, target_id)
-                    change = _plan_one(rule, addr, asset, target_id, tname, observed, state.resources.get(addr))
-                change.source = _source_block(spec, rule, asset)
-                if downgrade and change.action is not Action.NO_OP:
-                    change.flags["encryption_downgrade"] = True
-                    if rule.allow_encryption_downgrade:
-                        change.warnings.append(
-                            f"encryption downgrade: {rule.source!r} uses a customer-managed key and {tname!r} does not; "
-                            "the copy will be sent with x-ms-forms-copy-degrade: true (allowed by the rule)"
-                        )
-                    else:
-                        change.errors.append(
-                            f"encryption downgrade refused: {rule.source!r} uses a customer-managed key and {tname!r} "
-                            f"does not; set allow_encryption_downgrade = true on rule {rule.name!r} to accept it, or "
-                            "encrypt the target with a customer-managed key"
-                        )
-                changes.append(change)
+        proto = spec.resources[rule.source].protocol
+        if proto == "cu":
+            rule_changes, rule_warnings = plan_analyzers(spec, rule, inventories, state)
+        elif proto == "language":
+            rule_changes, rule_warnings = plan_projects(spec, rule, inventories, state)
+        else:
+            rule_changes, rule_warnings = _plan_models(spec, rule, inventories, state)
+        changes.extend(rule_changes)
+        plan_warnings.extend(rule_warnings)
+        desired.update(c.address for c in rule_changes)
 
         # Copies this rule made earlier whose source is gone or no longer selected.
         for addr, rec in sorted(state.resources.items()):
@@ -152,7 +126,17 @@ def build_plan(
             plan_warnings.append(f"{addr}: recorded in state by rule {rec['rule']!r}, which is no longer in the spec; left alone")
 
     if targets or excludes:
-        kept = [c for c in changes if address_selected(c.address, targets, excludes)]
+        by_addr = {c.address: c for c in changes}
+        keep = {c.address for c in changes if address_selected(c.address, targets, excludes)}
+        # Like Terraform, a targeted change brings what it depends on (a CU analyzer its /defaults keys and the
+        # analyzers it references), so the plan is applyable on its own.
+        todo = list(keep)
+        while todo:
+            for dep in by_addr[todo.pop()].depends_on:
+                if dep in by_addr and dep not in keep:
+                    keep.add(dep)
+                    todo.append(dep)
+        kept = [c for c in changes if c.address in keep]
         left_out = len(changes) - len(kept)
         changes = kept
         plan_warnings.append(
@@ -164,9 +148,17 @@ def build_plan(
     # Two changes must never produce the same target asset.
     claims: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     for c in changes:
-        if c.action in (Action.CREATE, Action.REPLACE, Action.NO_OP) and c.target.get("id"):
+        if c.action in (Action.CREATE, Action.REPLACE, Action.UPDATE, Action.NO_OP) and c.target.get("id"):
             claims[(c.target["resource"], c.kind, c.target["id"])].append(c.address)
     for (tname, kind, tid), addrs in claims.items():
+        if kind == AssetKind.MODEL_DEPLOYMENT.value:  # several rules may want the same /defaults value
+            wanted = {c.settings.get("deployment") for c in changes if c.address in addrs}
+            if len(wanted) > 1:
+                for c in changes:
+                    if c.address in addrs:
+                        c.errors.append(f"{tname!r} /defaults {tid!r} is set to different deployments by several "
+                                        f"rules ({', '.join(addrs)}); make the rules' deployments agree")
+            continue
         if len(addrs) > 1:
             for c in changes:
                 if c.address in addrs:
@@ -189,6 +181,11 @@ def build_plan(
                 f"target {tname!r}: {n} new model(s) planned but only {max(free, 0)} of its {inv.model_limit} custom "
                 f"model slots are free ({inv.model_count} in use); raise the limit, delete models, or narrow the rules"
             )
+
+    for addr in _cycle(changes):
+        next(c for c in changes if c.address == addr).errors.append(
+            "depends on itself through other changes (analyzers that reference each other in a cycle); drplan "
+            "cannot order these copies")
 
     changes.sort(key=lambda c: c.address)
     for c in changes:
@@ -218,6 +215,73 @@ def build_plan(
         "errors": plan_errors,
         "applyable": not plan_errors,
     }
+
+
+def _cycle(changes: list[Change]) -> list[str]:
+    """Addresses on a depends_on cycle (empty when the changes can be ordered)."""
+    deps = {c.address: [d for d in c.depends_on] for c in changes}
+    state: dict[str, int] = {}
+    on_cycle: list[str] = []
+
+    def visit(addr: str, stack: list[str]) -> None:
+        state[addr] = 1
+        for d in deps.get(addr, []):
+            if state.get(d) == 1:
+                on_cycle.extend(stack[stack.index(d):] if d in stack else [d])
+            elif d in deps and d not in state:
+                visit(d, stack + [d])
+        state[addr] = 2
+
+    for addr in sorted(deps):
+        if addr not in state:
+            visit(addr, [addr])
+    return sorted(set(on_cycle))
+
+
+def _plan_models(spec: Spec, rule: Rule, inventories: dict[str, Inventory], state: State) -> tuple[list[Change], list[str]]:
+    """Document Intelligence / Form Recognizer models and classifiers of one rule."""
+    changes: list[Change] = []
+    warnings: list[str] = []
+    src_res = spec.resources[rule.source]
+    src_inv = inventories[rule.source]
+    kinds = kinds_of(rule, spec)
+    sources = sorted(
+        (a for a in src_inv.assets.values() if a.kind in kinds and selected(rule, a)),
+        key=lambda a: (a.kind.value, a.id)
+    )
+    if not sources:
+        warnings.append(f"rule {rule.name!r}: no model or classifier on {rule.source!r} matches the rule's selection")
+    for tname in rule.targets:
+        tgt_res = spec.resources[tname]
+        tgt_inv = inventories[tname]
+        downgrade = src_res.encryption is Encryption.CUSTOMER_MANAGED and tgt_res.encryption is Encryption.MICROSOFT_MANAGED
+        for asset in sources:
+            if asset.kind is AssetKind.CUSTOM_MODEL:
+                # The target id is minted by the service: the address names the source model, the state maps it
+                # to the copy (contracts §4).
+                addr = address(rule.name, tname, asset.kind, asset.id)
+                change = _plan_v2_one(rule, addr, asset, tname, tgt_inv, state.resources.get(addr))
+            else:
+                target_id = rule.rename.get(asset.id, asset.id)
+                addr = address(rule.name, tname, asset.kind, target_id)
+                observed = tgt_inv.get(asset.kind, target_id)
+                change = _plan_one(rule, addr, asset, target_id, tname, observed, state.resources.get(addr))
+            change.source = _source_block(spec, rule, asset)
+            if downgrade and change.action is not Action.NO_OP:
+                change.flags["encryption_downgrade"] = True
+                if rule.allow_encryption_downgrade:
+                    change.warnings.append(
+                        f"encryption downgrade: {rule.source!r} uses a customer-managed key and {tname!r} does not; "
+                        "the copy will be sent with x-ms-forms-copy-degrade: true (allowed by the rule)"
+                    )
+                else:
+                    change.errors.append(
+                        f"encryption downgrade refused: {rule.source!r} uses a customer-managed key and {tname!r} "
+                        f"does not; set allow_encryption_downgrade = true on rule {rule.name!r} to accept it, or "
+                        "encrypt the target with a customer-managed key"
+                    )
+            changes.append(change)
+    return changes, warnings
 
 
 def _plan_v2_one(rule: Rule, addr: str, asset: Asset, tname: str, tgt_inv: Inventory,

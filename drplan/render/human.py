@@ -5,16 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from drplan.plan.model import Action, change_action
+from drplan.render.details import details
 
-SYMBOL = {Action.CREATE: "+", Action.REPLACE: "-/+", Action.DELETE: "-", Action.NO_OP: " "}
-VERB = {Action.CREATE: "create", Action.REPLACE: "replace", Action.DELETE: "delete", Action.NO_OP: "no change"}
+SYMBOL = {Action.CREATE: "+", Action.REPLACE: "-/+", Action.DELETE: "-", Action.UPDATE: "~", Action.NO_OP: " "}
+VERB = {Action.CREATE: "create", Action.REPLACE: "replace", Action.DELETE: "delete", Action.UPDATE: "update",
+        Action.NO_OP: "no change"}
 
 
 def summary_line(plan: dict[str, Any]) -> str:
     s = plan["summary"]
-    if not (s["create"] or s["replace"] or s["delete"]):
+    if not (s["create"] or s["replace"] or s["delete"] or s.get("update")):
         return f"No changes. {s['no-op']} cop{'y' if s['no-op'] == 1 else 'ies'} in sync."
-    return (f"Plan: {s['create']} to create, {s['replace']} to replace, {s['delete']} to delete, "
+    update = f"{s['update']} to update, " if s.get("update") else ""
+    return (f"Plan: {s['create']} to create, {update}{s['replace']} to replace, {s['delete']} to delete, "
             f"{s['no-op']} unchanged.")
 
 
@@ -29,8 +32,15 @@ def render_plan(plan: dict[str, Any], *, verbose: bool = False) -> str:
         if action is not Action.DELETE:
             lines.append(f"        {src['resource']}/{src['id']} -> {tgt['resource']}/{tgt['id']}")
         lines.append(f"        reason: {c['reason']}")
+        for label, text in details(c):
+            lines.append(f"        {label}: {text}")
+        if c.get("diff"):
+            lines.append("        changes:")
+            lines.extend(f"          {d}" for d in c["diff"])
         if c["flags"].get("encryption_downgrade"):
             lines.append("        flag: ENCRYPTION DOWNGRADE (customer-managed key -> Microsoft-managed key)")
+        if c["flags"].get("destructive"):
+            lines.append("        flag: DESTRUCTIVE (overwrites the target's data)")
         if c["flags"].get("drift"):
             lines.append("        flag: drift (the target changed out of band)")
         for w in c["warnings"]:
@@ -42,7 +52,9 @@ def render_plan(plan: dict[str, Any], *, verbose: bool = False) -> str:
         lines.append(f"  ({hidden} unchanged cop{'y' if hidden == 1 else 'ies'} not shown; use --verbose)")
     out = []
     if lines:
-        out.append("drplan will perform the following changes:\n" if plan["summary"]["create"] + plan["summary"]["replace"] + plan["summary"]["delete"] else "")
+        s = plan["summary"]
+        busy = s["create"] + s["replace"] + s["delete"] + s.get("update", 0)
+        out.append("drplan will perform the following changes:\n" if busy else "")
         out.extend(lines)
         out.append("")
     for w in plan["warnings"]:

@@ -12,13 +12,15 @@ import html
 from typing import Any
 
 from drplan.plan.model import Action, change_action
+from drplan.render.details import details
 
 COMMENT_LIMIT = 65_536
 _BUDGET = COMMENT_LIMIT - 2_000  # room for the footer and the truncation notes
 _DIFF_LINES = 40
 
-VERB = {Action.CREATE: "create", Action.REPLACE: "replace", Action.DELETE: "delete", Action.NO_OP: "no change"}
-ICON = {Action.CREATE: "+", Action.REPLACE: "-/+", Action.DELETE: "-", Action.NO_OP: "="}
+VERB = {Action.CREATE: "create", Action.REPLACE: "replace", Action.DELETE: "delete", Action.UPDATE: "update",
+        Action.NO_OP: "no change"}
+ICON = {Action.CREATE: "+", Action.REPLACE: "-/+", Action.DELETE: "-", Action.UPDATE: "~", Action.NO_OP: "="}
 
 
 def _esc(text: str) -> str:
@@ -27,14 +29,16 @@ def _esc(text: str) -> str:
 
 def _summary(plan: dict[str, Any]) -> str:
     s = plan["summary"]
-    return (f"**{s['create']}** to create, **{s['replace']}** to replace, **{s['delete']}** to delete, "
+    update = f"**{s['update']}** to update, " if s.get("update") else ""
+    return (f"**{s['create']}** to create, {update}**{s['replace']}** to replace, **{s['delete']}** to delete, "
             f"**{s['no-op']}** unchanged")
 
 
 def _banners(plan: dict[str, Any]) -> list[str]:
     out: list[str] = []
     changes = plan["changes"]
-    destructive = [c for c in changes if change_action(c) in (Action.REPLACE, Action.DELETE)]
+    destructive = [c for c in changes if change_action(c) in (Action.REPLACE, Action.DELETE)
+                   or (c["flags"].get("destructive") and change_action(c) is not Action.NO_OP)]
     downgrades = [c for c in changes if c["flags"].get("encryption_downgrade") and change_action(c) is not Action.NO_OP]
     if plan["errors"]:
         out += ["> [!CAUTION]", f"> **Not applyable:** this plan has {len(plan['errors'])} error(s); "
@@ -44,10 +48,10 @@ def _banners(plan: dict[str, Any]) -> list[str]:
             out.append(f"> - … and {len(plan['errors']) - 20} more (see the plan JSON)")
         out.append("")
     if destructive:
-        n_rep = sum(change_action(c) is Action.REPLACE for c in destructive)
+        n_rep = sum(change_action(c) is not Action.DELETE for c in destructive)
         n_del = len(destructive) - n_rep
-        out += ["> [!WARNING]", f"> **Destructive:** {n_rep} replace(s) delete a copy before copying again; "
-                f"{n_del} delete(s) remove copies.", ""]
+        out += ["> [!WARNING]", f"> **Destructive:** {n_rep} replace(s) overwrite or delete a copy before copying "
+                f"again; {n_del} delete(s) remove copies.", ""]
     if downgrades:
         out += ["> [!IMPORTANT]", f"> **Encryption downgrade:** {len(downgrades)} cop{'y' if len(downgrades) == 1 else 'ies'}"
                 " go from a customer-managed key to Microsoft-managed keys (allowed by the rule; sent with "
@@ -85,9 +89,8 @@ def _section(change: dict[str, Any]) -> str:
     flags = [name.replace("_", " ") for name, on in change["flags"].items() if on]
     if flags:
         body.append(f"- **Flags:** {', '.join(flags)}")
-    for key, label in (("deployment_overrides", "Deployment overrides"),):
-        if change.get(key):
-            body.append(f"- **{label}:** " + ", ".join(f"`{k}` → `{v}`" for k, v in sorted(change[key].items())))
+    for label, text in details(change):
+        body.append(f"- **{label.capitalize()}:** {_esc(text)}")
     for w in change["warnings"]:
         body.append(f"- ⚠️ {_esc(w)}")
     for e in change["errors"]:

@@ -80,6 +80,9 @@ class LiveProgress:
                 self.console.print(f"[red]failed[/red] {addr}: {event.get('message', '')}", markup=True,
                                    highlight=False)
             return
+        if event.get("level") == "warning" and addr:
+            self.console.print(f"[yellow]warning[/yellow] {addr}: {event.get('message', '')}", markup=True,
+                               highlight=False)
         if kind == "step" and addr:
             row = self.rows.get(addr)
             if row is None:

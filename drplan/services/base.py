@@ -39,6 +39,8 @@ class Asset:
     tags: dict[str, str] = field(default_factory=dict)
     status: str = "ready"  # FR v2.x models: creating | ready | invalid; DI/FR v3 models exist only when ready
     name: str = ""  # FR v2.x modelName (rules may select by it)
+    #: Family details the planner compares: a CU analyzer's definition, a Language project's metadata.
+    detail: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass
@@ -49,6 +51,8 @@ class Inventory:
     assets: dict[tuple[AssetKind, str], Asset] = field(default_factory=dict)
     model_count: int | None = None
     model_limit: int | None = None
+    #: Content Understanding: the resource's ``/defaults`` modelDeployments (model name -> deployment name).
+    defaults: dict[str, str] | None = None
 
     def get(self, kind: AssetKind, asset_id: str) -> Asset | None:
         return self.assets.get((kind, asset_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drplan.azure.client import AzureClient
 from drplan.services.base import Connection
+from drplan.services.contentunderstanding import AnalyzersAdapter
 from drplan.services.documentintelligence import DocumentModelsAdapter
 from drplan.services.formrecognizer_v2 import FormRecognizerV2Adapter
 from drplan.spec.model import copy_protocol
@@ -12,6 +13,7 @@ from drplan.spec.model import copy_protocol
 ADAPTERS: dict[str, type] = {
     "di": DocumentModelsAdapter,
     "fr-v2": FormRecognizerV2Adapter,
+    "cu": AnalyzersAdapter,
 }
 
 

@@ -15,6 +15,7 @@ from drplan.spec.model import (
     CLASSIFIER_COPY_VERSIONS,
     Encryption,
     Family,
+    LanguageTraining,
     Resource,
     Rule,
     Spec,
@@ -97,15 +98,20 @@ def build_spec(data: dict[str, Any], *, path: Path, digest: str, check_env: bool
             api_version=r["api_version"],
             key_env=r["key_env"],
             encryption=Encryption(r.get("encryption", Encryption.MICROSOFT_MANAGED.value)),
+            copy_flow=r.get("copy_flow", "grant"),
         )
+        if "copy_flow" in r and family is not Family.CONTENT_UNDERSTANDING:
+            errors.append(f"{where}.copy_flow: only content-understanding resources choose a copy flow; remove it")
 
-    seen_ids: dict[str, str] = {}
+    # One multi-service (Azure AI services / Foundry) account may host several families, each its own resource in
+    # the spec; two resources of the same family on one account would copy onto themselves.
+    seen_ids: dict[tuple[str, str], str] = {}
     for rid_name, res in resources.items():
-        key = res.resource_id.lower()
+        key = (res.resource_id.lower(), res.protocol)
         if key in seen_ids:
             errors.append(
                 f"{name}: resources.{rid_name}.resource_id: same ARM id as resources.{seen_ids[key]}; "
-                "each resource must be a different account"
+                "each resource of a family must be a different account"
             )
         seen_ids[key] = rid_name
 
@@ -120,14 +126,8 @@ def build_spec(data: dict[str, Any], *, path: Path, digest: str, check_env: bool
         src = resources.get(r["source"])
         if src is None:
             errors.append(f"{where}.source: unknown resource {r['source']!r}; defined resources: {known}")
-        if src is not None and src.protocol == "fr-v2" and r.get("rename"):
-            errors.append(f"{where}.rename: Form Recognizer v2.x copies get ids chosen by the target service; "
-                          "rename is not possible, remove it")
-        if src is not None and src.protocol == "fr-v2" and r.get("classifiers"):
-            errors.append(f"{where}.classifiers: Form Recognizer v2.x has no classifiers; remove classifiers from "
-                          "this rule")
-        if not r.get("models") and not r.get("classifiers"):
-            errors.append(f"{where}: selects nothing; add models = [...] and/or classifiers = [...] (ids or globs)")
+        if src is not None:
+            errors.extend(_selector_errors(where, r, src))
         for j, t in enumerate(r["targets"]):
             tgt = resources.get(t)
             if tgt is None:
@@ -139,8 +139,12 @@ def build_spec(data: dict[str, Any], *, path: Path, digest: str, check_env: bool
             if src is not None and src.protocol != tgt.protocol:
                 errors.append(
                     f"{where}.targets[{j}]: cannot copy from {src.name!r} ({src.family.value} {src.api_version}) to "
-                    f"{tgt.name!r} ({tgt.family.value} {tgt.api_version}); Form Recognizer v2.x models live in their "
-                    "own store with their own copy protocol: source and targets must both be v2.x or both v3/v4"
+                    f"{tgt.name!r} ({tgt.family.value} {tgt.api_version}); {_PROTOCOL_HINT}"
+                )
+            elif src is not None and src.protocol == "cu" and src.copy_flow != tgt.copy_flow:
+                errors.append(
+                    f"{where}.targets[{j}]: {src.name!r} uses copy_flow = {src.copy_flow!r} but {tgt.name!r} uses "
+                    f"{tgt.copy_flow!r}; a rule's source and targets must use the same Content Understanding copy flow"
                 )
             if r.get("classifiers") and not (src is not None and src.protocol == "fr-v2"):
                 for role, res in (("source", src), (f"targets[{j}]", tgt)):
@@ -165,8 +169,31 @@ def build_spec(data: dict[str, Any], *, path: Path, digest: str, check_env: bool
                 rename=dict(rename),
                 allow_encryption_downgrade=bool(r.get("allow_encryption_downgrade", False)),
                 prune=bool(r.get("prune", False)),
+                analyzers=tuple(r.get("analyzers", ())),
+                deployments={t: dict(roles) for t, roles in r.get("deployments", {}).items()},
+                encryption_key_env=r.get("encryption_key_env"),
+                decryption_key_env=r.get("decryption_key_env") or r.get("encryption_key_env"),
+                projects=tuple(r.get("projects", ())),
+                train=LanguageTraining(r["train"]["model_label"], r["train"]["training_config_version"],
+                                       r["train"].get("deployment")) if "train" in r else None,
             )
         )
+        if src is not None and src.protocol == "cu":
+            for t in r.get("deployments", {}):
+                if t not in r["targets"]:
+                    errors.append(f"{where}.deployments.{t}: {t!r} is not one of this rule's targets "
+                                  f"({', '.join(r['targets'])}); overrides are per target")
+            token = src.copy_flow == "token"
+            for key in ("encryption_key_env", "decryption_key_env"):
+                env = r.get(key)
+                if env and not token:
+                    errors.append(f"{where}.{key}: only the token copy flow encrypts its token; {src.name!r} uses "
+                                  "copy_flow = \"grant\" (remove the key, or set copy_flow = \"token\")")
+                elif env and check_env and not os.environ.get(env):
+                    errors.append(f"{where}.{key}: environment variable {env} is not set; export the key in it")
+            if r.get("decryption_key_env") and not r.get("encryption_key_env"):
+                errors.append(f"{where}.decryption_key_env: set encryption_key_env too (the source encrypts the token "
+                              "with it)")
     state = _state_config(data.get("state", {}), path=path, errors=errors, check_env=check_env)
     if errors:
         raise SpecError("\n".join(dict.fromkeys(errors)))
@@ -181,6 +208,48 @@ def build_spec(data: dict[str, Any], *, path: Path, digest: str, check_env: bool
         parallelism=defaults.get("parallelism", 10),
         per_endpoint_parallelism=defaults.get("per_endpoint_parallelism", 8),
     )
+
+
+_PROTOCOL_HINT = ("resources copy only within one protocol: Document Intelligence v4 / Form Recognizer v3, Form "
+                  "Recognizer v2.x (its own model store), Content Understanding, or Language")
+
+#: Which selector keys each copy protocol understands (the others are errors, so a typo cannot select nothing).
+_SELECTORS: dict[str, tuple[str, ...]] = {
+    "di": ("models", "classifiers"),
+    "fr-v2": ("models",),
+    "cu": ("analyzers",),
+    "language": ("projects",),
+}
+_PROTOCOL_NAMES = {"di": "Document Intelligence / Form Recognizer v3", "fr-v2": "Form Recognizer v2.x",
+                   "cu": "Content Understanding", "language": "Language"}
+_OPTIONS: dict[str, tuple[str, ...]] = {
+    "deployments": ("cu",), "encryption_key_env": ("cu",), "decryption_key_env": ("cu",), "train": ("language",),
+    "allow_encryption_downgrade": ("di", "fr-v2"),
+}
+
+
+def _selector_errors(where: str, r: dict[str, Any], src: Resource) -> list[str]:
+    """Selectors and options that do not fit the source's protocol, and a rule that selects nothing."""
+    proto = src.protocol
+    allowed = _SELECTORS[proto]
+    out = []
+    for key in ("models", "classifiers", "analyzers", "projects"):
+        if r.get(key) and key not in allowed:
+            if proto == "fr-v2" and key == "classifiers":
+                out.append(f"{where}.classifiers: Form Recognizer v2.x has no classifiers; remove classifiers from "
+                           "this rule")
+            else:
+                out.append(f"{where}.{key}: the source {src.name!r} is {_PROTOCOL_NAMES[proto]}, which selects "
+                           f"with {' / '.join(allowed)}; use that instead")
+    for key, protos in _OPTIONS.items():
+        if r.get(key) and proto not in protos:  # truthy: the schema fills in defaults (false)
+            out.append(f"{where}.{key}: only for {' / '.join(_PROTOCOL_NAMES[p] for p in protos)} rules; remove it")
+    if proto == "fr-v2" and r.get("rename"):
+        out.append(f"{where}.rename: Form Recognizer v2.x copies get ids chosen by the target service; "
+                   "rename is not possible, remove it")
+    if not any(r.get(k) for k in allowed):
+        out.append(f"{where}: selects nothing; add {' and/or '.join(f'{k} = [...]' for k in allowed)} (ids or globs)")
+    return out
 
 
 _BLOB_KEYS = ("account_url", "container", "blob", "connection_string_env", "account_key_env", "lease_seconds")

@@ -11,6 +11,8 @@ from typing import Any
 class Family(str, enum.Enum):
     DOCUMENT_INTELLIGENCE = "document-intelligence"
     FORM_RECOGNIZER = "form-recognizer"
+    CONTENT_UNDERSTANDING = "content-understanding"
+    LANGUAGE = "language"
 
 
 class Encryption(str, enum.Enum):
@@ -22,22 +24,40 @@ class AssetKind(str, enum.Enum):
     DOCUMENT_MODEL = "document-model"
     DOCUMENT_CLASSIFIER = "document-classifier"
     CUSTOM_MODEL = "custom-model"  # Form Recognizer v2.x: the target id is chosen by the service (contracts §4)
+    ANALYZER = "analyzer"  # Content Understanding (contracts §5)
+    MODEL_DEPLOYMENT = "model-deployment"  # one key of a CU target's /defaults (model name -> deployment), set by drplan
+    LANGUAGE_PROJECT = "language-project"  # Language analyze-text authoring project (contracts §6)
 
 
 #: api-versions each family speaks (contracts §2, §3), and which of them can copy classifiers (§2.4, §2.7).
 API_VERSIONS: dict[Family, tuple[str, ...]] = {
     Family.DOCUMENT_INTELLIGENCE: ("2024-11-30", "2024-02-29-preview"),
     Family.FORM_RECOGNIZER: ("2023-07-31", "2022-08-31", "2.1", "2.0", "2.0-preview"),
+    # 2025-05-01-preview has no copy operation at all (contracts §5.5), so it cannot take part in DR.
+    Family.CONTENT_UNDERSTANDING: ("2025-11-01",),
+    Family.LANGUAGE: ("2023-04-01", "2022-05-01"),
 }
 CLASSIFIER_COPY_VERSIONS = frozenset({"2024-11-30"})
 #: Path-versioned Form Recognizer v2.x (contracts §4): its own model store and copy protocol.
 V2_VERSIONS = frozenset({"2.1", "2.0", "2.0-preview"})
 
 
+#: Content Understanding copy flows (contracts §5.3 GA grant, §5.4 preview-era token).
+CU_FLOWS = ("grant", "token")
+#: The model roles an analyzer's ``models`` map names (contracts §5.2), and the override keys of the token flow's copy
+#: body (§5.4) they map to.
+CU_ROLES = ("completion", "embedding")
+
+
 def copy_protocol(family: "Family | str", api_version: str) -> str:
     """Resources can copy to each other only when they speak the same copy protocol."""
-    if Family(family) is Family.FORM_RECOGNIZER and api_version in V2_VERSIONS:
+    fam = Family(family)
+    if fam is Family.FORM_RECOGNIZER and api_version in V2_VERSIONS:
         return "fr-v2"
+    if fam is Family.CONTENT_UNDERSTANDING:
+        return "cu"
+    if fam is Family.LANGUAGE:
+        return "language"
     return "di"  # DI v4 and FR v3 are one service with one authorizeCopy/copyTo protocol (contracts §3)
 
 
@@ -51,6 +71,7 @@ class Resource:
     api_version: str
     key_env: str
     encryption: Encryption = Encryption.MICROSOFT_MANAGED
+    copy_flow: str = "grant"  # Content Understanding only: "grant" (GA, default) or "token" (contracts §5.4)
 
     @property
     def protocol(self) -> str:
@@ -66,7 +87,17 @@ class Resource:
             "api_version": self.api_version,
             "key_env": self.key_env,
             "encryption": self.encryption.value,
+            **({"copy_flow": self.copy_flow} if self.family is Family.CONTENT_UNDERSTANDING else {}),
         }
+
+
+@dataclass(frozen=True)
+class LanguageTraining:
+    """A Language rule's ``[replicate.train]``: train the imported project on the target, and deploy the model."""
+
+    model_label: str
+    training_config_version: str
+    deployment: str | None = None  # None: train only
 
 
 @dataclass(frozen=True)
@@ -80,6 +111,15 @@ class Rule:
     rename: dict[str, str] = field(default_factory=dict)
     allow_encryption_downgrade: bool = False
     prune: bool = False
+    analyzers: tuple[str, ...] = ()  # Content Understanding analyzer ids or globs
+    #: CU: per target resource, the deployment each model role uses there (role -> deployment name).
+    deployments: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: CU token flow: env var *names* of the key that double-encrypts the copy token, and of the key the target
+    #: decrypts it with (the same variable unless given).
+    encryption_key_env: str | None = None
+    decryption_key_env: str | None = None
+    projects: tuple[str, ...] = ()  # Language project names or globs
+    train: LanguageTraining | None = None
 
 
 @dataclass(frozen=True)

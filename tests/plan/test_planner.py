@@ -36,7 +36,7 @@ def test_create_when_target_lacks_model():
     assert c["actions"] == ["create"]
     assert "'west' has no model 'm1'" in c["reason"]
     assert {"type": "target_absent"} in c["preconditions"]
-    assert plan["summary"] == {"create": 2, "replace": 0, "delete": 0, "no-op": 0}
+    assert plan["summary"] == {"create": 2, "replace": 0, "delete": 0, "update": 0, "no-op": 0}
     assert plan["applyable"] is True
 
 

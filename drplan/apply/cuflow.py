@@ -1,0 +1,212 @@
+"""Content Understanding, journaled (contracts §5): the analyzer copy in both flows, and the /defaults keys.
+
+Copy (GA, §5.3): ``grantCopyAuthorization`` on the source (server-side, naming the target resource) -> ``:copy`` on
+the target -> poll the target's Operation-Location -> the target analyzer is ``ready`` with the source's definition.
+Token flow (§5.4): ``getCopyAuthorization`` on the source (locked to the target analyzer URL, double-encrypted when
+the rule names an encryption key) -> ``:copy`` on the target with the token, the decryption key and the deployment
+overrides the plan shows. The token and keys live only in memory.
+
+The copy writes a fixed target id, so a repeated copy can never duplicate: resume looks at the target analyzer
+(ready with the planned definition -> done; creating with it -> wait for it; otherwise authorize and copy again,
+with allowReplace for a replace). Journal steps: granting|authorizing -> copy-requested -> copying (operation URL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import TYPE_CHECKING, Any
+
+from drplan.apply.journal import utcnow
+from drplan.azure.lro import OpStatus, normalise_status
+from drplan.errors import ConflictError, DrplanError, NotFoundError, OperationFailedError, ResponseLostError, ServiceError
+from drplan.plan.model import Action, change_action
+from drplan.redact import register_secret
+from drplan.services.contentunderstanding import TOKEN_ROLE_KEYS, AnalyzersAdapter
+from drplan.spec.model import AssetKind
+
+if TYPE_CHECKING:
+    from drplan.apply.executor import Executor
+
+ANALYZER = AssetKind.ANALYZER
+
+
+class CuStepError(DrplanError):
+    pass
+
+
+def _adapters(ex: "Executor", change: dict[str, Any]) -> tuple[AnalyzersAdapter, AnalyzersAdapter]:
+    return ex.adapters[change["source"]["resource"]], ex.adapters[change["target"]["resource"]]  # type: ignore[return-value]
+
+
+async def run_set_default(ex: "Executor", change: dict[str, Any]) -> None:
+    """PATCH the target's /defaults with the one key the plan shows (idempotent: resume simply sets it again)."""
+    assert ex.journal is not None
+    tgt = ex.adapters[change["target"]["resource"]]
+    model, deployment = change["settings"]["model"], change["settings"]["deployment"]
+    await ex.journal.record(change["address"], "update", "setting-default")
+    ex._step(change, "setting-default", f"setting {tgt.conn.name} /defaults {model} -> {deployment}")
+    after = await tgt.set_defaults({model: deployment})  # type: ignore[attr-defined]
+    if after.get(model) != deployment:
+        raise CuStepError(f"{tgt.conn.name}: /defaults {model} is {after.get(model)!r} after setting it to "
+                          f"{deployment!r}")
+    await ex._record_done(change, operation_url=None, extra={"value": deployment})
+
+
+async def run_cu_copy(ex: "Executor", change: dict[str, Any], entry: dict[str, Any] | None) -> None:
+    assert ex.journal is not None
+    src, tgt = _adapters(ex, change)
+    if entry is not None and await _resume(ex, change, entry):
+        return
+    flow = ex.plan["resources"][change["source"]["resource"]].get("copy_flow", "grant")
+    await _copy(ex, change, src, tgt, flow)
+
+
+async def _resume(ex: "Executor", change: dict[str, Any], entry: dict[str, Any]) -> bool:
+    """Continue an interrupted copy; True when it is finished, False to authorize and copy afresh."""
+    ex._step(change, "resuming", f"resuming from journal step '{entry['step']}' ({entry['updated']})")
+    if entry["step"] == "copying" and entry.get("operation_url"):
+        try:
+            await _wait_and_finish(ex, change, entry["operation_url"])
+            return True
+        except NotFoundError:
+            pass  # the operation aged out: the target analyzer tells what happened
+        except OperationFailedError as exc:
+            ex._step(change, "resuming", f"the interrupted copy ended failed ({exc}); copying again", level="warning")
+            return False
+    return await _target_settles(ex, change)
+
+
+async def _target_settles(ex: "Executor", change: dict[str, Any]) -> bool:
+    """If the target analyzer carries (or is being created with) the planned definition, wait for it and record it."""
+    _, tgt = _adapters(ex, change)
+    tid = change["target"]["id"]
+    asset = await tgt.get(ANALYZER, tid)
+    want = change["source"]["fingerprint"]
+    if asset is None or asset.fingerprint != want:
+        return False
+    while asset is not None and asset.status == "creating":
+        await asyncio.sleep(ex.poll_interval)
+        asset = await tgt.get(ANALYZER, tid)
+    if asset is None or asset.status != "ready" or asset.fingerprint != want:
+        return False
+    await _finish(ex, change, None, asset.detail.get("warnings") or [])
+    return True
+
+
+async def _copy(ex: "Executor", change: dict[str, Any], src: AnalyzersAdapter, tgt: AnalyzersAdapter, flow: str) -> None:
+    assert ex.journal is not None
+    addr = change["address"]
+    action = change_action(change).value
+    sid, tid = change["source"]["id"], change["target"]["id"]
+    replace = change_action(change) is Action.REPLACE
+    step = "granting" if flow == "grant" else "authorizing"
+    await ex.journal.restart(addr, action, step, target_id=tid, requested_at=utcnow())
+    ex.crash(f"after-journal-{step}")
+    if flow == "grant":
+        ex._step(change, step, f"granting {tgt.conn.name} the right to copy {src.conn.name}/{sid}")
+        await src.grant_copy(sid, tgt.conn.resource_id, tgt.conn.region)
+        body: dict[str, Any] = {"sourceAnalyzerId": sid, "sourceAzureResourceId": src.conn.resource_id,
+                                "sourceRegion": src.conn.region}
+    else:
+        settings = change.get("settings") or {}
+        enc = _env_secret(settings.get("encryption_key_env"), change)
+        dec = _env_secret(settings.get("decryption_key_env"), change)
+        ex._step(change, step, f"getting a copy token for {src.conn.name}/{sid}, locked to {tgt.conn.name}/{tid}"
+                 + (" (double-encrypted)" if enc else ""))
+        token = await src.copy_token(sid, target_url=tgt.analyzer_url(tid), encryption_key=enc)
+        body = {"source": token.source or src.analyzer_url(sid), "authorizationToken": token.token}
+        if dec:
+            body["decryptionKey"] = dec
+        overrides = {TOKEN_ROLE_KEYS.get(role, role): d["deployment"]
+                     for role, d in sorted(change.get("deployments", {}).items()) if d["via"] == "override"}
+        if overrides:
+            body["deployments"] = overrides
+    ex.crash("after-authorize")
+    await ex.journal.record(addr, action, "copy-requested")
+    ex.crash("after-journal-copy-requested")
+    ex._step(change, "copying", f"copying {src.conn.name}/{sid} to {tgt.conn.name}/{tid}"
+             + (" (allowReplace)" if replace else ""))
+    try:
+        op_url, first_delay = await tgt.copy(tid, body, allow_replace=replace)
+    except ResponseLostError as exc:
+        if await _target_settles(ex, change):
+            return
+        raise CuStepError(f"{exc}; the target does not show the copy: run drplan apply again") from None
+    except ConflictError as exc:
+        # Our own earlier copy may be running into the id (a lost answer, a killed apply): the target tells.
+        if await _target_settles(ex, change):
+            return
+        raise CuStepError(f"{exc}; {tgt.conn.name} has an analyzer {tid!r} that is not the planned copy: "
+                          "run drplan plan again") from None
+    except ServiceError as exc:
+        raise CuStepError(_copy_error_message(change, exc)) from None
+    ex.crash("after-copy-sent")
+    await ex.journal.record(addr, action, "copying", operation_url=op_url)
+    ex.crash("after-journal-copying")
+    await _wait_and_finish(ex, change, op_url, first_delay=first_delay)
+
+
+def _env_secret(env: str | None, change: dict[str, Any]) -> str | None:
+    if not env:
+        return None
+    value = os.environ.get(env)
+    if not value:
+        raise CuStepError(f"environment variable {env} (named by the rule {change['rule']!r}) is not set; export "
+                          "the copy-token key in it")
+    register_secret(value)
+    return value
+
+
+def _copy_error_message(change: dict[str, Any], exc: ServiceError) -> str:
+    inner = getattr(exc, "inner_code", None) or ""
+    code = getattr(exc, "code", None) or ""
+    hint = {
+        "InvalidDecryptionKey": "the target could not decrypt the copy token: the rule's decryption_key_env must "
+                                "hold the key the token was encrypted with (encryption_key_env)",
+        "EmbeddingModelMismatch": "the target's embedding deployment serves another model; run drplan plan again "
+                                  "and fix the deployments it reports",
+        "ModelDeploymentNotFound": "a deployment the analyzer needs is missing on the target; run drplan plan again",
+        "TargetMismatch": "the copy token is locked to another target analyzer",
+    }.get(inner) or hint_for_code(code)
+    return f"{exc}" + (f"; {hint}" if hint else "")
+
+
+def hint_for_code(code: str) -> str:
+    if code in ("AuthorizationExpired", "InvalidAuthorizationToken", "Forbidden", "403"):
+        return "the copy authorization was refused or expired; run drplan apply again to authorize anew"
+    return ""
+
+
+async def _wait_and_finish(ex: "Executor", change: dict[str, Any], op_url: str, *, first_delay: float = 0.0) -> None:
+    _, tgt = _adapters(ex, change)
+    body = await tgt.wait(op_url, what=f"copy operation for {change['address']}", interval=ex.poll_interval,
+                          first_delay=first_delay)
+    status = normalise_status(body.get("status"))
+    if status is not OpStatus.SUCCEEDED:
+        err = body.get("error") or {}
+        inner = (err.get("innererror") or {}).get("code")
+        assert ex.journal is not None
+        await ex.journal.record(change["address"], change_action(change).value, "copy-requested",
+                                note=f"copy operation {status.value}")
+        raise OperationFailedError(
+            f"the copy operation ended {status.value}: {'/'.join(x for x in (err.get('code'), inner) if x)}: "
+            f"{err.get('message', 'no details')}", code=err.get("code"), inner_code=inner)
+    ex.crash("after-copy-done")
+    asset = await tgt.get(ANALYZER, change["target"]["id"])
+    want = change["source"]["fingerprint"]
+    if asset is None or asset.status != "ready" or asset.fingerprint != want:
+        raise CuStepError(
+            f"the copy operation succeeded but {tgt.conn.name}/{change['target']['id']} "
+            + ("does not exist" if asset is None else
+               f"is {asset.status} with definition {asset.fingerprint}, expected {want}"))
+    await _finish(ex, change, op_url, asset.detail.get("warnings") or [])
+
+
+async def _finish(ex: "Executor", change: dict[str, Any], op_url: str | None, warnings: list[Any]) -> None:
+    for w in warnings:
+        text = w.get("message") or w.get("code") if isinstance(w, dict) else str(w)
+        ex._step(change, "warning", f"the service warns: {text}", level="warning")
+    used = {role: {"model": d["model"], "deployment": d["deployment"]}
+            for role, d in sorted(change.get("deployments", {}).items())}
+    await ex._record_done(change, operation_url=op_url, extra={"deployments": used} if used else None)

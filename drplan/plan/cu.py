@@ -1,0 +1,224 @@
+"""Planning Content Understanding analyzers (contracts §5): which analyzers to copy, which deployment each model role
+will use on each target and why, the /defaults keys the GA flow needs set first, and the copy order.
+
+Pure: inventories in, changes out. How the target resolves a model (§5.3): an analyzer's ``models`` maps a role
+(completion, embedding) to a model name; the target resource maps model names to its deployments in ``/defaults``.
+The GA copy body cannot carry a deployment, so an override in the rule becomes a planned ``/defaults`` change on the
+target (its own reviewable change, applied first); the token flow carries overrides in the copy body (§5.4).
+What a deployment serves is not visible through the CU API; drplan infers it from the target's ``/defaults`` (a
+deployment registered there for model M serves M).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any
+
+from drplan.plan.diffs import diff_lines
+from drplan.plan.model import Action, Change
+from drplan.services.base import Asset, Inventory
+from drplan.spec.model import AssetKind, Rule, Spec
+from drplan.state.model import State
+
+ANALYZER = AssetKind.ANALYZER
+DEFAULT = AssetKind.MODEL_DEPLOYMENT
+
+
+def _address(rule: str, target: str, kind: AssetKind, target_id: str) -> str:
+    return f"{rule}/{target}/{kind.value}/{target_id}"
+
+
+def selected(rule: Rule, asset_id: str) -> bool:
+    if not any(fnmatch.fnmatchcase(asset_id, p) for p in rule.analyzers):
+        return False
+    return not any(fnmatch.fnmatchcase(asset_id, p) for p in rule.exclude)
+
+
+def _source_block(rule: Rule, asset: Asset) -> dict[str, Any]:
+    return {"resource": rule.source, "id": asset.id, "fingerprint": asset.fingerprint, "created": asset.created,
+            "description": asset.description, "tags": dict(sorted(asset.tags.items())),
+            "definition": asset.detail.get("definition", {})}
+
+
+def plan_analyzers(spec: Spec, rule: Rule, inventories: dict[str, Inventory], state: State) -> tuple[list[Change], list[str]]:
+    """Every change one CU rule implies: analyzer copies and the /defaults keys they need (GA flow)."""
+    src_inv = inventories[rule.source]
+    flow = spec.resources[rule.source].copy_flow
+    sources = sorted((a for a in src_inv.assets.values() if a.kind is ANALYZER and selected(rule, a.id)),
+                     key=lambda a: a.id)
+    warnings: list[str] = []
+    if not sources:
+        warnings.append(f"rule {rule.name!r}: no analyzer on {rule.source!r} matches the rule's selection")
+    changes: list[Change] = []
+    selected_ids = {a.id for a in sources}
+    for tname in rule.targets:
+        tgt_inv = inventories[tname]
+        overrides = rule.deployments.get(tname, {})
+        defaults = dict(tgt_inv.defaults or {})
+        # GA flow: an override for a role becomes /defaults[model] = deployment on the target, for every model an
+        # analyzer copied here uses in that role.
+        planned: dict[str, str] = {}
+        if flow == "grant":
+            for asset in sources:
+                for role, model in sorted(asset.detail.get("definition", {}).get("models", {}).items()):
+                    if role in overrides:
+                        planned.setdefault(model, overrides[role])
+        default_changes = {model: _default_change(rule, tname, model, dep, defaults, state)
+                           for model, dep in sorted(planned.items())}
+        changes.extend(default_changes.values())
+        for asset in sources:
+            changes.append(_analyzer_change(spec, rule, asset, tname, tgt_inv, state, flow, overrides, planned,
+                                            default_changes, selected_ids))
+    return changes, warnings
+
+
+def _default_change(rule: Rule, tname: str, model: str, deployment: str, defaults: dict[str, str],
+                    state: State) -> Change:
+    addr = _address(rule.name, tname, DEFAULT, model)
+    current = defaults.get(model)
+    target = {"resource": tname, "id": model, "exists": current is not None,
+              "fingerprint": f"deployment={current}" if current else None}
+    source = {"resource": rule.source, "id": model, "fingerprint": f"deployment={deployment}", "created": "",
+              "description": "", "tags": {}}
+    settings = {"model": model, "deployment": deployment, "previous": current}
+    if current == deployment:
+        return Change(addr, rule.name, DEFAULT.value, Action.NO_OP,
+                      f"{tname!r} /defaults already maps {model} to {deployment}", source, target, settings=settings,
+                      steps=[])
+    pre = [{"type": "target_defaults", "resource": tname, "models": {model: current}}]
+    warnings = []
+    if current is not None:
+        warnings.append(f"changes {tname!r}'s resource-wide default for {model} from {current} to {deployment}: "
+                        "every analyzer there that uses this model switches deployment")
+    reason = (f"the rule maps this model's role to deployment {deployment} on {tname!r}; the GA copy resolves "
+              f"models through the target's /defaults, so set {model} -> {deployment} there first")
+    ch = Change(addr, rule.name, DEFAULT.value, Action.UPDATE, reason, source, target, preconditions=pre,
+                warnings=warnings, settings=settings, steps=["set-default"])
+    ch.flags["deployment_overrides"] = True
+    if addr in state.resources and state.resources[addr].get("value") not in (None, current):
+        ch.flags["drift"] = True
+    return ch
+
+
+def _resolve(role: str, model: str, *, flow: str, overrides: dict[str, str], planned: dict[str, str],
+             defaults: dict[str, str]) -> dict[str, Any]:
+    serves = {}
+    for m, d in defaults.items():
+        serves.setdefault(d, m)
+    if role in overrides and flow == "token":
+        dep = overrides[role]
+        return {"model": model, "deployment": dep, "via": "override", "target_model": serves.get(dep)}
+    if model in planned:
+        dep = planned[model]
+        return {"model": model, "deployment": dep, "via": "planned-default", "target_model": serves.get(dep)}
+    dep = defaults.get(model)
+    if dep is None:
+        return {"model": model, "deployment": None, "via": "missing", "target_model": None}
+    return {"model": model, "deployment": dep, "via": "target-defaults", "target_model": model}
+
+
+def _analyzer_change(spec: Spec, rule: Rule, asset: Asset, tname: str, tgt_inv: Inventory, state: State, flow: str,
+                     overrides: dict[str, str], planned: dict[str, str], default_changes: dict[str, Change],
+                     selected_ids: set[str]) -> Change:
+    target_id = rule.rename.get(asset.id, asset.id)
+    addr = _address(rule.name, tname, ANALYZER, target_id)
+    observed = tgt_inv.get(ANALYZER, target_id)
+    recorded = state.resources.get(addr)
+    defn = asset.detail.get("definition", {})
+    target = {"resource": tname, "id": target_id, "exists": observed is not None,
+              "fingerprint": observed.fingerprint if observed else None}
+    defaults = dict(tgt_inv.defaults or {})
+    deployments = {role: _resolve(role, model, flow=flow, overrides=overrides, planned=planned, defaults=defaults)
+                   for role, model in sorted(defn.get("models", {}).items())}
+    errors: list[str] = []
+    warnings: list[str] = []
+    depends: list[str] = []
+    for role, d in deployments.items():
+        if d["via"] == "missing":
+            errors.append(
+                f"{tname!r} lacks a deployment for model {d['model']} (role {role}): its /defaults has no entry for "
+                f"it and rule {rule.name!r} sets no override; deploy the model on {tname!r} and add it to the "
+                f"target's /defaults, or set deployments.{tname}.{role} = \"<deployment>\" on the rule"
+            )
+            continue
+        if d["via"] == "planned-default":
+            depends.append(default_changes[d["model"]].address)
+        if d["target_model"] is None:
+            warnings.append(f"deployment {d['deployment']} ({role}) is not registered in {tname!r}'s /defaults, so "
+                            f"drplan cannot see which model it serves; the service checks it against {d['model']} "
+                            "when the copy runs")
+        elif d["target_model"] != d["model"]:
+            if role == "embedding":
+                errors.append(
+                    f"embedding model mismatch: the analyzer uses {d['model']}, but deployment {d['deployment']} on "
+                    f"{tname!r} serves {d['target_model']}; the service refuses a copy with a different embedding "
+                    "model (HTTP 400): point the embedding role at a deployment of the same model"
+                )
+            else:
+                warnings.append(
+                    f"chat completion model differs: the analyzer uses {d['model']}, deployment {d['deployment']} on "
+                    f"{tname!r} serves {d['target_model']}; the copy succeeds with a service warning, and results "
+                    "may differ from the source's"
+                )
+    for ref in asset.detail.get("references", []):
+        if ref in rule.rename:
+            errors.append(f"references analyzer {ref!r}, which rule {rule.name!r} renames on the target; the copied "
+                          "definition would still name the old id: do not rename referenced analyzers")
+        elif ref in selected_ids:
+            depends.append(_address(rule.name, tname, ANALYZER, ref))
+        elif tgt_inv.get(ANALYZER, ref) is None:
+            errors.append(f"references custom analyzer {ref!r}, which rule {rule.name!r} does not copy and "
+                          f"{tname!r} does not have; add {ref!r} to the rule's analyzers")
+    overridden = any(d["via"] in ("override", "planned-default") for d in deployments.values())
+
+    src_pre = {"type": "source_fingerprint", "resource": rule.source, "id": asset.id, "fingerprint": asset.fingerprint}
+    needed = {d["model"]: d["deployment"] for d in deployments.values() if d["via"] == "target-defaults"}
+    pre = [src_pre] + ([{"type": "target_defaults", "resource": tname, "models": needed}] if needed else [])
+    label = f"{rule.source}/{asset.id}"
+
+    def change(action: Action, reason: str, extra_pre: list[dict[str, Any]] | None = None, *,
+               diff: list[str] | None = None) -> Change:
+        ch = Change(addr, rule.name, ANALYZER.value, action, reason, _source_block(rule, asset), target,
+                    warnings=warnings if action is not Action.NO_OP else [],
+                    errors=errors if action is not Action.NO_OP else [],
+                    preconditions=pre + (extra_pre or []) if action is not Action.NO_OP else [],
+                    depends_on=sorted(set(depends)) if action is not Action.NO_OP else [],
+                    steps=["grant" if flow == "grant" else "authorize", "copy"] if action is not Action.NO_OP else [],
+                    deployments=deployments, diff=diff or [])
+        ch.flags["deployment_overrides"] = overridden
+        if flow == "token" and action is not Action.NO_OP and rule.encryption_key_env:
+            ch.settings = {"encryption_key_env": rule.encryption_key_env,
+                           "decryption_key_env": rule.decryption_key_env or rule.encryption_key_env}
+        return ch
+
+    if observed is None:
+        if recorded is not None:
+            ch = change(Action.CREATE, f"drift: the copy recorded in state (made {recorded['copied_at']}) is missing "
+                        f"on {tname!r}; copy {label} again", [{"type": "target_absent"}])
+            ch.flags["drift"] = True
+            return ch
+        return change(Action.CREATE, f"{tname!r} has no analyzer {target_id!r}; copy {label}",
+                      [{"type": "target_absent"}])
+    tgt_pre = [{"type": "target_fingerprint", "fingerprint": observed.fingerprint}]
+    if observed.fingerprint == asset.fingerprint and observed.status == "ready":
+        return change(Action.NO_OP, f"in sync: the analyzer on {tname!r} has the source's definition")
+    diff = diff_lines(observed.detail.get("definition", {}), defn)
+    if recorded is None or recorded.get("target_id") != target_id:
+        ch = change(Action.NO_OP, f"{tname!r} already has an analyzer {target_id!r} that drplan did not copy", diff=diff)
+        ch.errors.append(
+            f"{tname!r} already has an analyzer {target_id!r} with another definition ({observed.fingerprint}) that "
+            f"is not recorded in state as a copy of {label}; drplan will not overwrite an analyzer it did not create: "
+            "delete it on the target or map the source elsewhere with rename")
+        return ch
+    if observed.status != "ready":
+        ch = change(Action.REPLACE, f"the copy on {tname!r} is {observed.status}; copy {label} again over it "
+                    "(allowReplace)", tgt_pre, diff=diff)
+        ch.flags["drift"] = True
+        return ch
+    drift = recorded.get("source_fingerprint") != observed.fingerprint
+    why = ("the analyzer on the target was changed out of band" if drift
+           else "the source analyzer changed since the copy")
+    ch = change(Action.REPLACE, f"{why}: its definition differs from {label} ({len(diff)} difference(s)); copy again "
+                "over it (allowReplace)", tgt_pre, diff=diff)
+    ch.flags["drift"] = drift
+    return ch

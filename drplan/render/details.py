@@ -1,0 +1,45 @@
+"""What a change says beyond source/target/reason, as (label, text) pairs: shared by the human and Markdown
+renderers so the two show reviewers the same facts (CU deployments, Language steps, dependencies, diffs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_VIA = {
+    "override": "override in the rule",
+    "target-defaults": "the target's /defaults",
+    "planned-default": "the target's /defaults, as this plan sets it",
+    "missing": "NO DEPLOYMENT",
+}
+
+
+def deployment_lines(change: dict[str, Any]) -> list[str]:
+    """One line per model role: which deployment the copy will use on the target, and why."""
+    out = []
+    for role, d in sorted(change.get("deployments", {}).items()):
+        text = f"{role}: model {d['model']} -> deployment {d['deployment'] or '(none)'} ({_VIA[d['via']]})"
+        if d.get("target_model") and d["target_model"] != d["model"]:
+            text += f"; that deployment serves {d['target_model']}"
+        out.append(text)
+    return out
+
+
+def details(change: dict[str, Any]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if change.get("steps"):
+        out.append(("steps", " -> ".join(change["steps"])))
+    for line in deployment_lines(change):
+        out.append(("deployment", line))
+    settings = change.get("settings") or {}
+    if change["kind"] == "model-deployment" and settings:
+        before = settings.get("previous")
+        out.append(("sets", f"/defaults {settings['model']!r}: {before or '(unset)'} -> {settings['deployment']}"
+                    " (resource-wide: every analyzer on the target that uses this model)"))
+    elif settings.get("model_label"):
+        text = f"train model {settings['model_label']!r} (training config {settings['training_config_version']})"
+        if settings.get("deployment"):
+            text += f", deploy it as {settings['deployment']!r}"
+        out.append(("train", text))
+    if change.get("depends_on"):
+        out.append(("after", ", ".join(change["depends_on"])))
+    return out
