@@ -62,7 +62,7 @@ def _run(work: Path, start_emulator, plan_cmd, apply_cmd, state_list_cmd, keep: 
             os.chdir(old)
         if code != EXIT_OK:
             raise DrplanError("the demo's second plan still shows changes; the apply did not converge")
-    _banner("Demo complete: every model and the classifier now has a copy in both DR regions.")
+    _banner("Demo complete: every model, the classifier and the analyzers now have a copy in both DR regions.")
     click.echo(f"The spec, plan and state are in {work}" if keep else
                "The temporary directory is removed now; run drplan demo --dir DIR to keep the spec, plan and state.")
     return EXIT_OK

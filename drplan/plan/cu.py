@@ -88,7 +88,7 @@ def _default_change(rule: Rule, tname: str, model: str, deployment: str, default
     pre = [{"type": "target_defaults", "resource": tname, "models": {model: current}}]
     warnings = []
     if current is not None:
-        warnings.append(f"changes {tname!r}'s resource-wide default for {model} from {current} to {deployment}: "
+        warnings.append(f"changes the resource-wide default of {tname!r} for {model} from {current} to {deployment}: "
                         "every analyzer there that uses this model switches deployment")
     reason = (f"the rule maps this model's role to deployment {deployment} on {tname!r}; the GA copy resolves "
               f"models through the target's /defaults, so set {model} -> {deployment} there first")
@@ -144,8 +144,8 @@ def _analyzer_change(spec: Spec, rule: Rule, asset: Asset, tname: str, tgt_inv: 
         if d["via"] == "planned-default":
             depends.append(default_changes[d["model"]].address)
         if d["target_model"] is None:
-            warnings.append(f"deployment {d['deployment']} ({role}) is not registered in {tname!r}'s /defaults, so "
-                            f"drplan cannot see which model it serves; the service checks it against {d['model']} "
+            warnings.append(f"deployment {d['deployment']} ({role}) is not registered in the /defaults of {tname!r}, "
+                            f"so drplan cannot see which model it serves; the service checks it against {d['model']} "
                             "when the copy runs")
         elif d["target_model"] != d["model"]:
             if role == "embedding":

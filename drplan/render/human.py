@@ -29,7 +29,9 @@ def render_plan(plan: dict[str, Any], *, verbose: bool = False) -> str:
         action = change_action(c)
         lines.append(f"  {SYMBOL[action]:>3} {c['address']}  ({VERB[action]})")
         src, tgt = c["source"], c["target"]
-        if action is not Action.DELETE:
+        if c["kind"] == "model-deployment":
+            lines.append(f"        {tgt['resource']} /defaults")
+        elif action is not Action.DELETE:
             lines.append(f"        {src['resource']}/{src['id']} -> {tgt['resource']}/{tgt['id']}")
         lines.append(f"        reason: {c['reason']}")
         for label, text in details(c):

@@ -81,7 +81,9 @@ def _section(change: dict[str, Any]) -> str:
     src, tgt = change["source"], change["target"]
     body = [f"<details><summary><code>{ICON[action]}</code> <code>{_esc(change['address'])}</code> — "
             f"{VERB[action]}</summary>", ""]
-    if action is not Action.DELETE:
+    if change["kind"] == "model-deployment":
+        body.append(f"- **Target:** `{tgt['resource']}` /defaults")
+    elif action is not Action.DELETE:
         body.append(f"- **Source → target:** `{src['resource']}/{src['id']}` → `{tgt['resource']}/{tgt['id']}`")
     else:
         body.append(f"- **Target:** `{tgt['resource']}/{tgt['id']}`")

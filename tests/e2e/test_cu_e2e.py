@@ -299,3 +299,21 @@ def test_kill_and_resume_converges_without_duplicates(flow, point, emu, cu_spec,
     assert r.code == 0, r.text
     assert_converged(emu, tmp_path)
     assert drplan("plan", "dr.toml", "--detailed-exitcode", env=ENV).code == 0
+
+
+def test_apply_refuses_when_the_targets_defaults_moved_since_the_plan(emu, cu_spec, drplan, tmp_path):
+    """Apply uses exactly the deployments the reviewed plan shows: if the target's /defaults changed since, the plan
+    is stale (exit 3) and nothing is copied."""
+    cu_spec()
+    assert drplan("plan", "dr.toml", "-o", "plan.json", env=ENV).code == 0
+    r = emu.http.patch(f"/accounts/cuwest/contentunderstanding/defaults?api-version={API}",
+                       json={"modelDeployments": {"text-embedding-3-large": "te3l-other"}},
+                       headers={"Ocp-Apim-Subscription-Key": KEYS["cuwest"],
+                                "Content-Type": "application/merge-patch+json"})
+    r.raise_for_status()
+    r = drplan("apply", "plan.json", env=ENV)
+    assert r.code == 3, r.text
+    assert "cuwest /defaults text-embedding-3-large is now te3l-other; the plan expected te3l-w" in r.text
+    assert analyzers(emu, "cuwest") == {} and analyzers(emu, "cunorth") == {}
+    for key in KEYS.values():
+        assert key not in r.text and key not in (tmp_path / "plan.json").read_text()

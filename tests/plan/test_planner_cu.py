@@ -86,7 +86,7 @@ def test_ga_override_becomes_a_planned_defaults_change_applied_first():
     d = changes["cu/west/model-deployment/gpt-4.1"]
     assert d["actions"] == ["update"]
     assert d["settings"] == {"model": "gpt-4.1", "deployment": "gpt41-dr", "previous": "gpt41"}
-    assert any("resource-wide default" in w for w in d["warnings"])
+    assert any("resource-wide default of" in w for w in d["warnings"])
     a = changes["cu/west/analyzer/inv"]
     assert a["deployments"]["completion"]["via"] == "planned-default"
     assert a["deployments"]["completion"]["deployment"] == "gpt41-dr"
