@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from drplan.azure.auth import key_from_env
+from drplan.azure.auth import key_from_env, shared_entra_token
 from drplan.azure.client import AzureClient
 from drplan.services.base import Connection, Inventory
 from drplan.services.registry import adapter_for
@@ -24,7 +24,7 @@ def connections(resources: Mapping[str, Mapping[str, Any]], *, where: str = "") 
             api_version=r["api_version"],
             region=r["region"],
             resource_id=r["resource_id"],
-            key=key_from_env(name, r["key_env"], where=where),
+            key=shared_entra_token() if r.get("auth") == "entra" else key_from_env(name, r["key_env"], where=where),
         )
         for name, r in resources.items()
     }

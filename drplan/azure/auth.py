@@ -1,12 +1,23 @@
-"""Keys come from environment variables, are registered with the redactor the moment they are read, and live only
-in memory."""
+"""Credentials for the AI services: an API key from an environment variable, or an Entra ID token (contracts §1:
+``Authorization: Bearer`` with scope ``https://cognitiveservices.azure.com/.default``). Either is registered with the
+redactor the moment it is read and lives only in memory.
+
+``Credential = str | EntraToken``: the client sends a str as ``Ocp-Apim-Subscription-Key`` and asks an EntraToken
+for a bearer token (cached until five minutes before it expires).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
+from typing import Any, Union
 
-from drplan.errors import SpecError
+from drplan.errors import AuthError, SpecError
 from drplan.redact import register_secret
+
+SCOPE = "https://cognitiveservices.azure.com/.default"
+_REFRESH_MARGIN = 300.0
 
 
 def key_from_env(resource: str, key_env: str, *, where: str = "") -> str:
@@ -19,3 +30,65 @@ def key_from_env(resource: str, key_env: str, *, where: str = "") -> str:
         )
     register_secret(value)
     return value
+
+
+class EntraToken:
+    """Bearer tokens for one or more resources from one azure-identity credential (DefaultAzureCredential unless one
+    is given: environment service principal, workload or managed identity, Azure CLI sign-in, ...).
+
+    The credential is synchronous (azure-identity's async credentials need aiohttp), so tokens are fetched in a
+    worker thread, once per expiry, behind a lock."""
+
+    def __init__(self, credential: Any = None, *, scope: str = SCOPE) -> None:
+        self._credential = credential
+        self.scope = scope
+        self._token = ""
+        self._expires = 0.0
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:  # never show a token
+        return f"EntraToken(scope={self.scope!r})"
+
+    def _get(self) -> Any:
+        if self._credential is None:
+            from azure.identity import DefaultAzureCredential
+
+            self._credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
+        return self._credential.get_token(self.scope)
+
+    async def token(self) -> str:
+        async with self._lock:
+            if self._token and time.time() < self._expires - _REFRESH_MARGIN:
+                return self._token
+            try:
+                access = await asyncio.to_thread(self._get)
+            except Exception as exc:  # azure-identity raises several types; its message names what it tried
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+                raise AuthError(
+                    f"cannot get an Entra ID token for {self.scope} ({exc.__class__.__name__}: {first}); sign in "
+                    "(az login), or set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, or use a managed "
+                    "identity, with the Cognitive Services User role on the resources"
+                ) from None
+            register_secret(access.token)
+            self._token, self._expires = access.token, float(access.expires_on)
+            return self._token
+
+
+#: What a Connection carries: an API key, or a source of Entra ID tokens.
+Credential = Union[str, EntraToken]
+
+_shared: EntraToken | None = None
+
+
+def shared_entra_token() -> EntraToken:
+    """One token source per process: every resource uses the same scope, so one token serves them all."""
+    global _shared
+    if _shared is None:
+        _shared = EntraToken()
+    return _shared
+
+
+async def auth_headers(credential: Credential) -> dict[str, str]:
+    if isinstance(credential, EntraToken):
+        return {"Authorization": f"Bearer {await credential.token()}"}
+    return {"Ocp-Apim-Subscription-Key": credential}

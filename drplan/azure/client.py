@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from drplan import __version__
+from drplan.azure.auth import Credential, auth_headers
 from drplan.azure.errors import error_from_response, error_from_transport
 from drplan.errors import ServiceError, ThrottledError
 
@@ -186,7 +187,7 @@ class AzureClient:
         url: str,
         *,
         endpoint: str,
-        key: str,
+        key: Credential,
         what: str,
         json: Any = None,
         headers: dict[str, str] | None = None,
@@ -195,18 +196,20 @@ class AzureClient:
         """Send one logical request (with retries); return the response if its status is in ``ok``.
 
         ``endpoint`` is the resource's base URL (the unit of concurrency and throttling); ``what`` names the resource
-        and operation in errors. The key is sent as ``Ocp-Apim-Subscription-Key`` and never appears in any message.
+        and operation in errors. ``key`` is an API key (sent as ``Ocp-Apim-Subscription-Key``) or an EntraToken (a
+        bearer token, fetched per attempt so a long retry never sends an expired one); neither appears in any message.
         """
         if not self._tls and url.lower().startswith("https:"):
             raise ServiceError(f"{what}: {url.split('?')[0]} is https, but this client was made for plain-http "
                                "endpoints only; refusing to send the key without a verified TLS connection")
-        hdrs = {"Ocp-Apim-Subscription-Key": key, "User-Agent": f"drplan/{__version__}"}
+        hdrs = {"User-Agent": f"drplan/{__version__}"}
         if headers:
             hdrs.update(headers)
         limiter = self._limiter(endpoint)
         attempt = 0
         while True:
             attempt += 1
+            hdrs.update(await auth_headers(key))
             await limiter.acquire()
             throttled_for: float | None = None
             try:

@@ -58,7 +58,10 @@ def error_from_response(response: httpx.Response, what: str) -> ServiceError:
     if status in (401, 403):
         cls = AuthError
         if status == 401:
-            text += "; check the key in the resource's key_env variable"
+            text += ("; check the key in the resource's key_env variable (with auth = \"entra\": that the token's "
+                     "tenant is the resource's)")
+        elif status == 403 and "PermissionDenied" in label + message:
+            text += "; with auth = \"entra\", the identity needs the Cognitive Services User role on the resource"
     elif status == 404:
         cls = NotFoundError
     elif status == 409:

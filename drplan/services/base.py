@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
+from drplan.azure.auth import Credential
 from drplan.spec.model import AssetKind
 
 
@@ -24,7 +25,7 @@ class Connection:
     api_version: str
     region: str
     resource_id: str
-    key: str = field(repr=False)
+    key: Credential = field(repr=False)  # an API key, or an EntraToken (drplan.azure.auth)
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,13 @@ def build_spec(data: dict[str, Any], *, path: Path, digest: str, check_env: bool
                 f"{where}.api_version: {r['api_version']!r} is not supported for {family.value}; "
                 f"use one of: {', '.join(API_VERSIONS[family])}"
             )
-        if check_env and not os.environ.get(r["key_env"]):
+        auth = r.get("auth", "key")
+        if auth == "key" and not r.get("key_env"):
+            errors.append(f"{where}: key_env is required (the env var holding the resource key), or set auth = "
+                          "\"entra\" to use an Entra ID token")
+        elif auth == "entra" and r.get("key_env"):
+            errors.append(f"{where}.key_env: auth = \"entra\" uses an Entra ID token, not a key; remove key_env")
+        elif auth == "key" and check_env and not os.environ.get(r["key_env"]):
             errors.append(
                 f"{where}.key_env: environment variable {r['key_env']} is not set; export the resource key in it"
             )
@@ -96,7 +102,8 @@ def build_spec(data: dict[str, Any], *, path: Path, digest: str, check_env: bool
             region=r["region"],
             resource_id=r["resource_id"],
             api_version=r["api_version"],
-            key_env=r["key_env"],
+            key_env=r.get("key_env", ""),
+            auth=auth,
             encryption=Encryption(r.get("encryption", Encryption.MICROSOFT_MANAGED.value)),
             copy_flow=r.get("copy_flow", "grant"),
         )

@@ -72,6 +72,7 @@ class Resource:
     key_env: str
     encryption: Encryption = Encryption.MICROSOFT_MANAGED
     copy_flow: str = "grant"  # Content Understanding only: "grant" (GA, default) or "token" (contracts §5.4)
+    auth: str = "key"  # "key": the API key in key_env; "entra": an Entra ID token (DefaultAzureCredential)
 
     @property
     def protocol(self) -> str:
@@ -85,7 +86,7 @@ class Resource:
             "region": self.region,
             "resource_id": self.resource_id,
             "api_version": self.api_version,
-            "key_env": self.key_env,
+            **({"key_env": self.key_env} if self.auth == "key" else {"auth": self.auth}),
             "encryption": self.encryption.value,
             **({"copy_flow": self.copy_flow} if self.family is Family.CONTENT_UNDERSTANDING else {}),
         }

@@ -98,3 +98,19 @@ def test_copy_flow_only_on_cu_and_cross_family_refused(write_spec):
 def test_preview_api_version_cannot_copy(write_spec):
     msg = _err(write_spec, CU.replace('api_version = "2025-11-01"', 'api_version = "2025-05-01-preview"', 1))
     assert "resources.src.api_version: '2025-05-01-preview' is not supported for content-understanding" in msg
+
+
+def test_entra_auth_needs_no_key_and_plans_name_no_key_env(write_spec, monkeypatch):
+    monkeypatch.setenv("CU_TOKEN_KEY", "k")
+    text = CU.replace('key_env = "SRC_KEY"', 'auth = "entra"').replace('key_env = "WEST_KEY"', 'auth = "entra"')
+    spec = load_spec(write_spec(text))
+    assert spec.resources["src"].auth == "entra"
+    public = spec.resources["src"].public()
+    assert public["auth"] == "entra" and "key_env" not in public
+
+
+def test_auth_and_key_env_must_agree(write_spec):
+    msg = _err(write_spec, CU.replace('key_env = "SRC_KEY"', 'key_env = "SRC_KEY"\nauth = "entra"')
+               .replace('key_env = "WEST_KEY"\n', ''))
+    assert "resources.src.key_env: auth = \"entra\" uses an Entra ID token, not a key; remove key_env" in msg
+    assert "resources.west: key_env is required" in msg
