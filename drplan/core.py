@@ -13,9 +13,10 @@ import httpx
 
 from drplan.apply.executor import ApplyResult, Executor
 from drplan.azure.client import AzureClient
+from drplan.plan.language import language_fetches
 from drplan.plan.planfile import seal
 from drplan.plan.planner import build_plan, kinds_of
-from drplan.refresh import connections, refresh
+from drplan.refresh import connections, fetch_language_details, refresh
 from drplan.errors import StateError
 from drplan.spec.model import AssetKind, Spec, StateConfig
 from drplan.state.backends import backend_from_config
@@ -79,6 +80,10 @@ async def make_plan(
     conns = connections({n: spec.resources[n].public() for n in needs}, where=str(spec.path))
     async with _client(transport, spec.per_endpoint_parallelism, [c.endpoint for c in conns.values()]) as client:
         inventories = await refresh(client, conns, needs, quota_for=quota_for, emit=emit)
+        # Language: export the projects the state cannot vouch for, read the target's models (plan/language.py).
+        wanted = language_fetches(spec, inventories, state, targets=tuple(targets), excludes=tuple(excludes))
+        if wanted:
+            await fetch_language_details(client, conns, inventories, wanted.exports, wanted.training, emit=emit)
         if stats is not None:
             stats["requests"] = client.stats.requests
             stats["throttled"] = client.stats.throttled

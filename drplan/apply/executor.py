@@ -479,7 +479,9 @@ class Executor:
             record["operation_url"] = operation_url
         record.update(extra or {})
         await self.journal.finish(change["address"], record)
-        self._step(change, "done", f"copied to {tgt.conn.name}/{record['target_id']}")
+        done = {"model-deployment": f"set {tgt.conn.name} /defaults {record['target_id']}",
+                "language-project": f"replicated to {tgt.conn.name}/{record['target_id']}"}
+        self._step(change, "done", done.get(change["kind"], f"copied to {tgt.conn.name}/{record['target_id']}"))
 
 
 def _minus_skew(when: str) -> str:

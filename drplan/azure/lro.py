@@ -50,14 +50,19 @@ async def poll(
     on_progress: Callable[[OpStatus, dict[str, Any]], None] | None = None,
     sleep: Callable[[float], Any] | None = None,
     first_delay: float = 0.0,
+    start_interval: float | None = None,
 ) -> dict[str, Any]:
     """GET ``url`` until the operation is terminal; return the final body. ``first_delay`` is the Retry-After of the
-    answer that started the operation (a poll before it is wasted: the service said when to come back)."""
+    answer that started the operation (a poll before it is wasted: the service said when to come back).
+    ``start_interval``: for services whose job answers carry no Retry-After (Language authoring, contracts §6), wait
+    this long after the first poll and double the wait up to ``interval``, so short jobs finish promptly and long ones
+    are not polled hard."""
     import asyncio
 
     do_sleep = sleep or asyncio.sleep
     if first_delay > 0:
         await do_sleep(min(max_interval, first_delay))
+    wait = interval if start_interval is None else min(start_interval, interval)
     while True:
         response = await client.request("GET", url, endpoint=endpoint, key=key, what=what)
         body = response.json()
@@ -67,4 +72,5 @@ async def poll(
         if status.terminal:
             return body
         # Retry-After is honoured, with a small floor so a "0" never turns into a busy loop.
-        await do_sleep(max(0.1, min(max_interval, retry_after_seconds(response, interval))))
+        await do_sleep(max(0.1, min(max_interval, retry_after_seconds(response, wait))))
+        wait = min(interval, wait * 2)

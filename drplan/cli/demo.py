@@ -62,7 +62,8 @@ def _run(work: Path, start_emulator, plan_cmd, apply_cmd, state_list_cmd, keep: 
             os.chdir(old)
         if code != EXIT_OK:
             raise DrplanError("the demo's second plan still shows changes; the apply did not converge")
-    _banner("Demo complete: every model, the classifier and the analyzers now have a copy in both DR regions.")
+    _banner("Demo complete: every model, the classifier and the analyzers have a copy in both DR regions, and the "
+            "NER project is imported, trained and deployed in West US 2.")
     click.echo(f"The spec, plan and state are in {work}" if keep else
                "The temporary directory is removed now; run drplan demo --dir DIR to keep the spec, plan and state.")
     return EXIT_OK

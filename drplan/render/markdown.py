@@ -61,12 +61,10 @@ def _banners(plan: dict[str, Any]) -> list[str]:
 
 def _diff(change: dict[str, Any]) -> list[str]:
     """A small diff of what changed for a replace: the version the copy was made from -> the source now."""
-    lines: list[str] = []
-    if change_action(change) is Action.REPLACE and change["target"].get("fingerprint"):
+    lines: list[str] = [str(x) for x in change.get("diff") or []]
+    if not lines and change_action(change) is Action.REPLACE and change["target"].get("fingerprint"):
+        # no definition diff (DI/FR models are immutable): the version the copy was made from -> the source now
         lines = [f"- {change['target']['fingerprint']}", f"+ {change['source']['fingerprint']}"]
-    extra = change.get("diff")
-    if isinstance(extra, list):
-        lines += [str(x) for x in extra]
     if not lines:
         return []
     note = []

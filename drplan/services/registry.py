@@ -7,6 +7,7 @@ from drplan.services.base import Connection
 from drplan.services.contentunderstanding import AnalyzersAdapter
 from drplan.services.documentintelligence import DocumentModelsAdapter
 from drplan.services.formrecognizer_v2 import FormRecognizerV2Adapter
+from drplan.services.language import ProjectsAdapter
 from drplan.spec.model import copy_protocol
 
 #: copy protocol (drplan.spec.model.copy_protocol) -> adapter class
@@ -14,6 +15,7 @@ ADAPTERS: dict[str, type] = {
     "di": DocumentModelsAdapter,
     "fr-v2": FormRecognizerV2Adapter,
     "cu": AnalyzersAdapter,
+    "language": ProjectsAdapter,
 }
 
 

@@ -20,5 +20,5 @@ def test_demo_converges(tmp_path):
     assert "Demo complete" in p.stdout and "No changes." in p.stdout
     state = json.loads((tmp_path / "demo" / "drplan.state.json").read_text())
     kinds = {r["kind"] for r in state["resources"].values()}
-    assert {"document-model", "document-classifier", "analyzer", "model-deployment"} <= kinds
+    assert {"document-model", "document-classifier", "analyzer", "model-deployment", "language-project"} <= kinds
     assert state["journal"] == {}
