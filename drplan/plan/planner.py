@@ -108,6 +108,14 @@ def build_plan(
                       "fingerprint": observed.fingerprint if observed else None}
             source = {"resource": rec["source_resource"], "id": rec["source_id"],
                       "fingerprint": rec["source_fingerprint"], "created": "", "description": "", "tags": {}}
+            if kind is AssetKind.MODEL_DEPLOYMENT:
+                # A /defaults key is resource-wide: other analyzers may rely on it, so drplan never removes it.
+                note = (f"no longer managed: no analyzer this rule copies to {tname!r} needs its deployment override for "
+                        f"{rec['target_id']} any more; the /defaults key is left as it is (other analyzers may use it); "
+                        f"drplan state rm {addr} stops tracking it")
+                changes.append(Change(addr, rule.name, kind.value, Action.NO_OP, note, source, target,
+                                      warnings=[note]))
+                continue
             why = f"the source {rec['source_resource']}/{rec['source_id']} is gone or no longer selected by the rule"
             if rule.prune and allow_delete:
                 pre = [{"type": "target_fingerprint", "fingerprint": observed.fingerprint}] if observed else [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,8 +34,25 @@ TOKEN_ROLE_KEYS = {"completion": "chatCompletion", "embedding": "embedding"}
 
 
 def definition(item: dict[str, Any]) -> dict[str, Any]:
-    """The analyzer's definition, normalised so that equal definitions compare equal."""
-    return {k: item[k] for k in DEFINITION_KEYS if k in item and item[k] is not None and item[k] != _DEFAULTS.get(k)}
+    """The analyzer's definition, normalised so that equal definitions compare equal, with any SAS token removed
+    (``knowledgeSources[].containerUrl`` may carry one): the definition goes into plans, state and diffs."""
+    return {k: _without_sas(item[k]) for k in DEFINITION_KEYS
+            if k in item and item[k] is not None and item[k] != _DEFAULTS.get(k)}
+
+
+_SAS = re.compile(r"^(https?://[^?#\s]+)\?[^#\s]*\bsig=", re.IGNORECASE)
+
+
+def _without_sas(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_sas(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_sas(v) for v in value]
+    if isinstance(value, str):
+        m = _SAS.match(value)
+        if m:
+            return f"{m.group(1)}?<SAS token removed by drplan>"
+    return value
 
 
 def fingerprint(defn: dict[str, Any]) -> str:

@@ -162,3 +162,19 @@ def test_targeting_an_analyzer_brings_its_dependencies():
     invs = {"src": inv("src", analyzer("inv")), "west": inv("west"), "north": inv("north")}
     plan = build_plan(spec, invs, State.new(), state_existed=False, created_at="x", targets=("cu/west/analyzer/inv",))
     assert sorted(by_addr(plan)) == ["cu/west/analyzer/inv", "cu/west/model-deployment/gpt-4.1"]
+
+
+def test_a_defaults_key_no_longer_needed_is_left_alone_even_with_prune():
+    spec = spec_for(prune=True)  # no overrides any more
+    state = State.new()
+    state.resources["cu/west/model-deployment/gpt-4.1"] = {
+        "rule": "cu", "kind": "model-deployment", "source_resource": "src", "source_id": "gpt-4.1",
+        "source_fingerprint": "deployment=gpt41", "target_resource": "west", "target_id": "gpt-4.1",
+        "copied_at": "2025-01-02T00:00:00Z", "value": "gpt41"}
+    a = analyzer("inv")
+    invs = {"src": inv("src", a), "west": inv("west", a), "north": inv("north", a)}
+    plan = build_plan(spec, invs, state, state_existed=True, created_at="x", allow_delete=True)
+    c = by_addr(plan)["cu/west/model-deployment/gpt-4.1"]
+    assert c["actions"] == ["no-op"]
+    assert "left as it is" in c["reason"] and "drplan state rm cu/west/model-deployment/gpt-4.1" in c["reason"]
+    assert plan["summary"]["delete"] == 0

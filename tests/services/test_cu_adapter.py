@@ -117,3 +117,16 @@ def test_referenced_analyzers_skip_prebuilt():
             "config": {"contentCategories": {"a": {"analyzerId": "x"}, "b": {"analyzerId": "prebuilt-layout"},
                                              "c": {"description": "no analyzer"}}}}
     assert referenced_analyzers(defn) == ["custom-base", "x"]
+
+
+def test_sas_tokens_in_a_definition_never_reach_plans_or_state():
+    from drplan.services.contentunderstanding import definition
+
+    item = {"analyzerId": "a", "knowledgeSources": [{
+        "kind": "labeledData", "fileListPath": "list.jsonl",
+        "containerUrl": "https://acct.blob.core.windows.net/train?sv=2024-01-01&se=2030&sp=rl&sig=SeCrEt%2Bsig"}]}
+    text = json.dumps(definition(item))
+    assert "SeCrEt" not in text and "sig=" not in text
+    assert "https://acct.blob.core.windows.net/train?<SAS token removed by drplan>" in text
+    plain = {"analyzerId": "a", "knowledgeSources": [{"containerUrl": "https://acct.blob.core.windows.net/train"}]}
+    assert definition(plain)["knowledgeSources"][0]["containerUrl"] == "https://acct.blob.core.windows.net/train"
