@@ -8,8 +8,10 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -147,20 +149,30 @@ class Emu:
         return self.counters()["requests"].get(account, {}).get(route, 0)
 
 
-@pytest.fixture(scope="module")
-def emulator_process(tmp_path_factory):
-    cfg = tmp_path_factory.mktemp("emu") / "emulator.toml"
-    cfg.write_text(EMULATOR_CONFIG, encoding="utf-8")
-    with start_emulator(cfg) as proc:
-        yield proc
+def emulator_fixtures(config: str, name: str) -> tuple[Any, Any]:
+    """The fixture pair of a module with its own emulator: a module-scoped emulator process started with the TOML
+    ``config``, registered as the fixture ``name`` (its temp directory is named after it too), and a per-test
+    :class:`Emu` on that process, reset to the config's state first, named after the module attribute it is bound
+    to: ``cu_emulator, emu = emulator_fixtures(CONFIG, "cu_emulator")``."""
+
+    @pytest.fixture(scope="module", name=name)
+    def process(tmp_path_factory):
+        cfg = tmp_path_factory.mktemp(name) / "emulator.toml"
+        cfg.write_text(config, encoding="utf-8")
+        with start_emulator(cfg) as proc:
+            yield proc
+
+    @pytest.fixture
+    def client(request: pytest.FixtureRequest) -> Iterator[Emu]:
+        e = Emu(request.getfixturevalue(name).url)
+        e.reset()
+        yield e
+        e.http.close()
+
+    return process, client
 
 
-@pytest.fixture
-def emu(emulator_process) -> Emu:
-    e = Emu(emulator_process.url)
-    e.reset()
-    yield e
-    e.http.close()
+emulator_process, emu = emulator_fixtures(EMULATOR_CONFIG, "emulator_process")
 
 
 def resource_block(name: str, emu: Emu, *, region: str, family: str = "document-intelligence",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable, Container
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -28,11 +29,11 @@ from .config import (
     parse_v2_model_seed,
     parse_v2_model_update,
 )
+from .wire import JSON_CONTENT_TYPE
 
 if TYPE_CHECKING:
     from .app import EmulatorApp
 
-JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 ADMIN_API_VERSION = "2024-11-30"  # the shape seeded assets are echoed in
 
 
@@ -59,13 +60,47 @@ async def _body(request: Request) -> dict[str, Any]:
     return body
 
 
+def account_or_404(accounts: Container[str], name: str) -> str:
+    """``name``, or a 404 ``NotFound`` when ``accounts`` has no such account."""
+    if name not in accounts:
+        raise AdminError(404, "NotFound", f"no account named {name!r}")
+    return name
+
+
+async def read_seed(
+    request: Request,
+    accounts: Container[str],
+    parse: Callable[..., Any],
+    where: str,
+    *,
+    exists: Callable[[str, Any], bool],
+    conflict: str,
+    replaceable: bool = False,
+) -> tuple[str, Any, bool]:
+    """The start every admin seed handler shares (``POST /_emulator/accounts/{name}/...``): the account (404), the
+    JSON body (400), with ``replaceable`` its ``replace`` flag (400 unless a bool), the seed ``parse(body, where=...)``
+    gives (400 with the :class:`ConfigError` message), and a 409 ``Conflict`` when ``exists(name, seed)`` and the
+    body did not ask to replace. ``conflict`` is the 409 message, formatted with ``name`` and ``seed``.
+    Returns ``(name, seed, exists)``."""
+    name = account_or_404(accounts, request.path_params["name"])
+    body = await _body(request)
+    replace = False
+    if replaceable:
+        replace = body.pop("replace", False)
+        if not isinstance(replace, bool):
+            raise AdminError(400, "BadRequest", f"{where}.replace: must be true or false")
+    try:
+        seed = parse(body, where=where)
+    except ConfigError as exc:
+        raise AdminError(400, "BadRequest", str(exc)) from None
+    found = exists(name, seed)
+    if found and not replace:
+        raise AdminError(409, "Conflict", conflict.format(name=name, seed=seed))
+    return name, seed, found
+
+
 def build_admin_app(emulator: EmulatorApp) -> Starlette:
     """A Starlette app bound to one emulator instance."""
-
-    def account_or_404(name: str) -> str:
-        if name not in emulator.store.accounts:
-            raise AdminError(404, "NotFound", f"no account named {name!r}")
-        return name
 
     async def health(request: Request) -> Response:
         return _json({"status": "ok"})
@@ -93,35 +128,38 @@ def build_admin_app(emulator: EmulatorApp) -> Starlette:
         return _json({"accounts": out})
 
     async def seed_model(request: Request) -> Response:
-        name = account_or_404(request.path_params["name"])
-        try:
-            seed = parse_model_seed(await _body(request), where="model")
-        except ConfigError as exc:
-            raise AdminError(400, "BadRequest", str(exc)) from None
-        if seed.model_id in emulator.store.accounts[name].models:
-            raise AdminError(409, "Conflict", f"account {name!r} already has a model {seed.model_id!r}")
+        name, seed, _ = await read_seed(
+            request,
+            emulator.store.accounts,
+            parse_model_seed,
+            "model",
+            exists=lambda name, seed: seed.model_id in emulator.store.accounts[name].models,
+            conflict="account {name!r} already has a model {seed.model_id!r}",
+        )
         model = emulator.store.seed_model(name, seed)
         return _json(views.model(model, ADMIN_API_VERSION), status=201)
 
     async def seed_classifier(request: Request) -> Response:
-        name = account_or_404(request.path_params["name"])
-        try:
-            seed = parse_classifier_seed(await _body(request), where="classifier")
-        except ConfigError as exc:
-            raise AdminError(400, "BadRequest", str(exc)) from None
-        if seed.classifier_id in emulator.store.accounts[name].classifiers:
-            raise AdminError(409, "Conflict", f"account {name!r} already has a classifier {seed.classifier_id!r}")
+        name, seed, _ = await read_seed(
+            request,
+            emulator.store.accounts,
+            parse_classifier_seed,
+            "classifier",
+            exists=lambda name, seed: seed.classifier_id in emulator.store.accounts[name].classifiers,
+            conflict="account {name!r} already has a classifier {seed.classifier_id!r}",
+        )
         classifier = emulator.store.seed_classifier(name, seed)
         return _json(views.classifier(classifier, ADMIN_API_VERSION), status=201)
 
     async def seed_v2_model(request: Request) -> Response:
-        name = account_or_404(request.path_params["name"])
-        try:
-            seed = parse_v2_model_seed(await _body(request), where="v2_model")
-        except ConfigError as exc:
-            raise AdminError(400, "BadRequest", str(exc)) from None
-        if seed.model_id is not None and emulator.store.v2.taken(name, seed.model_id):
-            raise AdminError(409, "Conflict", f"account {name!r} already has (or has reserved) a v2 model {seed.model_id!r}")
+        name, seed, _ = await read_seed(
+            request,
+            emulator.store.accounts,
+            parse_v2_model_seed,
+            "v2_model",
+            exists=lambda name, seed: seed.model_id is not None and emulator.store.v2.taken(name, seed.model_id),
+            conflict="account {name!r} already has (or has reserved) a v2 model {seed.model_id!r}",
+        )
         model = emulator.store.v2.seed(name, seed)
         return _json(v2.model_info(model, "2.1"), status=201)
 
@@ -132,14 +170,14 @@ def build_admin_app(emulator: EmulatorApp) -> Starlette:
             raise AdminError(404, "NotFound", f"no v2 model {request.path_params['model_id']!r} (v2 model ids are UUIDs)") from None
 
     async def remove_v2_model(request: Request) -> Response:
-        name = account_or_404(request.path_params["name"])
+        name = account_or_404(emulator.store.accounts, request.path_params["name"])
         model_id = v2_model_id(request)
         if not emulator.store.v2.remove(name, model_id):
             raise AdminError(404, "NotFound", f"account {name!r} has no v2 model {model_id!r}")
         return Response(status_code=204)
 
     async def retrain_v2_model(request: Request) -> Response:
-        name = account_or_404(request.path_params["name"])
+        name = account_or_404(emulator.store.accounts, request.path_params["name"])
         model_id = v2_model_id(request)
         try:
             changes = parse_v2_model_update(await _body(request), where="v2_model")
@@ -162,7 +200,7 @@ def build_admin_app(emulator: EmulatorApp) -> Starlette:
         return _remove(request, "classifier")
 
     def _remove(request: Request, kind: Any) -> Response:
-        name = account_or_404(request.path_params["name"])
+        name = account_or_404(emulator.store.accounts, request.path_params["name"])
         asset_id = request.path_params["asset_id"]
         if not emulator.store.remove_asset(name, kind, asset_id):
             raise AdminError(404, "NotFound", f"account {name!r} has no {kind} {asset_id!r}")
@@ -183,7 +221,7 @@ def build_admin_app(emulator: EmulatorApp) -> Starlette:
         if account is not None:
             if not isinstance(account, str):
                 raise AdminError(400, "BadRequest", "account must be an account name")
-            account_or_404(account)
+            account_or_404(emulator.store.accounts, account)
         try:
             emulator.faults.update(body, account)
         except ConfigError as exc:

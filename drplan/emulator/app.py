@@ -12,8 +12,6 @@ served by ``EmulatorApp._dispatch_v2``.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import datetime as dt
 import json
 import logging
@@ -27,16 +25,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from . import cu, errors, language, v2, views
+from . import cu, errors, language, v2, views, wire
 from .admin import build_admin_app
 from .clock import Clock
 from .config import EmulatorConfig
 from .faults import ConnectionRegistry, Decision, FaultInjector
 from .store import AssetKind, Store
+from .wire import encode_page_token, json_response
 
 logger = logging.getLogger("drplan.emulator")
 
-JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 #: The request log keeps this many entries (oldest dropped first), so long benchmarks do not grow without bound.
 REQUEST_LOG_SIZE = 100_000
 
@@ -88,19 +86,8 @@ def resolve_route(method: str, rest: str) -> ServiceRoute | None:
     return None
 
 
-def encode_page_token(after: str) -> str:
-    """Opaque continuation token for ``?nextLink=`` (URL-safe base64, no padding)."""
-    return base64.urlsafe_b64encode(after.encode()).decode().rstrip("=")
-
-
 def decode_page_token(token: str) -> str:
-    try:
-        after = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        after = ""
-    if not after:
-        raise errors.invalid_parameter("nextLink", "unknown continuation token")
-    return after
+    return wire.decode_page_token(token, lambda: errors.invalid_parameter("nextLink", "unknown continuation token"))
 
 
 class EmulatorApp:
@@ -250,7 +237,7 @@ class EmulatorApp:
 
         if route.name == "info":
             body = views.info(store.count_models(name), store.accounts[name].config.model_limit, api_version, self.clock.now())
-            return _json_response(200, body, headers)
+            return json_response(200, body, headers)
 
         if route.name.startswith("operations:"):
             kinds: frozenset[AssetKind] = frozenset({"model", "classifier"}) if api_version in views.CLASSIFIER_COPY_VERSIONS else frozenset({"model"})
@@ -258,13 +245,13 @@ class EmulatorApp:
             if action == "get":
                 assert route.operation_id is not None
                 op = store.get_operation(name, route.operation_id, kinds)
-                return _json_response(200, views.operation(op, now, api_version), headers)
+                return json_response(200, views.operation(op, now, api_version), headers)
             token = request.query_params.get("nextLink")
             page = store.list_operations(name, decode_page_token(token) if token is not None else None, kinds)
             body = {"value": [views.operation(op, now, api_version, summary=True) for op in page.items]}
             if page.next_after is not None:
                 body["nextLink"] = _next_link(account_url, prefix, "operations", page.next_after, api_version)
-            return _json_response(200, body, headers)
+            return json_response(200, body, headers)
 
         kind = route.kind
         assert kind is not None
@@ -279,12 +266,12 @@ class EmulatorApp:
             body = {"value": items}
             if page.next_after is not None:
                 body["nextLink"] = _next_link(account_url, prefix, collection, page.next_after, api_version)
-            return _json_response(200, body, headers)
+            return json_response(200, body, headers)
         if action == "get":
             assert route.asset_id is not None
             asset = store.get_asset(name, kind, route.asset_id, prefix=prefix)
             body = views.model(asset, api_version) if kind == "model" else views.classifier(asset, api_version)  # type: ignore[arg-type]
-            return _json_response(200, body, headers)
+            return json_response(200, body, headers)
         if action == "delete":
             assert route.asset_id is not None
             store.delete_asset(name, kind, route.asset_id)
@@ -292,7 +279,7 @@ class EmulatorApp:
         if action == "authorizeCopy":
             body = await _json_body(request)
             payload = store.authorize_copy(kind, name, body, account_url=account_url, prefix=prefix, api_version=api_version)
-            return _json_response(200, payload, headers)
+            return json_response(200, payload, headers)
         if action == "copyTo":
             assert route.asset_id is not None
             body = await _json_body(request)
@@ -331,7 +318,7 @@ class EmulatorApp:
                 raise errors.v2_bad_request("The parameter 'op' is required and must be 'full' or 'summary'.")
             summary = v2.summary(store.count(name), self.store.accounts[name].config.model_limit, store.accounts[name].last_changed)
             if op == "summary":
-                return _json_response(200, {"summary": summary}, headers)
+                return json_response(200, {"summary": summary}, headers)
             token = request.query_params.get("nextLink")
             after = None
             if token is not None:
@@ -346,10 +333,10 @@ class EmulatorApp:
                 # the spec example ends with "nextLink": "" (contracts §4); op=full rides along for plain clients
                 "nextLink": f"{base}/custom/models?nextLink={encode_page_token(next_after)}&op=full" if next_after else "",
             }
-            return _json_response(200, body, headers)
+            return json_response(200, body, headers)
         if action == "custom/models:get":
             assert route.model_id is not None
-            return _json_response(200, v2.model(store.get(name, route.model_id, route.api), route.api), headers)
+            return json_response(200, v2.model(store.get(name, route.model_id, route.api), route.api), headers)
         if action == "custom/models:delete":
             assert route.model_id is not None
             store.delete(name, route.model_id)
@@ -357,7 +344,7 @@ class EmulatorApp:
         if action == "copyAuthorization":
             auth = store.authorize(name)
             body = {"modelId": auth.model_id, "accessToken": auth.token, "expirationDateTimeTicks": auth.expires}
-            return _json_response(201, body, {**headers, "Location": f"{base}/custom/models/{auth.model_id}"})
+            return json_response(201, body, {**headers, "Location": f"{base}/custom/models/{auth.model_id}"})
         if action == "copy":
             assert route.model_id is not None
             raw = await request.body()
@@ -383,7 +370,7 @@ class EmulatorApp:
             op = store.get_copy_result(name, route.model_id, route.result_id)
             body = v2.copy_result(op, now)
             extra = {errors.CS_ERROR_CODE_HEADER: op.errors[0]["code"]} if op.errors else {}  # as recorded live
-            return _json_response(200, body, {**headers, **extra})
+            return json_response(200, body, {**headers, **extra})
         raise errors.resource_not_found()  # pragma: no cover - resolve_v2_route only yields the actions above
 
     async def _drop(self, request: Request) -> None:
@@ -424,19 +411,8 @@ def _next_link(account_url: str, prefix: str, collection: str, after: str, api_v
 
 
 async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    if not raw.strip():
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise errors.invalid_parameter("body", "the request body is not valid JSON.") from None
-
-
-def _json_response(status: int, body: Any, headers: dict[str, str]) -> Response:
-    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return Response(content=content, status_code=status, headers={**headers, "content-type": JSON_CONTENT_TYPE})
+    return await wire.read_json(request, lambda: errors.invalid_parameter("body", "the request body is not valid JSON."))
 
 
 def _error_response(error: errors.ServiceError, headers: dict[str, str]) -> Response:
-    return _json_response(error.status, error.body(), {**headers, **error.headers})
+    return json_response(error.status, error.body(), {**headers, **error.headers})

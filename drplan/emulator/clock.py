@@ -52,3 +52,33 @@ def format_timestamp_7(ts: float) -> str:
     ticks = round(ts * 10_000_000)
     seconds, fraction = divmod(ticks, 10_000_000)
     return to_datetime(seconds).strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction:07d}Z"
+
+
+class TimedJob:
+    """The progress of an emulated long-running job (a v2 copy, a CU operation, a Language job) from the emulator
+    clock: ``NOT_STARTED`` for the first fifth of ``duration``, then ``RUNNING``, then ``status`` once it is set.
+    Mixed into dataclasses that have the fields ``created``, ``duration``, ``status`` and ``finished_at``."""
+
+    NOT_STARTED = "notStarted"
+    RUNNING = "running"
+    created: float
+    duration: float
+    status: str | None
+    finished_at: float | None
+
+    @property
+    def ends_at(self) -> float:
+        return self.created + self.duration
+
+    def status_at(self, now: float) -> str:
+        """``NOT_STARTED`` for the first fifth of the duration, then ``RUNNING``, then the final status."""
+        if self.status is not None:
+            return self.status
+        if self.duration <= 0 or now - self.created < 0.2 * self.duration:
+            return self.NOT_STARTED
+        return self.RUNNING
+
+    def last_updated(self, now: float) -> float:
+        if self.finished_at is not None:
+            return self.finished_at
+        return self.created if self.status_at(now) == self.NOT_STARTED else min(now, self.ends_at)

@@ -16,6 +16,7 @@ import datetime as dt
 import re
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,8 @@ REGION_RE = re.compile(r"^[a-z0-9]{1,24}$")
 ENCRYPTION_MODES = ("microsoft-managed", "customer-managed")
 BUILD_MODES = ("template", "neural")
 
-#: Route names used by the request log, the counters and the ``routes`` fault filter.
+#: Route names used by the request log, the counters and the ``routes`` fault filter; the single list (``cu.ROUTE_NAMES``
+#: and ``language.ROUTE_NAMES`` are the ``cu:`` and ``language:`` names taken from it).
 ROUTES = (
     "documentModels:list",
     "documentModels:get",
@@ -57,7 +59,7 @@ ROUTES = (
     "v2:copyAuthorization",
     "v2:copy",
     "v2:copyResults",
-    # Azure AI Content Understanding (contracts §5; drplan/emulator/cu.py ROUTE_NAMES)
+    # Azure AI Content Understanding (contracts §5; drplan/emulator/cu.py ROUTE_NAMES takes these)
     "cu:analyzers:list",
     "cu:analyzers:get",
     "cu:analyzers:put",
@@ -69,7 +71,7 @@ ROUTES = (
     "cu:operations:get",
     "cu:defaults:get",
     "cu:defaults:patch",
-    # Azure AI Language authoring (contracts §6; drplan/emulator/language.py ROUTE_NAMES)
+    # Azure AI Language authoring (contracts §6; drplan/emulator/language.py ROUTE_NAMES takes these)
     "language:projects:list",
     "language:projects:get",
     "language:projects:patch",
@@ -456,31 +458,11 @@ def _parse_account(ctx: _Ctx, name: str, raw: dict[str, Any]) -> AccountConfig:
         raise ctx.error(f"{where}.encryption", f"must be one of {', '.join(ENCRYPTION_MODES)}")
     faults = _table(ctx, f"{where}.faults", raw.get("faults", {}))
     validate_faults(faults, ctx=ctx, where=f"{where}.faults")
-    models: list[ModelSeed] = []
-    seen: set[str] = set()
-    for i, entry in enumerate(_array(ctx, f"{where}.models", raw.get("models", []))):
-        seed = parse_model_seed(entry, where=f"{where}.models[{i}]", source=ctx.source)
-        if seed.model_id in seen:
-            raise ctx.error(f"{where}.models[{i}].model_id", f"duplicate model id {seed.model_id!r}")
-        seen.add(seed.model_id)
-        models.append(seed)
-    classifiers: list[ClassifierSeed] = []
-    seen = set()
-    for i, entry in enumerate(_array(ctx, f"{where}.classifiers", raw.get("classifiers", []))):
-        cseed = parse_classifier_seed(entry, where=f"{where}.classifiers[{i}]", source=ctx.source)
-        if cseed.classifier_id in seen:
-            raise ctx.error(f"{where}.classifiers[{i}].classifier_id", f"duplicate classifier id {cseed.classifier_id!r}")
-        seen.add(cseed.classifier_id)
-        classifiers.append(cseed)
-    v2_models: list[V2ModelSeed] = []
-    seen = set()
-    for i, entry in enumerate(_array(ctx, f"{where}.v2_models", raw.get("v2_models", []))):
-        vseed = parse_v2_model_seed(entry, where=f"{where}.v2_models[{i}]", source=ctx.source)
-        if vseed.model_id is not None:
-            if vseed.model_id in seen:
-                raise ctx.error(f"{where}.v2_models[{i}].model_id", f"duplicate model id {vseed.model_id!r}")
-            seen.add(vseed.model_id)
-        v2_models.append(vseed)
+    models: list[ModelSeed] = unique_entries(ctx, f"{where}.models", raw.get("models", []), parse_model_seed, "model_id", "model id")
+    classifiers: list[ClassifierSeed] = unique_entries(
+        ctx, f"{where}.classifiers", raw.get("classifiers", []), parse_classifier_seed, "classifier_id", "classifier id"
+    )
+    v2_models: list[V2ModelSeed] = unique_entries(ctx, f"{where}.v2_models", raw.get("v2_models", []), parse_v2_model_seed, "model_id", "model id")
     from .language import parse_language_projects  # language.py imports this module; import it lazily
 
     language_projects = parse_language_projects(ctx, f"{where}.language_projects", raw.get("language_projects", []))
@@ -506,6 +488,22 @@ def _parse_cu(ctx: _Ctx, where: str, raw: dict[str, Any]) -> Any:
     from .cu import parse_account_config
 
     return parse_account_config(raw, where=where, source=ctx.source)
+
+
+def unique_entries(ctx: _Ctx, where: str, raw: Any, parse: Callable[..., Any], key: str, what: str) -> list[Any]:
+    """The array of tables at ``where``, each entry validated by ``parse(entry, where=..., source=...)``; an entry
+    whose ``key`` repeats an earlier entry's is an error (``duplicate {what} ...``); a None ``key`` never is."""
+    out: list[Any] = []
+    seen: set[Any] = set()
+    for i, entry in enumerate(_array(ctx, where, raw)):
+        seed = parse(entry, where=f"{where}[{i}]", source=ctx.source)
+        value = getattr(seed, key)
+        if value is not None:
+            if value in seen:
+                raise ctx.error(f"{where}[{i}].{key}", f"duplicate {what} {value!r}")
+            seen.add(value)
+        out.append(seed)
+    return out
 
 
 def _check_keys(ctx: _Ctx, where: str, table: dict[str, Any], allowed: tuple[str, ...]) -> None:

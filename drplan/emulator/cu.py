@@ -16,12 +16,9 @@ Nothing here ever logs a key, token or encryption key.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import datetime as dt
 import heapq
-import json
 import math
 import re
 import secrets
@@ -36,11 +33,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import errors
-from .admin import AdminError
+from .admin import AdminError, account_or_404, read_seed
 from .admin import _body as _admin_body
 from .admin import _json as _admin_json
-from .clock import to_datetime
+from .clock import TimedJob, to_datetime
 from .config import (
+    ROUTES,
     ConfigError,
     _array,
     _check_keys,
@@ -50,8 +48,11 @@ from .config import (
     _string,
     _table,
     _tags,
+    unique_entries,
 )
 from .store import SortedIds
+from .wire import decode_page_token, encode_page_token, read_json
+from .wire import json_response as _json
 
 if TYPE_CHECKING:
     from .app import EmulatorApp
@@ -66,22 +67,9 @@ ANALYZER_ID_RE = re.compile(r"^[a-zA-Z0-9._-]{1,64}$")
 ANALYZER_STATUSES = ("creating", "ready", "deleting", "failed")
 PROCESSING_LOCATIONS = ("geography", "dataZone", "global")
 ERROR_CODE_HEADER = "x-ms-error-code"
-JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
-#: Route names (request log, counters, the ``routes`` fault filter; also listed in ``config.ROUTES``).
-ROUTE_NAMES = (
-    "cu:analyzers:list",
-    "cu:analyzers:get",
-    "cu:analyzers:put",
-    "cu:analyzers:patch",
-    "cu:analyzers:delete",
-    "cu:grantCopyAuthorization",
-    "cu:getCopyAuthorization",
-    "cu:copy",
-    "cu:operations:get",
-    "cu:defaults:get",
-    "cu:defaults:patch",
-)
+#: Route names (request log, counters, the ``routes`` fault filter): the ``cu:`` names of ``config.ROUTES``.
+ROUTE_NAMES = tuple(r for r in ROUTES if r.startswith("cu:"))
 #: Routes that 2025-05-01-preview does not have (contracts §5.5); ``cu:copy`` is decided by its body (token or not).
 GA_ONLY_ROUTES = frozenset({"cu:grantCopyAuthorization", "cu:defaults:get", "cu:defaults:patch"})
 
@@ -144,13 +132,7 @@ def parse_account_config(raw: dict[str, Any], *, where: str, source: str) -> CUA
     if not isinstance(token_flow, bool):
         raise ctx.error(f"{where}.token_flow", "must be true or false")
     out.token_flow = token_flow
-    seen: set[str] = set()
-    for i, entry in enumerate(_array(ctx, f"{where}.analyzers", raw.get("analyzers", []))):
-        seed = parse_analyzer_seed(entry, where=f"{where}.analyzers[{i}]", source=source)
-        if seed.analyzer_id in seen:
-            raise ctx.error(f"{where}.analyzers[{i}].analyzer_id", f"duplicate analyzer id {seed.analyzer_id!r}")
-        seen.add(seed.analyzer_id)
-        out.analyzers.append(seed)
+    out.analyzers = unique_entries(ctx, f"{where}.analyzers", raw.get("analyzers", []), parse_analyzer_seed, "analyzer_id", "analyzer id")
     return out
 
 
@@ -245,16 +227,7 @@ def cu_error(status: int, code: str, message: str, inner: str | None = None) -> 
 
 def with_error_code(error: errors.ServiceError) -> errors.ServiceError:
     """The same error with ``x-ms-error-code`` (gateway answers, injected 503s, emulator bugs on CU routes)."""
-    if ERROR_CODE_HEADER in error.headers:
-        return error
-    return errors.ServiceError(
-        error.status,
-        error.code,
-        error.message,
-        inner_code=error.inner_code,
-        inner_message=error.inner_message,
-        headers={**error.headers, ERROR_CODE_HEADER: error.code},
-    )
+    return errors.with_code_header(error, ERROR_CODE_HEADER)
 
 
 def not_found_route() -> errors.ServiceError:
@@ -325,8 +298,11 @@ class CopyToken:
 
 
 @dataclass
-class Operation:
+class Operation(TimedJob):
     """An analyzer creation (PUT) or copy, polled on the TARGET at ``/analyzers/{id}/operations/{opId}``."""
+
+    NOT_STARTED = "NotStarted"  # CU spells its operation states in PascalCase
+    RUNNING = "Running"
 
     operation_id: str
     seq: int
@@ -340,18 +316,6 @@ class Operation:
     status: str | None = None  # final status once finished
     error: dict[str, Any] | None = None
     result: Analyzer | None = None  # snapshot at completion
-
-    @property
-    def ends_at(self) -> float:
-        return self.created + self.duration
-
-    def status_at(self, now: float) -> str:
-        """NotStarted for the first fifth of the duration, then Running, then the final status."""
-        if self.status is not None:
-            return self.status
-        if self.duration <= 0 or now - self.created < 0.2 * self.duration:
-            return "NotStarted"
-        return "Running"
 
 
 @dataclass
@@ -600,33 +564,12 @@ def resolve_route(method: str, rest: str) -> CURoute | None:
     return None
 
 
-def _encode_token(after: str) -> str:
-    return base64.urlsafe_b64encode(after.encode()).decode().rstrip("=")
-
-
 def _decode_token(token: str) -> str:
-    try:
-        after = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        after = ""
-    if not after:
-        raise invalid("The parameter 'nextLink' is invalid: unknown continuation token.")
-    return after
-
-
-def _json(status: int, body: Any, headers: dict[str, str]) -> Response:
-    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return Response(content=content, status_code=status, headers={**headers, "content-type": JSON_CONTENT_TYPE})
+    return decode_page_token(token, lambda: invalid("The parameter 'nextLink' is invalid: unknown continuation token."))
 
 
 async def _read_json(request: Request) -> Any:
-    raw = await request.body()
-    if not raw.strip():
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise invalid("The request body is not valid JSON.") from None
+    return await read_json(request, lambda: invalid("The request body is not valid JSON."))
 
 
 def _object(body: Any, what: str = "request body") -> dict[str, Any]:
@@ -738,7 +681,7 @@ async def dispatch(app: EmulatorApp, request: Request, name: str, route: CURoute
         ids = acct.analyzers.after(after, settings.page_size)
         body: dict[str, Any] = {"value": [analyzer_view(acct.analyzers.get(i), api_version) for i in ids]}
         if ids and acct.analyzers.has_after(ids[-1]):
-            body["nextLink"] = f"{base}/analyzers?nextLink={_encode_token(ids[-1])}&api-version={api_version}"
+            body["nextLink"] = f"{base}/analyzers?nextLink={encode_page_token(ids[-1])}&api-version={api_version}"
         return _json(200, body, headers)
 
     if action == "cu:defaults:get":
@@ -887,9 +830,7 @@ async def dispatch(app: EmulatorApp, request: Request, name: str, route: CURoute
         if not token_shaped and api_version == PREVIEW:
             raise not_found_route()  # contracts §5.5: the preview has no GA copy
         allow_replace = _allow_replace(request)
-        if token_shaped:
-            return _token_copy(app, name, analyzer_id, _object(body), allow_replace, begin, operation_location, headers, api_version)
-        return _ga_copy(app, name, analyzer_id, _object(body), allow_replace, begin, operation_location, headers, api_version)
+        return _copy(app, name, analyzer_id, _object(body), token_shaped, allow_replace, begin, operation_location, headers, api_version)
 
     raise not_found_route()  # pragma: no cover - resolve_route only yields the actions above
 
@@ -903,48 +844,52 @@ def _source_ready(cu: CUStore, account: str, analyzer_id: str) -> Analyzer:
     return source
 
 
-def _accept_copy(
-    cu: CUStore,
-    target: str,
-    target_id: str,
-    source_account: str,
-    source: Analyzer,
-    allow_replace: bool,
-    overrides: dict[str, str] | None,
-) -> tuple[Analyzer, Analyzer | None, list[dict[str, Any]]]:
-    """The checks shared by both copy flows after authorization: self-copy, conflict, deployments."""
-    if source_account == target and source.analyzer_id == target_id:
-        raise invalid(f"Analyzer '{target_id}' cannot be copied onto itself.")
-    existing = cu.accounts[target].analyzers.get(target_id)
-    if existing is not None and not allow_replace:
-        raise analyzer_exists(target_id)
-    warnings = cu.check_deployments(target, dict(source.definition.get("models") or {}), overrides)
-    return source, existing, warnings
-
-
-def _create_copy(cu: CUStore, target: str, target_id: str, source: Analyzer, existing: Analyzer | None, warnings: list[dict[str, Any]]) -> Analyzer:
-    now = cu.now()
-    if existing is not None:
-        now = round(max(now, existing.last_modified + 0.001), 3)
-    analyzer = Analyzer(target_id, "creating", now, now, copy.deepcopy(source.definition), warnings)
-    cu.accounts[target].analyzers.put(target_id, analyzer)  # replaces at once (allowReplace): README
-    return analyzer
-
-
-def _ga_copy(
+def _copy(
     app: EmulatorApp,
     name: str,
     target_id: str,
     body: dict[str, Any],
+    token_shaped: bool,
     allow_replace: bool,
     begin: Callable[[Analyzer], Operation],
     operation_location: Callable[[str, Operation], str],
     headers: dict[str, str],
     api_version: str,
 ) -> Response:
-    """GA ``:copy`` on the TARGET (contracts §5.3)."""
+    """``:copy`` on the TARGET, either flow: the flow's own authorization (GA grant, contracts §5.3, or preview-era
+    token, §5.4), then the checks both share (self-copy, conflict, deployments), then the copy itself."""
     cu: CUStore = app.cu
     _valid_target_id(target_id)
+    authorize = _token_copy_source if token_shaped else _ga_copy_source
+    source_account, source, overrides, consume = authorize(app, name, target_id, body)
+    if source_account == name and source.analyzer_id == target_id:
+        raise invalid(f"Analyzer '{target_id}' cannot be copied onto itself.")
+    existing = cu.accounts[name].analyzers.get(target_id)
+    if existing is not None and not allow_replace:
+        raise analyzer_exists(target_id)
+    warnings = cu.check_deployments(name, dict(source.definition.get("models") or {}), overrides)
+    consume()  # a grant or token is single use from the moment a copy is accepted
+    now = cu.now()
+    if existing is not None:
+        now = round(max(now, existing.last_modified + 0.001), 3)
+    analyzer = Analyzer(target_id, "creating", now, now, copy.deepcopy(source.definition), warnings)
+    cu.accounts[name].analyzers.put(target_id, analyzer)  # replaces at once (allowReplace): README
+    op = begin(analyzer)
+    # GA (§5.3): 201 + the ContentAnalyzer, as the live service and the SDK (which rejects 202) expect. Token (§5.4):
+    # 200 + Operation-Location; the body is the full ContentAnalyzer (a superset of the documented
+    # {analyzerId, status: "creating"}).
+    status = 200 if token_shaped else 201
+    return _json(status, analyzer_view(analyzer, api_version), {**headers, "Operation-Location": operation_location(target_id, op)})
+
+
+#: What a copy flow's authorization yields: the source account and analyzer, the deployment overrides, and the
+#: callable that uses up the grant or token.
+_CopySource = tuple[str, Analyzer, dict[str, str] | None, Callable[[], None]]
+
+
+def _ga_copy_source(app: EmulatorApp, name: str, target_id: str, body: dict[str, Any]) -> _CopySource:
+    """GA ``:copy`` (contracts §5.3): the source named by resource id and region, and the grant the source gave."""
+    cu: CUStore = app.cu
     source_id = _string_field(body, "sourceAnalyzerId", required=True)
     resource_id = _string_field(body, "sourceAzureResourceId", required=False)
     region = _string_field(body, "sourceRegion", required=False)
@@ -984,29 +929,17 @@ def _ga_copy(
                 f"not the target's region '{target_cfg.region}'.",
                 "CopyAuthorizationRegionMismatch",
             )
-    source, existing, warnings = _accept_copy(cu, name, target_id, source_account, source, allow_replace, None)
-    if grant is not None:
-        grant.consumed = True  # single use from the moment a copy is accepted
-    analyzer = _create_copy(cu, name, target_id, source, existing, warnings)
-    op = begin(analyzer)
-    # 201 + the ContentAnalyzer, as the live service and the SDK (which rejects 202) expect (contracts §5.3)
-    return _json(201, analyzer_view(analyzer, api_version), {**headers, "Operation-Location": operation_location(target_id, op)})
+
+    def consume() -> None:
+        if grant is not None:
+            grant.consumed = True
+
+    return source_account, source, None, consume
 
 
-def _token_copy(
-    app: EmulatorApp,
-    name: str,
-    target_id: str,
-    body: dict[str, Any],
-    allow_replace: bool,
-    begin: Callable[[Analyzer], Operation],
-    operation_location: Callable[[str, Operation], str],
-    headers: dict[str, str],
-    api_version: str,
-) -> Response:
-    """Preview-era token ``:copy`` on the TARGET (contracts §5.4)."""
+def _token_copy_source(app: EmulatorApp, name: str, target_id: str, body: dict[str, Any]) -> _CopySource:
+    """Preview-era token ``:copy`` (contracts §5.4): the source named by URL, and the token it handed out."""
     cu: CUStore = app.cu
-    _valid_target_id(target_id)
     source_url = _string_field(body, "source", required=True)
     token_value = _string_field(body, "authorizationToken", required=True)
     decryption_key = _string_field(body, "decryptionKey", required=False)
@@ -1034,14 +967,11 @@ def _token_copy(
         decryption_key is None or not secrets.compare_digest(decryption_key.encode(), token.encryption_key.encode())
     ):
         raise invalid("The decryption key does not match the key the authorization token was encrypted with.", "InvalidDecryptionKey")
-    clean = {k: v for k, v in (overrides or {}).items() if v}
-    source, existing, warnings = _accept_copy(cu, name, target_id, source_account, source, allow_replace, clean)
-    token.used = True  # single use
-    analyzer = _create_copy(cu, name, target_id, source, existing, warnings)
-    op = begin(analyzer)
-    # contracts §5.4: 200 + Operation-Location; the body is the full ContentAnalyzer (a superset of the documented
-    # {analyzerId, status: "creating"})
-    return _json(200, analyzer_view(analyzer, api_version), {**headers, "Operation-Location": operation_location(target_id, op)})
+
+    def consume() -> None:
+        token.used = True
+
+    return source_account, source, {k: v for k, v in (overrides or {}).items() if v}, consume
 
 
 # --- admin API ----------------------------------------------------------------------------------------------------
@@ -1051,36 +981,28 @@ def admin_routes(emulator: EmulatorApp) -> list[Route]:
     """``/_emulator/accounts/{name}/analyzers`` (POST seed / replace), ``.../analyzers/{id}`` (DELETE) and
     ``.../deployments`` (PUT)."""
 
-    def account_or_404(name: str) -> str:
-        if name not in emulator.cu.accounts:
-            raise AdminError(404, "NotFound", f"no account named {name!r}")
-        return name
-
     async def seed_analyzer(request: Request) -> Response:
-        name = account_or_404(request.path_params["name"])
-        body = await _admin_body(request)
-        replace = body.pop("replace", False)
-        if not isinstance(replace, bool):
-            raise AdminError(400, "BadRequest", "analyzer.replace: must be true or false")
-        try:
-            seed = parse_analyzer_seed(body, where="analyzer")
-        except ConfigError as exc:
-            raise AdminError(400, "BadRequest", str(exc)) from None
-        exists = seed.analyzer_id in emulator.cu.accounts[name].analyzers
-        if exists and not replace:
-            raise AdminError(409, "Conflict", f"account {name!r} already has an analyzer {seed.analyzer_id!r}")
+        name, seed, exists = await read_seed(
+            request,
+            emulator.cu.accounts,
+            parse_analyzer_seed,
+            "analyzer",
+            exists=lambda name, seed: seed.analyzer_id in emulator.cu.accounts[name].analyzers,
+            conflict="account {name!r} already has an analyzer {seed.analyzer_id!r}",
+            replaceable=True,
+        )
         analyzer = emulator.cu.seed(name, seed, replace=exists)
         return _admin_json(analyzer_view(analyzer, GA), status=201)
 
     async def remove_analyzer(request: Request) -> Response:
-        name = account_or_404(request.path_params["name"])
+        name = account_or_404(emulator.cu.accounts, request.path_params["name"])
         analyzer_id = request.path_params["analyzer_id"]
         if not emulator.cu.remove(name, analyzer_id):
             raise AdminError(404, "NotFound", f"account {name!r} has no analyzer {analyzer_id!r}")
         return Response(status_code=204)
 
     async def put_deployments(request: Request) -> Response:
-        name = account_or_404(request.path_params["name"])
+        name = account_or_404(emulator.cu.accounts, request.path_params["name"])
         body = await _admin_body(request)
         try:
             _check_keys(_Ctx("<request>"), "", body, ("deployments",))

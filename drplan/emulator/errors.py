@@ -248,9 +248,9 @@ def v2_error(status: int, code: str, message: str) -> ServiceError:
     return ServiceError(status, code, message, headers={CS_ERROR_CODE_HEADER: code})
 
 
-def with_cs_error_code(error: ServiceError) -> ServiceError:
-    """The same error with ``x-ms-cs-error-code`` (for injected 503s and emulator bugs on v2 routes)."""
-    if CS_ERROR_CODE_HEADER in error.headers:
+def with_code_header(error: ServiceError, header: str) -> ServiceError:
+    """The same error with ``header`` carrying its code (a copy; the error itself when it has the header already)."""
+    if header in error.headers:
         return error
     return ServiceError(
         error.status,
@@ -258,8 +258,13 @@ def with_cs_error_code(error: ServiceError) -> ServiceError:
         error.message,
         inner_code=error.inner_code,
         inner_message=error.inner_message,
-        headers={**error.headers, CS_ERROR_CODE_HEADER: error.code},
+        headers={**error.headers, header: error.code},
     )
+
+
+def with_cs_error_code(error: ServiceError) -> ServiceError:
+    """The same error with ``x-ms-cs-error-code`` (for injected 503s and emulator bugs on v2 routes)."""
+    return with_code_header(error, CS_ERROR_CODE_HEADER)
 
 
 def v2_model_not_found(model_id: str) -> ServiceError:

@@ -20,7 +20,6 @@ import copy
 import datetime as dt
 import hashlib
 import heapq
-import json
 import math
 import re
 import uuid
@@ -32,9 +31,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import errors
-from .clock import format_timestamp, to_datetime
+from .clock import TimedJob, format_timestamp, to_datetime
 from .config import (
-    ConfigError,
+    ROUTES,
     _array,
     _check_keys,
     _Ctx,
@@ -42,7 +41,10 @@ from .config import (
     _number,
     _string,
     _table,
+    unique_entries,
 )
+from .wire import json_response as _json
+from .wire import read_json
 
 if TYPE_CHECKING:
     from starlette.routing import Route
@@ -83,32 +85,8 @@ ERROR_CODE_HEADER = "x-ms-error-code"
 PROJECT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 MAX_PROJECT_NAME = 100
 
-#: Route names (request log, counters, the ``routes`` fault filter); config.ROUTES lists the same names.
-ROUTE_NAMES = (
-    "language:projects:list",
-    "language:projects:get",
-    "language:projects:patch",
-    "language:projects:delete",
-    "language:export",
-    "language:export:job",
-    "language:export:result",
-    "language:import",
-    "language:import:job",
-    "language:train",
-    "language:train:job",
-    "language:train:jobs",
-    "language:train:cancel",
-    "language:models:list",
-    "language:models:get",
-    "language:models:delete",
-    "language:deployments:list",
-    "language:deployments:get",
-    "language:deployments:put",
-    "language:deployments:delete",
-    "language:deployments:job",
-    "language:deletion:job",
-    "language:training-config-versions",
-)
+#: Route names (request log, counters, the ``routes`` fault filter): the ``language:`` names of ``config.ROUTES``.
+ROUTE_NAMES = tuple(r for r in ROUTES if r.startswith("language:"))
 
 
 # --- errors (contracts §1 envelope, §6.3 codes) -----------------------------------------------------------------
@@ -255,15 +233,7 @@ class LanguageProjectSeed:
 
 def parse_language_projects(ctx: _Ctx, where: str, raw: Any) -> list[LanguageProjectSeed]:
     """``accounts.X.language_projects`` (an array of tables); project names are unique per account."""
-    out: list[LanguageProjectSeed] = []
-    seen: set[str] = set()
-    for i, entry in enumerate(_array(ctx, where, raw)):
-        seed = parse_language_project_seed(entry, where=f"{where}[{i}]", source=ctx.source)
-        if seed.project_name in seen:
-            raise ctx.error(f"{where}[{i}].project_name", f"duplicate project name {seed.project_name!r}")
-        seen.add(seed.project_name)
-        out.append(seed)
-    return out
+    return unique_entries(ctx, where, raw, parse_language_project_seed, "project_name", "project name")
 
 
 def parse_language_project_seed(entry: Any, where: str = "language_project", source: str = "<request>") -> LanguageProjectSeed:
@@ -501,7 +471,7 @@ class Project:
 
 
 @dataclass
-class Job:
+class Job(TimedJob):
     """An authoring job (export, import, train, deploy, undeploy, delete) on one account."""
 
     job_id: str
@@ -518,22 +488,6 @@ class Job:
     status: str | None = None  # final status once finished
     finished_at: float | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def ends_at(self) -> float:
-        return self.created + self.duration
-
-    def status_at(self, now: float) -> str:
-        if self.status is not None:
-            return self.status
-        if self.duration <= 0 or now - self.created < 0.2 * self.duration:
-            return "notStarted"
-        return "running"
-
-    def last_updated(self, now: float) -> float:
-        if self.finished_at is not None:
-            return self.finished_at
-        return self.created if self.status_at(now) == "notStarted" else min(now, self.ends_at)
 
 
 @dataclass
@@ -1273,22 +1227,9 @@ def resolve_language_route(method: str, rest: str) -> LanguageRoute | None:
 
 # --- dispatch ------------------------------------------------------------------------------------------------------
 
-JSON_CONTENT_TYPE = "application/json; charset=utf-8"
-
-
-def _json(status: int, body: Any, headers: dict[str, str]) -> Response:
-    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return Response(content=content, status_code=status, headers={**headers, "content-type": JSON_CONTENT_TYPE})
-
 
 async def _body(request: Request) -> Any:
-    raw = await request.body()
-    if not raw.strip():
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise bad_body("The request body is not valid JSON.") from None
+    return await read_json(request, lambda: bad_body("The request body is not valid JSON."))
 
 
 def _int_param(request: Request, name: str, *, minimum: int) -> int | None:
@@ -1363,6 +1304,17 @@ async def _dispatch(
             del body["nextLink"]  # optional and not nullable there; required and nullable in 2022/2023
         return _json(200, body, headers)
 
+    def listed(items: dict[str, Any], view: Callable[[Any, str], Any], segment: str) -> Response:
+        """A project's trained models or deployments, by name, paged under ``{project}/{segment}``."""
+        return listing([view(items[k], api_version) for k in sorted(items)], f"{base}/{p}/{segment}")
+
+    def one(items: dict[str, Any], key: str, view: Callable[[Any, str], Any], not_found: Callable[[str], LanguageError]) -> Response:
+        """One trained model or deployment of a project, or its 404."""
+        found = items.get(key)
+        if found is None:
+            raise not_found(key)
+        return _json(200, view(found, api_version), headers)
+
     if action == "projects:list":
         projects = [project_metadata(store.accounts[account].projects[n]) for n in store.project_names(account)]
         return listing(projects, base)
@@ -1431,14 +1383,10 @@ async def _dispatch(
         job = store.cancel_training(account, p, route.job_id)
         return accepted(f"{base}/{p}/train/jobs/{job.job_id}")
     if action == "models:list":
-        project = store.project(account, p)
-        return listing([trained_model(project.models[k], api_version) for k in sorted(project.models)], f"{base}/{p}/models")
+        return listed(store.project(account, p).models, trained_model, "models")
     if action == "models:get":
         assert route.label is not None
-        model = store.project(account, p).models.get(route.label)
-        if model is None:
-            raise model_not_found(route.label)
-        return _json(200, trained_model(model, api_version), headers)
+        return one(store.project(account, p).models, route.label, trained_model, model_not_found)
     if action == "models:delete":
         assert route.label is not None
         project = store.project(account, p)
@@ -1446,14 +1394,10 @@ async def _dispatch(
             raise model_not_found(route.label)
         return Response(status_code=204, headers=headers)
     if action == "deployments:list":
-        project = store.project(account, p)
-        return listing([deployment(project.deployments[k], api_version) for k in sorted(project.deployments)], f"{base}/{p}/deployments")
+        return listed(store.project(account, p).deployments, deployment, "deployments")
     if action == "deployments:get":
         assert route.deployment is not None
-        found = store.project(account, p).deployments.get(route.deployment)
-        if found is None:
-            raise deployment_not_found(route.deployment)
-        return _json(200, deployment(found, api_version), headers)
+        return one(store.project(account, p).deployments, route.deployment, deployment, deployment_not_found)
     if action == "deployments:put":
         assert route.deployment is not None
         body = await _body(request)
@@ -1476,33 +1420,25 @@ def admin_routes(emulator: EmulatorApp) -> list[Route]:
     """``POST /_emulator/accounts/{name}/language/projects`` and ``DELETE .../language/projects/{project}``."""
     from starlette.routing import Route
 
-    from .admin import AdminError  # admin imports this module
-    from .admin import _body as admin_body
+    # admin imports this module, so import from it here
+    from .admin import AdminError, account_or_404, read_seed
     from .admin import _json as admin_json
 
-    def account_or_404(name: str) -> str:
-        if name not in emulator.store.accounts:
-            raise AdminError(404, "NotFound", f"no account named {name!r}")
-        return name
-
     async def seed(request: Request) -> Response:
-        name = account_or_404(request.path_params["name"])
-        body = await admin_body(request)
-        replace = body.pop("replace", False)
-        if not isinstance(replace, bool):
-            raise AdminError(400, "BadRequest", "language_project.replace: must be true or false")
-        try:
-            entry = parse_language_project_seed(body, where="language_project")
-        except ConfigError as exc:
-            raise AdminError(400, "BadRequest", str(exc)) from None
-        exists = entry.project_name in emulator.store.language.accounts[name].projects
-        if exists and not replace:
-            raise AdminError(409, "Conflict", f"account {name!r} already has a language project {entry.project_name!r}")
+        name, entry, exists = await read_seed(
+            request,
+            emulator.store.accounts,
+            parse_language_project_seed,
+            "language_project",
+            exists=lambda name, entry: entry.project_name in emulator.store.language.accounts[name].projects,
+            conflict="account {name!r} already has a language project {seed.project_name!r}",
+            replaceable=True,
+        )
         project = emulator.store.language.seed_project(name, entry, replace=exists)
         return admin_json(project_metadata(project), status=200 if exists else 201)
 
     async def remove(request: Request) -> Response:
-        name = account_or_404(request.path_params["name"])
+        name = account_or_404(emulator.store.accounts, request.path_params["name"])
         project = request.path_params["project"]
         if not emulator.store.language.remove_project(name, project):
             raise AdminError(404, "NotFound", f"account {name!r} has no language project {project!r}")

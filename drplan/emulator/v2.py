@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import errors
-from .clock import format_timestamp, format_timestamp_7
+from .clock import TimedJob, format_timestamp, format_timestamp_7
 from .config import V2ModelSeed
 
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ class V2Authorization:
 
 
 @dataclass
-class V2CopyOperation:
+class V2CopyOperation(TimedJob):
     """A copy, living on the source account and polled at ``.../copyResults/{result_id}``."""
 
     result_id: str
@@ -158,23 +158,6 @@ class V2CopyOperation:
     finished_at: float | None = None
     status: str | None = None
     errors: list[dict[str, str]] = field(default_factory=list)
-
-    @property
-    def ends_at(self) -> float:
-        return self.created + self.duration
-
-    def status_at(self, now: float) -> str:
-        """notStarted for the first fifth of the duration, then running, then the final status."""
-        if self.status is not None:
-            return self.status
-        if self.duration <= 0 or now - self.created < 0.2 * self.duration:
-            return "notStarted"
-        return "running"
-
-    def last_updated(self, now: float) -> float:
-        if self.finished_at is not None:
-            return self.finished_at
-        return self.created if self.status_at(now) == "notStarted" else min(now, self.ends_at)
 
 
 @dataclass

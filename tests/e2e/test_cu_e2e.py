@@ -9,9 +9,7 @@ import json
 import textwrap
 
 import pytest
-from e2e_support import SUB, Emu, read_json
-
-from drplan.emulator.launch import start_emulator
+from e2e_support import SUB, Emu, emulator_fixtures, read_json
 
 KEYS = {"cusrc": "cu-key-src-5a5a5a", "cuwest": "cu-key-west-6b6b6b", "cunorth": "cu-key-north-7c7c7c"}
 TOKEN_KEY = "token-key-9d9d9d-secret"
@@ -77,20 +75,7 @@ model_deployments = {{ "text-embedding-3-large" = "te3l-n", "text-embedding-3-sm
 SELECTED = {"invoice", "receipt", "router"}
 
 
-@pytest.fixture(scope="module")
-def cu_emulator(tmp_path_factory):
-    cfg = tmp_path_factory.mktemp("emu-cu") / "emulator.toml"
-    cfg.write_text(CONFIG, encoding="utf-8")
-    with start_emulator(cfg) as proc:
-        yield proc
-
-
-@pytest.fixture
-def emu(cu_emulator):
-    e = Emu(cu_emulator.url)
-    e.reset()
-    yield e
-    e.http.close()
+cu_emulator, emu = emulator_fixtures(CONFIG, "cu_emulator")
 
 
 def analyzers(emu: Emu, account: str) -> dict[str, dict]:

@@ -6,9 +6,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from e2e_support import SUB, Emu, read_json
-
-from drplan.emulator.launch import start_emulator
+from e2e_support import SUB, Emu, emulator_fixtures, read_json
 
 KEYS = {"v2src": "v2-key-src-1234567", "v2a": "v2-key-a-7654321", "v2b": "v2-key-b-1122334"}
 ENV = {f"KEY_{n.upper()}": k for n, k in KEYS.items()}
@@ -58,20 +56,7 @@ model_limit = 20
 """
 
 
-@pytest.fixture(scope="module")
-def v2_emulator(tmp_path_factory):
-    cfg = tmp_path_factory.mktemp("emu-v2") / "emulator.toml"
-    cfg.write_text(CONFIG, encoding="utf-8")
-    with start_emulator(cfg) as proc:
-        yield proc
-
-
-@pytest.fixture
-def emu2(v2_emulator):
-    e = Emu(v2_emulator.url)
-    e.reset()
-    yield e
-    e.http.close()
+v2_emulator, emu2 = emulator_fixtures(CONFIG, "v2_emulator")
 
 
 def v2_models(emu: Emu, account: str) -> dict[str, dict]:

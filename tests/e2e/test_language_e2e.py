@@ -7,9 +7,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from e2e_support import SUB, Emu, read_json
-
-from drplan.emulator.launch import start_emulator
+from e2e_support import SUB, Emu, emulator_fixtures, read_json
 
 KEYS = {"lsrc": "lang-key-src-5f1e2d3c", "ldst": "lang-key-dst-9a8b7c6d"}
 ENV = {f"KEY_{n.upper()}": k for n, k in KEYS.items()}
@@ -76,20 +74,7 @@ EDITED_CONTRACTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def lang_emulator(tmp_path_factory):
-    cfg = tmp_path_factory.mktemp("emu-lang") / "emulator.toml"
-    cfg.write_text(CONFIG, encoding="utf-8")
-    with start_emulator(cfg) as proc:
-        yield proc
-
-
-@pytest.fixture
-def lemu(lang_emulator):
-    e = Emu(lang_emulator.url)
-    e.reset()
-    yield e
-    e.http.close()
+lang_emulator, lemu = emulator_fixtures(CONFIG, "lang_emulator")
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ Contract references ("contracts §x") are to ``shared/contracts/README.md``.
 
 from __future__ import annotations
 
-import json
 import sys
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -30,7 +30,9 @@ from azure.core.exceptions import (
 
 if str(Path(__file__).resolve().parent) not in sys.path:  # no __init__.py in tests/: import the helper by path
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+import emulator_fixtures  # noqa: E402
 import openapi_validation as ov  # noqa: E402
+from emulator_fixtures import _reset, admin, emulator_fixture, sdk_clients  # noqa: E402,F401
 
 from azure.ai.documentintelligence import DocumentIntelligenceAdministrationClient  # noqa: E402
 from azure.ai.formrecognizer import DocumentModelAdministrationClient  # noqa: E402
@@ -151,44 +153,8 @@ FR_VERSIONS = ["2023-07-31", "2022-08-31"]
 
 # --------------------------------------------------------------------------------------------------- recording
 
-class Recorder:
-    """``raw_response_hook`` for azure-core: records every HTTP response (each retry attempt too, since the hook
-    policy sits inside the retry loop) as an :class:`openapi_validation.Exchange`."""
-
-    def __init__(self) -> None:
-        self.exchanges: list[ov.Exchange] = []
-
-    def hook(self, pipeline_response: Any) -> None:
-        request = pipeline_response.http_request
-        response = pipeline_response.http_response
-        try:
-            if hasattr(response, "read"):  # azure.core.rest response (DI SDK); streamed ones (copy 202) too
-                raw = response.read() or b""
-            else:  # legacy azure.core.pipeline.transport response (FR SDK)
-                raw = response.body() or b""
-        except Exception as exc:  # pragma: no cover - recorded as a problem instead
-            raw = f"<unreadable body: {exc!r}>".encode()
-        body: Any = None
-        if raw.strip():
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body = raw.decode("utf-8", "replace")
-        self.exchanges.append(ov.Exchange(
-            method=request.method,
-            url=request.url,
-            status=response.status_code,
-            headers=dict(response.headers),
-            body=body,
-            request_headers=dict(request.headers),
-            raw_body=raw,
-        ))
-
-    def matching(self, method: str, path_contains: str, status: int | None = None) -> list[ov.Exchange]:
-        return [
-            e for e in self.exchanges
-            if e.method == method and path_contains in urlsplit(e.url).path and (status is None or e.status == status)
-        ]
+class Recorder(emulator_fixtures.Recorder):
+    """Every response the DI and FR SDKs receive; DI/FR responses carry the common headers (contracts §1)."""
 
     def assert_conformant(self, min_exchanges: int = 1) -> None:
         assert len(self.exchanges) >= min_exchanges, f"only {len(self.exchanges)} exchanges recorded"
@@ -204,33 +170,7 @@ class Recorder:
 
 # --------------------------------------------------------------------------------------------------- fixtures
 
-@pytest.fixture(scope="module")
-def emu(tmp_path_factory):
-    from drplan.emulator.launch import start_emulator
-
-    cfg = tmp_path_factory.mktemp("emulator") / "emulator.toml"
-    cfg.write_text(CONFIG, encoding="utf-8")
-    proc = start_emulator(cfg, host="127.0.0.1", port=0)
-    try:
-        yield proc
-    finally:
-        proc.stop()
-
-
-@pytest.fixture(scope="module")
-def admin(emu):
-    with httpx.Client(base_url=emu.url, timeout=10.0) as client:
-        yield client
-
-
-@pytest.fixture(autouse=True)
-def _fresh_emulator(request):
-    """Every emulator test starts from the config file's state (README: POST /_emulator/reset)."""
-    if "emu" not in request.fixturenames:
-        return
-    admin = request.getfixturevalue("admin")
-    r = admin.post("/_emulator/reset")
-    assert r.status_code in (200, 204), r.text
+emu = emulator_fixture(CONFIG, "emulator")
 
 
 @pytest.fixture
@@ -239,11 +179,9 @@ def rec() -> Recorder:
 
 
 @pytest.fixture
-def di(emu, rec) -> Callable[..., DocumentIntelligenceAdministrationClient]:
-    clients: list[Any] = []
-
-    def make(account: str, *, key: str | None = None, api_version: str = DI_V4, **kw: Any):
-        client = DocumentIntelligenceAdministrationClient(
+def di(emu, rec) -> Iterator[Callable[..., DocumentIntelligenceAdministrationClient]]:
+    def build(account: str, *, key: str | None = None, api_version: str = DI_V4, **kw: Any):
+        return DocumentIntelligenceAdministrationClient(
             endpoint=emu.account_url(account),
             credential=AzureKeyCredential(key or ACCOUNTS[account]["key"]),
             api_version=api_version,
@@ -251,20 +189,14 @@ def di(emu, rec) -> Callable[..., DocumentIntelligenceAdministrationClient]:
             polling_interval=0.1,
             **kw,
         )
-        clients.append(client)
-        return client
 
-    yield make
-    for c in clients:
-        c.close()
+    yield from sdk_clients(build)
 
 
 @pytest.fixture
-def fr(emu, rec) -> Callable[..., DocumentModelAdministrationClient]:
-    clients: list[Any] = []
-
-    def make(account: str, api_version: str, **kw: Any):
-        client = DocumentModelAdministrationClient(
+def fr(emu, rec) -> Iterator[Callable[..., DocumentModelAdministrationClient]]:
+    def build(account: str, api_version: str, **kw: Any):
+        return DocumentModelAdministrationClient(
             emu.account_url(account),
             AzureKeyCredential(ACCOUNTS[account]["key"]),
             api_version=api_version,
@@ -272,12 +204,8 @@ def fr(emu, rec) -> Callable[..., DocumentModelAdministrationClient]:
             polling_interval=0.1,
             **kw,
         )
-        clients.append(client)
-        return client
 
-    yield make
-    for c in clients:
-        c.close()
+    yield from sdk_clients(build)
 
 
 # --------------------------------------------------------------------------------------------------- helpers

@@ -12,15 +12,12 @@ only 200/201 on ``:copy`` (it rejects the spec's 202), which is why the emulator
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import (
@@ -32,8 +29,10 @@ from azure.core.exceptions import (
 
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+import emulator_fixtures
 import openapi_validation as ov
 from azure.ai.contentunderstanding import ContentUnderstandingClient
+from emulator_fixtures import _reset, admin, emulator_fixture, sdk_clients  # noqa: F401
 
 SUB = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-dr/providers/Microsoft.CognitiveServices/accounts"
 ACCOUNTS = {"src": "eastus", "dst": "westus2", "bare": "westus"}
@@ -81,24 +80,8 @@ analyzer_id = "taken"
 SRC_IDS = sorted(["invoice", *BULK])
 
 
-class Recorder:
-    """``raw_response_hook``: every HTTP response the SDK sees, as an :class:`openapi_validation.Exchange`."""
-
-    def __init__(self) -> None:
-        self.exchanges: list[ov.Exchange] = []
-
-    def hook(self, pipeline_response: Any) -> None:
-        request, response = pipeline_response.http_request, pipeline_response.http_response
-        raw = response.read() or b""
-        try:
-            body: Any = json.loads(raw) if raw.strip() else None
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-        self.exchanges.append(ov.Exchange(request.method, request.url, response.status_code, dict(response.headers), body,
-                                          dict(request.headers), raw))
-
-    def matching(self, method: str, path_contains: str) -> list[ov.Exchange]:
-        return [e for e in self.exchanges if e.method == method and path_contains in urlsplit(e.url).path]
+class Recorder(emulator_fixtures.Recorder):
+    """Every response the CU SDK receives."""
 
     def assert_conformant(self, min_exchanges: int = 1) -> None:
         assert len(self.exchanges) >= min_exchanges, f"only {len(self.exchanges)} exchanges recorded"
@@ -117,29 +100,7 @@ class Recorder:
                 assert e.header("x-ms-error-code") == e.body["error"]["code"], (e.url, e.status)
 
 
-@pytest.fixture(scope="module")
-def emu(tmp_path_factory):
-    from drplan.emulator.launch import start_emulator
-
-    cfg = tmp_path_factory.mktemp("emulator-sdk-cu") / "emulator.toml"
-    cfg.write_text(CONFIG, encoding="utf-8")
-    proc = start_emulator(cfg)
-    try:
-        yield proc
-    finally:
-        proc.stop()
-
-
-@pytest.fixture(scope="module")
-def admin(emu):
-    with httpx.Client(base_url=emu.url, timeout=10.0) as client:
-        yield client
-
-
-@pytest.fixture(autouse=True)
-def _fresh(request):
-    if "emu" in request.fixturenames:
-        assert request.getfixturevalue("admin").post("/_emulator/reset").status_code == 200
+emu = emulator_fixture(CONFIG, "emulator-sdk-cu")
 
 
 @pytest.fixture
@@ -148,22 +109,16 @@ def rec() -> Recorder:
 
 
 @pytest.fixture
-def cuc(emu, rec) -> Callable[..., ContentUnderstandingClient]:
-    clients: list[ContentUnderstandingClient] = []
-
-    def make(account: str, *, key: str | None = None) -> ContentUnderstandingClient:
-        client = ContentUnderstandingClient(
+def cuc(emu, rec) -> Iterator[Callable[..., ContentUnderstandingClient]]:
+    def build(account: str, *, key: str | None = None) -> ContentUnderstandingClient:
+        return ContentUnderstandingClient(
             emu.account_url(account),
             AzureKeyCredential(key or KEYS[account]),
             raw_response_hook=rec.hook,
             polling_interval=0.1,
         )
-        clients.append(client)
-        return client
 
-    yield make
-    for c in clients:
-        c.close()
+    yield from sdk_clients(build)
 
 
 def _utc(value: datetime) -> datetime:

@@ -17,13 +17,11 @@ fetched with ``send_request`` (same key credential).
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
@@ -31,7 +29,9 @@ from azure.core.rest import HttpRequest
 
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+import emulator_fixtures  # noqa: E402
 import openapi_validation as ov  # noqa: E402
+from emulator_fixtures import _reset, admin, emulator_fixture, sdk_clients  # noqa: E402,F401
 
 from azure.ai.textanalytics.authoring import TextAuthoringClient, TextAuthoringProjectClient  # noqa: E402
 from azure.ai.textanalytics.authoring.models import ExportedProject  # noqa: E402
@@ -82,24 +82,8 @@ trained_models = [ { label = "old", trained = "2024-06-02T00:00:00Z" } ]
 """
 
 
-class Recorder:
-    """``raw_response_hook``: every HTTP response the SDK sees, as an :class:`openapi_validation.Exchange`."""
-
-    def __init__(self) -> None:
-        self.exchanges: list[ov.Exchange] = []
-
-    def hook(self, pipeline_response: Any) -> None:
-        request, response = pipeline_response.http_request, pipeline_response.http_response
-        raw = (response.read() if hasattr(response, "read") else response.body()) or b""
-        try:
-            body: Any = json.loads(raw) if raw.strip() else None
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-        self.exchanges.append(ov.Exchange(request.method, request.url, response.status_code, dict(response.headers), body,
-                                          dict(request.headers), raw))
-
-    def matching(self, method: str, path_contains: str) -> list[ov.Exchange]:
-        return [e for e in self.exchanges if e.method == method and path_contains in urlsplit(e.url).path]
+class Recorder(emulator_fixtures.Recorder):
+    """Every response the Language authoring SDK receives."""
 
     def assert_conformant(self, min_exchanges: int = 1) -> None:
         assert len(self.exchanges) >= min_exchanges, f"only {len(self.exchanges)} exchanges recorded"
@@ -123,29 +107,7 @@ class Recorder:
         assert not problems, "responses violate the OpenAPI contract:\n" + "\n".join(problems)
 
 
-@pytest.fixture(scope="module")
-def emu(tmp_path_factory):
-    from drplan.emulator.launch import start_emulator
-
-    cfg = tmp_path_factory.mktemp("emulator-sdk-language") / "emulator.toml"
-    cfg.write_text(CONFIG, encoding="utf-8")
-    proc = start_emulator(cfg)
-    try:
-        yield proc
-    finally:
-        proc.stop()
-
-
-@pytest.fixture(scope="module")
-def admin(emu):
-    with httpx.Client(base_url=emu.url, timeout=10.0) as client:
-        yield client
-
-
-@pytest.fixture(autouse=True)
-def _fresh(request):
-    if "emu" in request.fixturenames:
-        assert request.getfixturevalue("admin").post("/_emulator/reset").status_code == 200
+emu = emulator_fixture(CONFIG, "emulator-sdk-language")
 
 
 @pytest.fixture
@@ -155,21 +117,14 @@ def rec() -> Recorder:
 
 @pytest.fixture
 def clients(emu, rec):
-    made: list[Any] = []
-
-    def make(account: str, project: str | None = None, api_version: str = GA, *, key: str | None = None):
+    def build(account: str, project: str | None = None, api_version: str = GA, *, key: str | None = None):
         kw: dict[str, Any] = {"api_version": api_version, "raw_response_hook": rec.hook, "polling_interval": 0.05}
         credential = AzureKeyCredential(key or ACCOUNTS[account][1])
         if project is None:
-            client: Any = TextAuthoringClient(emu.account_url(account), credential, **kw)
-        else:
-            client = TextAuthoringProjectClient(emu.account_url(account), credential, project_name=project, **kw)
-        made.append(client)
-        return client
+            return TextAuthoringClient(emu.account_url(account), credential, **kw)
+        return TextAuthoringProjectClient(emu.account_url(account), credential, project_name=project, **kw)
 
-    yield make
-    for c in made:
-        c.close()
+    yield from sdk_clients(build)
 
 
 def export_project(make: Callable[..., Any], account: str, project: str, api_version: str = GA) -> dict[str, Any]:

@@ -13,21 +13,22 @@ raises from ``.result()`` with the copy result's first error.
 
 from __future__ import annotations
 
-import json
 import sys
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
 
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+import emulator_fixtures  # noqa: E402
 import openapi_validation as ov  # noqa: E402
+from emulator_fixtures import _reset, admin, emulator_fixture, sdk_clients  # noqa: E402,F401
 
 from azure.ai.formrecognizer import FormRecognizerApiVersion, FormTrainingClient  # noqa: E402
 
@@ -100,24 +101,11 @@ model_id = "{BULK[0]}"
 SRC_IDS = {INVOICE, LEGACY, COMPOSED, *BULK}
 
 
-class Recorder:
-    """``raw_response_hook``: every HTTP response the SDK sees, as an :class:`openapi_validation.Exchange`."""
+class Recorder(emulator_fixtures.Recorder):
+    """Every response the v2 SDK receives (paths matched without regard to case)."""
 
-    def __init__(self) -> None:
-        self.exchanges: list[ov.Exchange] = []
-
-    def hook(self, pipeline_response: Any) -> None:
-        request, response = pipeline_response.http_request, pipeline_response.http_response
-        raw = (response.read() if hasattr(response, "read") else response.body()) or b""
-        try:
-            body: Any = json.loads(raw) if raw.strip() else None
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-        self.exchanges.append(ov.Exchange(request.method, request.url, response.status_code, dict(response.headers), body,
-                                          dict(request.headers), raw))
-
-    def matching(self, method: str, path_contains: str) -> list[ov.Exchange]:
-        return [e for e in self.exchanges if e.method == method and path_contains.lower() in urlsplit(e.url).path.lower()]
+    def matching(self, method: str, path_contains: str, status: int | None = None) -> list[ov.Exchange]:
+        return [e for e in super().matching(method, "", status) if path_contains.lower() in urlsplit(e.url).path.lower()]
 
     def assert_conformant(self, min_exchanges: int = 1) -> None:
         assert len(self.exchanges) >= min_exchanges, f"only {len(self.exchanges)} exchanges recorded"
@@ -133,29 +121,7 @@ class Recorder:
                 assert e.header("x-ms-cs-error-code") == e.body["error"]["code"], (e.url, e.status)
 
 
-@pytest.fixture(scope="module")
-def emu(tmp_path_factory):
-    from drplan.emulator.launch import start_emulator
-
-    cfg = tmp_path_factory.mktemp("emulator-sdk-v2") / "emulator.toml"
-    cfg.write_text(CONFIG, encoding="utf-8")
-    proc = start_emulator(cfg)
-    try:
-        yield proc
-    finally:
-        proc.stop()
-
-
-@pytest.fixture(scope="module")
-def admin(emu):
-    with httpx.Client(base_url=emu.url, timeout=10.0) as client:
-        yield client
-
-
-@pytest.fixture(autouse=True)
-def _fresh(request):
-    if "emu" in request.fixturenames:
-        assert request.getfixturevalue("admin").post("/_emulator/reset").status_code == 200
+emu = emulator_fixture(CONFIG, "emulator-sdk-v2")
 
 
 @pytest.fixture
@@ -164,23 +130,17 @@ def rec() -> Recorder:
 
 
 @pytest.fixture
-def ftc(emu, rec) -> Callable[..., FormTrainingClient]:
-    clients: list[FormTrainingClient] = []
-
-    def make(account: str, api_version: str = "2.1", *, key: str | None = None) -> FormTrainingClient:
-        client = FormTrainingClient(
+def ftc(emu, rec) -> Iterator[Callable[..., FormTrainingClient]]:
+    def build(account: str, api_version: str = "2.1", *, key: str | None = None) -> FormTrainingClient:
+        return FormTrainingClient(
             emu.account_url(account),
             AzureKeyCredential(key or ACCOUNTS[account]["key"]),
             api_version=api_version,
             raw_response_hook=rec.hook,
             polling_interval=0.1,
         )
-        clients.append(client)
-        return client
 
-    yield make
-    for c in clients:
-        c.close()
+    yield from sdk_clients(build)
 
 
 def _utc(value: datetime) -> datetime:

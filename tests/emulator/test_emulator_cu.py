@@ -24,7 +24,6 @@ import emulator_fixtures
 import openapi_validation as ov
 from emulator_fixtures import _fresh, admin, http  # noqa: F401
 
-from drplan.emulator import launch
 from drplan.emulator.config import ConfigError, parse_config
 
 GA, PREVIEW = "2025-11-01", "2025-05-01-preview"
@@ -103,12 +102,7 @@ APIM_NOT_FOUND = {"error": {"code": "404", "message": "Resource not found"}}
 # --- fixtures ------------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def emu(tmp_path_factory: pytest.TempPathFactory):
-    path = tmp_path_factory.mktemp("emulator-cu") / "emulator.toml"
-    path.write_text(CONFIG, encoding="utf-8")
-    with launch.start_emulator(path) as proc:
-        yield proc
+emu = emulator_fixtures.emulator_fixture(CONFIG, "emulator-cu")
 
 
 class Conformance(emulator_fixtures.Conformance):

@@ -27,7 +27,6 @@ import emulator_fixtures  # noqa: E402
 import openapi_validation as ov  # noqa: E402
 from emulator_fixtures import _fresh, admin, http  # noqa: E402,F401
 
-from drplan.emulator import launch  # noqa: E402
 from drplan.emulator.config import ROUTES, ConfigError, parse_config  # noqa: E402
 from drplan.emulator.language import ROUTE_NAMES  # noqa: E402
 
@@ -125,12 +124,7 @@ CONTRACTS_ASSETS = {
 # --- fixtures and helpers ------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def emu(tmp_path_factory: pytest.TempPathFactory):
-    path = tmp_path_factory.mktemp("emulator-language") / "emulator.toml"
-    path.write_text(CONFIG, encoding="utf-8")
-    with launch.start_emulator(path) as proc:
-        yield proc
+emu = emulator_fixtures.emulator_fixture(CONFIG, "emulator-language")
 
 
 class Conformance(emulator_fixtures.Conformance):
@@ -138,19 +132,12 @@ class Conformance(emulator_fixtures.Conformance):
     the body's code. Gateway answers (401, 429, APIM's 404) come from APIM, not the Language backend: their numeric
     codes are not in the backend's ``ErrorCode`` enum, so they are not checked against it."""
 
-    def hook(self, response: httpx.Response) -> None:
-        if "/_emulator/" in response.request.url.path:
-            return
-        response.read()
-        try:
-            body: Any = response.json() if response.content.strip() else None
-        except ValueError:
-            body = None
+    def skip(self, response: httpx.Response, body: Any) -> bool:
         if response.status_code in (401, 429) or body == APIM_NOT_FOUND:
             if "x-ms-error-code" in response.headers:
                 self.problems.append(f"{response.request.url}: gateway answer with x-ms-error-code")
-            return
-        super().hook(response)
+            return True
+        return False
 
     def extra_checks(self, response: httpx.Response, exchange: ov.Exchange, body: Any) -> None:
         if response.status_code >= 400:

@@ -25,7 +25,6 @@ import emulator_fixtures  # noqa: E402
 import openapi_validation as ov  # noqa: E402
 from emulator_fixtures import _fresh, admin, http  # noqa: E402,F401
 
-from drplan.emulator import launch  # noqa: E402
 from drplan.emulator.config import ConfigError, parse_config  # noqa: E402
 
 SUB = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts"
@@ -129,12 +128,7 @@ WHOLE_SECONDS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 # --- fixtures ------------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def emu(tmp_path_factory: pytest.TempPathFactory):
-    path = tmp_path_factory.mktemp("emulator-v2") / "emulator.toml"
-    path.write_text(CONFIG, encoding="utf-8")
-    with launch.start_emulator(path) as proc:
-        yield proc
+emu = emulator_fixtures.emulator_fixture(CONFIG, "emulator-v2")
 
 
 class Conformance(emulator_fixtures.Conformance):
