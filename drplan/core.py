@@ -13,11 +13,11 @@ import httpx
 
 from drplan.apply.executor import ApplyResult, Executor
 from drplan.azure.client import AzureClient
+from drplan.errors import StateError
 from drplan.plan.language import language_fetches
 from drplan.plan.planfile import seal
 from drplan.plan.planner import build_plan, kinds_of
 from drplan.refresh import connections, fetch_language_details, refresh
-from drplan.errors import StateError
 from drplan.spec.model import AssetKind, Spec, StateConfig
 from drplan.state.backends import backend_from_config
 from drplan.state.manager import StateManager

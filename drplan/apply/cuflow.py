@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from drplan.apply.journal import utcnow
 from drplan.azure.lro import OpStatus, normalise_status
-from drplan.errors import ConflictError, DrplanError, NotFoundError, OperationFailedError, ResponseLostError, ServiceError
+from drplan.errors import (
+    ConflictError,
+    DrplanError,
+    NotFoundError,
+    OperationFailedError,
+    ResponseLostError,
+    ServiceError,
+)
 from drplan.plan.model import Action, change_action
 from drplan.redact import register_secret
 from drplan.services.contentunderstanding import TOKEN_ROLE_KEYS, AnalyzersAdapter
@@ -35,11 +42,11 @@ class CuStepError(DrplanError):
     pass
 
 
-def _adapters(ex: "Executor", change: dict[str, Any]) -> tuple[AnalyzersAdapter, AnalyzersAdapter]:
+def _adapters(ex: Executor, change: dict[str, Any]) -> tuple[AnalyzersAdapter, AnalyzersAdapter]:
     return ex.adapters[change["source"]["resource"]], ex.adapters[change["target"]["resource"]]  # type: ignore[return-value]
 
 
-async def run_set_default(ex: "Executor", change: dict[str, Any]) -> None:
+async def run_set_default(ex: Executor, change: dict[str, Any]) -> None:
     """PATCH the target's /defaults with the one key the plan shows (idempotent: resume simply sets it again)."""
     assert ex.journal is not None
     tgt = ex.adapters[change["target"]["resource"]]
@@ -53,7 +60,7 @@ async def run_set_default(ex: "Executor", change: dict[str, Any]) -> None:
     await ex._record_done(change, operation_url=None, extra={"value": deployment})
 
 
-async def run_cu_copy(ex: "Executor", change: dict[str, Any], entry: dict[str, Any] | None) -> None:
+async def run_cu_copy(ex: Executor, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
     assert ex.journal is not None
     src, tgt = _adapters(ex, change)
     if entry is not None and await _resume(ex, change, entry):
@@ -62,7 +69,7 @@ async def run_cu_copy(ex: "Executor", change: dict[str, Any], entry: dict[str, A
     await _copy(ex, change, src, tgt, flow)
 
 
-async def _resume(ex: "Executor", change: dict[str, Any], entry: dict[str, Any]) -> bool:
+async def _resume(ex: Executor, change: dict[str, Any], entry: dict[str, Any]) -> bool:
     """Continue an interrupted copy; True when it is finished, False to authorize and copy afresh."""
     ex._step(change, "resuming", f"resuming from journal step '{entry['step']}' ({entry['updated']})")
     if entry["step"] == "copying" and entry.get("operation_url"):
@@ -77,7 +84,7 @@ async def _resume(ex: "Executor", change: dict[str, Any], entry: dict[str, Any])
     return await _target_settles(ex, change)
 
 
-async def _target_settles(ex: "Executor", change: dict[str, Any]) -> bool:
+async def _target_settles(ex: Executor, change: dict[str, Any]) -> bool:
     """If the target analyzer carries (or is being created with) the planned definition, wait for it and record it."""
     _, tgt = _adapters(ex, change)
     tid = change["target"]["id"]
@@ -94,7 +101,7 @@ async def _target_settles(ex: "Executor", change: dict[str, Any]) -> bool:
     return True
 
 
-async def _copy(ex: "Executor", change: dict[str, Any], src: AnalyzersAdapter, tgt: AnalyzersAdapter, flow: str) -> None:
+async def _copy(ex: Executor, change: dict[str, Any], src: AnalyzersAdapter, tgt: AnalyzersAdapter, flow: str) -> None:
     assert ex.journal is not None
     addr = change["address"]
     action = change_action(change).value
@@ -178,7 +185,7 @@ def hint_for_code(code: str) -> str:
     return ""
 
 
-async def _wait_and_finish(ex: "Executor", change: dict[str, Any], op_url: str, *, first_delay: float = 0.0) -> None:
+async def _wait_and_finish(ex: Executor, change: dict[str, Any], op_url: str, *, first_delay: float = 0.0) -> None:
     _, tgt = _adapters(ex, change)
     body = await tgt.wait(op_url, what=f"copy operation for {change['address']}", interval=ex.poll_interval,
                           first_delay=first_delay)
@@ -203,7 +210,7 @@ async def _wait_and_finish(ex: "Executor", change: dict[str, Any], op_url: str, 
     await _finish(ex, change, op_url, asset.detail.get("warnings") or [])
 
 
-async def _finish(ex: "Executor", change: dict[str, Any], op_url: str | None, warnings: list[Any]) -> None:
+async def _finish(ex: Executor, change: dict[str, Any], op_url: str | None, warnings: list[Any]) -> None:
     for w in warnings:
         text = w.get("message") or w.get("code") if isinstance(w, dict) else str(w)
         ex._step(change, "warning", f"the service warns: {text}", level="warning")

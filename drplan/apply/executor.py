@@ -40,7 +40,9 @@ from drplan.errors import (
 from drplan.plan.model import Action, change_action
 from drplan.refresh import connections, refresh
 from drplan.services.base import Connection, Inventory, normalise_time
-from drplan.services.documentintelligence import CopyAuthorization, DocumentModelsAdapter
+from drplan.services.documentintelligence import (
+    CopyAuthorization,
+)
 from drplan.services.registry import adapter_for
 from drplan.spec.model import AssetKind
 from drplan.state.manager import StateManager

@@ -32,7 +32,13 @@ from typing import TYPE_CHECKING, Any
 
 from drplan.apply.journal import utcnow
 from drplan.azure.lro import OpStatus
-from drplan.errors import DrplanError, NotFoundError, OperationFailedError, ResponseLostError, StalePlanError
+from drplan.errors import (
+    DrplanError,
+    NotFoundError,
+    OperationFailedError,
+    ResponseLostError,
+    StalePlanError,
+)
 from drplan.plan.language_assets import content_digest
 from drplan.plan.model import Action, change_action
 from drplan.services.base import normalise_time
@@ -52,7 +58,7 @@ class LanguageStepError(DrplanError):
     pass
 
 
-def _adapters(ex: "Executor", change: dict[str, Any]) -> tuple[ProjectsAdapter, ProjectsAdapter]:
+def _adapters(ex: Executor, change: dict[str, Any]) -> tuple[ProjectsAdapter, ProjectsAdapter]:
     src, tgt = ex.adapters[change["source"]["resource"]], ex.adapters[change["target"]["resource"]]
     return src, tgt
 
@@ -61,7 +67,7 @@ def _at(entry: dict[str, Any] | None) -> int:
     return ORDER.index(entry["step"]) if entry and entry.get("step") in ORDER else -1
 
 
-async def _journal(ex: "Executor", change: dict[str, Any], step: str, *, drop: tuple[str, ...] = (),
+async def _journal(ex: Executor, change: dict[str, Any], step: str, *, drop: tuple[str, ...] = (),
                    **fields: Any) -> dict[str, Any]:
     """Set the change's journal entry to ``step`` with ``fields``, keeping the earlier fields except ``drop`` (the
     URL of a job that failed must not be polled again)."""
@@ -72,7 +78,7 @@ async def _journal(ex: "Executor", change: dict[str, Any], step: str, *, drop: t
     return await ex.journal.restart(change["address"], change_action(change).value, step, **kept)
 
 
-async def run_language_change(ex: "Executor", change: dict[str, Any], entry: dict[str, Any] | None) -> None:
+async def run_language_change(ex: Executor, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
     """Run (or resume) the steps the plan lists for one Language project: export/import for create and replace,
     train/deploy when the rule asks (update: those alone), then verify the target and record it."""
     assert ex.journal is not None
@@ -94,7 +100,7 @@ async def run_language_change(ex: "Executor", change: dict[str, Any], entry: dic
     await _finish(ex, change)
 
 
-async def _settle_other_plan(ex: "Executor", change: dict[str, Any], entry: dict[str, Any]) -> None:
+async def _settle_other_plan(ex: Executor, change: dict[str, Any], entry: dict[str, Any]) -> None:
     """The journal holds an interrupted apply of another (older) plan for this address. Its steps may not fit this
     plan (other content, other training settings), so this plan runs its own steps afresh; but first it waits for
     the jobs that apply left running on the target, so two imports or trainings never race."""
@@ -120,7 +126,7 @@ def _source_modified(change: dict[str, Any]) -> str:
     return str(change["source"]["fingerprint"]).split("=", 1)[-1]
 
 
-async def _export(ex: "Executor", change: dict[str, Any], entry: dict[str, Any] | None) -> dict[str, Any]:
+async def _export(ex: Executor, change: dict[str, Any], entry: dict[str, Any] | None) -> dict[str, Any]:
     """The source project's export, as the plan showed it (content digest checked), journaled."""
     src, _ = _adapters(ex, change)
     sid = change["source"]["id"]
@@ -160,7 +166,7 @@ async def _export(ex: "Executor", change: dict[str, Any], entry: dict[str, Any] 
     return exported
 
 
-async def _export_and_import(ex: "Executor", change: dict[str, Any], entry: dict[str, Any] | None) -> None:
+async def _export_and_import(ex: Executor, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
     _, tgt = _adapters(ex, change)
     tid = change["target"]["id"]
     if entry is not None and entry["step"] == "importing" and entry.get("import_url"):
@@ -185,7 +191,7 @@ async def _export_and_import(ex: "Executor", change: dict[str, Any], entry: dict
     await _wait_import(ex, change, url, first_delay=delay)
 
 
-async def _wait_import(ex: "Executor", change: dict[str, Any], url: str, *, first_delay: float = 0.0) -> None:
+async def _wait_import(ex: Executor, change: dict[str, Any], url: str, *, first_delay: float = 0.0) -> None:
     _, tgt = _adapters(ex, change)
     tid = change["target"]["id"]
     body = await tgt.wait_job(url, what=f"import job of {tid}", interval=ex.poll_interval, first_delay=first_delay)
@@ -203,7 +209,7 @@ async def _wait_import(ex: "Executor", change: dict[str, Any], url: str, *, firs
 
 
 # -- train -------------------------------------------------------------------------------------------------------
-async def _fresh_model(ex: "Executor", change: dict[str, Any], baseline: str, prior: str) -> dict[str, Any] | None:
+async def _fresh_model(ex: Executor, change: dict[str, Any], baseline: str, prior: str) -> dict[str, Any] | None:
     """The target's model of the rule's label if it was trained on the current assets: at or after the project's
     last modification, after the model the target had before this training, with the configured version."""
     _, tgt = _adapters(ex, change)
@@ -221,7 +227,7 @@ async def _fresh_model(ex: "Executor", change: dict[str, Any], baseline: str, pr
     return model
 
 
-async def _baseline(ex: "Executor", change: dict[str, Any]) -> str:
+async def _baseline(ex: Executor, change: dict[str, Any]) -> str:
     _, tgt = _adapters(ex, change)
     project = await tgt.get_project(change["target"]["id"])
     if project is None:
@@ -229,7 +235,7 @@ async def _baseline(ex: "Executor", change: dict[str, Any]) -> str:
     return normalise_time(project["lastModifiedDateTime"])
 
 
-async def _train(ex: "Executor", change: dict[str, Any], entry: dict[str, Any] | None) -> None:
+async def _train(ex: Executor, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
     _, tgt = _adapters(ex, change)
     tid = change["target"]["id"]
     label, version = change["settings"]["model_label"], change["settings"]["training_config_version"]
@@ -273,7 +279,7 @@ async def _train(ex: "Executor", change: dict[str, Any], entry: dict[str, Any] |
             "than the project's last import; run drplan apply again")
 
 
-async def _wait_train(ex: "Executor", change: dict[str, Any], url: str, baseline: str, prior: str, *,
+async def _wait_train(ex: Executor, change: dict[str, Any], url: str, baseline: str, prior: str, *,
                       first_delay: float = 0.0) -> bool:
     """Wait for a training job; True when it produced a current model (journaled ``trained``)."""
     _, tgt = _adapters(ex, change)
@@ -300,13 +306,13 @@ async def _wait_train(ex: "Executor", change: dict[str, Any], url: str, baseline
     return True
 
 
-async def _trained(ex: "Executor", change: dict[str, Any], model: dict[str, Any]) -> None:
+async def _trained(ex: Executor, change: dict[str, Any], model: dict[str, Any]) -> None:
     await _journal(ex, change, "trained", trained_at=model["trained"])
     ex.crash("after-train-done")
 
 
 # -- deploy ------------------------------------------------------------------------------------------------------
-async def _deploy(ex: "Executor", change: dict[str, Any], entry: dict[str, Any] | None) -> None:
+async def _deploy(ex: Executor, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
     _, tgt = _adapters(ex, change)
     tid = change["target"]["id"]
     label, deployment = change["settings"]["model_label"], change["settings"]["deployment"]
@@ -325,7 +331,7 @@ async def _deploy(ex: "Executor", change: dict[str, Any], entry: dict[str, Any] 
     await _wait_deploy(ex, change, url, first_delay=delay)
 
 
-async def _wait_deploy(ex: "Executor", change: dict[str, Any], url: str, *, first_delay: float = 0.0) -> None:
+async def _wait_deploy(ex: Executor, change: dict[str, Any], url: str, *, first_delay: float = 0.0) -> None:
     _, tgt = _adapters(ex, change)
     tid = change["target"]["id"]
     body = await tgt.wait_job(url, what=f"deployment job of {tid}", interval=ex.poll_interval,
@@ -338,7 +344,7 @@ async def _wait_deploy(ex: "Executor", change: dict[str, Any], url: str, *, firs
 
 
 # -- verify and record -------------------------------------------------------------------------------------------
-async def _finish(ex: "Executor", change: dict[str, Any]) -> None:
+async def _finish(ex: Executor, change: dict[str, Any]) -> None:
     """Check the target project (and its model and deployment) is what the change promised; record it."""
     assert ex.manager.state is not None
     _, tgt = _adapters(ex, change)

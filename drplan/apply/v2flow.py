@@ -15,7 +15,13 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from drplan.azure.lro import OpStatus, normalise_status
-from drplan.errors import DrplanError, NotFoundError, OperationFailedError, ResponseLostError, ServiceError
+from drplan.errors import (
+    DrplanError,
+    NotFoundError,
+    OperationFailedError,
+    ResponseLostError,
+    ServiceError,
+)
 from drplan.plan.model import Action, change_action
 from drplan.services.formrecognizer_v2 import KIND, FormRecognizerV2Adapter, copy_errors
 
@@ -33,7 +39,7 @@ def _iso(epoch: int | None) -> str | None:
     return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-async def run_v2_copy(ex: "Executor", change: dict[str, Any], entry: dict[str, Any] | None) -> None:
+async def run_v2_copy(ex: Executor, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
     assert ex.journal is not None
     addr = change["address"]
     action = change_action(change)
@@ -97,7 +103,7 @@ async def run_v2_copy(ex: "Executor", change: dict[str, Any], entry: dict[str, A
     await _wait_and_finish(ex, change, started.operation_url, auth.model_id, old_id, first_delay=started.retry_after)
 
 
-async def _wait_and_finish(ex: "Executor", change: dict[str, Any], op_url: str, new_id: str, old_id: str, *,
+async def _wait_and_finish(ex: Executor, change: dict[str, Any], op_url: str, new_id: str, old_id: str, *,
                            first_delay: float = 0.0) -> None:
     assert ex.journal is not None
     src: FormRecognizerV2Adapter = ex.adapters[change["source"]["resource"]]  # type: ignore[assignment]
@@ -119,7 +125,7 @@ async def _wait_and_finish(ex: "Executor", change: dict[str, Any], op_url: str, 
     await _finish(ex, change, new_id, old_id, op_url)
 
 
-async def _finish(ex: "Executor", change: dict[str, Any], new_id: str, old_id: str, op_url: str | None) -> None:
+async def _finish(ex: Executor, change: dict[str, Any], new_id: str, old_id: str, op_url: str | None) -> None:
     assert ex.journal is not None
     tgt: FormRecognizerV2Adapter = ex.adapters[change["target"]["resource"]]  # type: ignore[assignment]
     asset = await tgt.get(KIND, new_id)

@@ -166,7 +166,7 @@ class AzureClient:
         self.stats = Stats()
         self.requests_by_endpoint: dict[str, int] = defaultdict(int)
 
-    async def __aenter__(self) -> "AzureClient":
+    async def __aenter__(self) -> AzureClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -245,4 +245,4 @@ def raise_unexpected(response: httpx.Response, what: str) -> ServiceError:  # pr
     return error_from_response(response, what)
 
 
-__all__ = ["AzureClient", "AdaptiveLimiter", "retry_after_seconds", "ThrottledError"]
+__all__ = ["AdaptiveLimiter", "AzureClient", "ThrottledError", "retry_after_seconds"]

@@ -31,7 +31,9 @@ def _show(value: Any) -> str:
 
 def diff_lines(old: Any, new: Any, *, ignore_order: bool = True) -> list[str]:
     """What changed from ``old`` to ``new``, sorted by path."""
-    from deepdiff import DeepDiff  # imported here: it pulls in numpy, ~0.15 s of start-up most plans never need
+    from deepdiff import (
+        DeepDiff,  # imported here: it pulls in numpy, ~0.15 s of start-up most plans never need
+    )
 
     d = DeepDiff(old, new, ignore_order=ignore_order, verbose_level=2).to_dict()
     lines: list[tuple[str, str]] = []

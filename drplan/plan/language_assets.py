@@ -182,7 +182,9 @@ def _labels_line(location: str, old: list[str], new: list[str]) -> str | None:
 
 def _changes(old: Any, new: Any) -> list[tuple[str, list[Any], Any, Any]]:
     """deepdiff of two values as (kind, path list, old, new); kind is ``+``, ``-`` or ``~``."""
-    from deepdiff import DeepDiff  # imported when a diff is needed: it costs a tenth of a second at start-up
+    from deepdiff import (
+        DeepDiff,  # imported when a diff is needed: it costs a tenth of a second at start-up
+    )
 
     out = []
     for report, nodes in DeepDiff(old, new, ignore_order=True, view="tree").items():

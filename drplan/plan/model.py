@@ -28,7 +28,7 @@ class Action(str, enum.Enum):
         return list(_ACTIONS[self.value])  # keyed by the plain string: str-Enum hashing is slow on hot paths
 
     @classmethod
-    def from_actions(cls, actions: list[str]) -> "Action":
+    def from_actions(cls, actions: list[str]) -> Action:
         try:
             return _BY_ACTIONS[tuple(actions)]
         except KeyError:

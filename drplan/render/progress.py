@@ -21,7 +21,7 @@ class LinePrinter:
         self.quiet = quiet
         self.start = time.monotonic()
 
-    def __enter__(self) -> "LinePrinter":
+    def __enter__(self) -> LinePrinter:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -48,7 +48,13 @@ class LiveProgress:
 
     def __init__(self, total: int) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.console = Console(stderr=True)
         self.progress = Progress(
@@ -60,7 +66,7 @@ class LiveProgress:
         self.done = 0
         self.rows: dict[str, Any] = {}
 
-    def __enter__(self) -> "LiveProgress":
+    def __enter__(self) -> LiveProgress:
         self.progress.start()
         return self
 

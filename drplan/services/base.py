@@ -9,9 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from drplan.azure.auth import Credential
+
+if TYPE_CHECKING:
+    import httpx
+
+    from drplan.azure.client import AzureClient
 from drplan.spec.model import AssetKind
 
 
@@ -80,6 +85,23 @@ def normalise_time(value: str) -> str:
 
 
 ProgressFn = Callable[[str, dict[str, Any]], None]
+
+
+class HttpAdapter:
+    """The plumbing every family's adapter shares: its client and connection, the service's base URL under the
+    endpoint, and requests whose errors name the resource and the operation."""
+
+    def __init__(self, client: AzureClient, conn: Connection, base: str) -> None:
+        self.client = client
+        self.conn = conn
+        self.base = base
+
+    def _what(self, op: str) -> str:
+        return f"{self.conn.name}: {op}"
+
+    async def _request(self, method: str, url: str, op: str, **kw: Any) -> httpx.Response:
+        return await self.client.request(method, url, endpoint=self.conn.endpoint, key=self.conn.key,
+                                         what=self._what(op), **kw)
 
 
 class ServiceAdapter(Protocol):

@@ -20,7 +20,13 @@ from drplan.azure.lro import OpStatus, poll
 from drplan.azure.paging import iterate_pages
 from drplan.errors import NotFoundError, ServiceError
 from drplan.redact import register_secret
-from drplan.services.base import Asset, Connection, Inventory, normalise_time
+from drplan.services.base import (
+    Asset,
+    Connection,
+    HttpAdapter,
+    Inventory,
+    normalise_time,
+)
 from drplan.spec.model import AssetKind
 
 #: What a copy carries over, and so what names an analyzer's version (contracts §5.2: everything but description and
@@ -88,11 +94,9 @@ class CopyToken:
         return f"CopyToken(source={self.source!r}, expires={self.expires!r})"
 
 
-class AnalyzersAdapter:
+class AnalyzersAdapter(HttpAdapter):
     def __init__(self, client: AzureClient, conn: Connection) -> None:
-        self.client = client
-        self.conn = conn
-        self.base = f"{conn.endpoint}/contentunderstanding"
+        super().__init__(client, conn, f"{conn.endpoint}/contentunderstanding")
 
     def _url(self, path: str, **query: str) -> str:
         q = "".join(f"&{k}={v}" for k, v in query.items())
@@ -101,13 +105,6 @@ class AnalyzersAdapter:
     def analyzer_url(self, analyzer_id: str) -> str:
         """The analyzer's URL as the token flow names it (``source`` / ``target``, §5.4)."""
         return f"{self.base}/analyzers/{analyzer_id}"
-
-    def _what(self, op: str) -> str:
-        return f"{self.conn.name}: {op}"
-
-    async def _request(self, method: str, url: str, op: str, **kw: Any):
-        return await self.client.request(method, url, endpoint=self.conn.endpoint, key=self.conn.key,
-                                         what=self._what(op), **kw)
 
     @staticmethod
     def asset(item: dict[str, Any]) -> Asset:

@@ -16,7 +16,13 @@ from drplan.azure.lro import OpStatus, normalise_status, poll
 from drplan.azure.paging import iterate_pages
 from drplan.errors import NotFoundError
 from drplan.redact import register_secret
-from drplan.services.base import Asset, Connection, Inventory, normalise_time
+from drplan.services.base import (
+    Asset,
+    Connection,
+    HttpAdapter,
+    Inventory,
+    normalise_time,
+)
 from drplan.spec.model import AssetKind
 
 PREFIX = {"document-intelligence": "documentintelligence", "form-recognizer": "formrecognizer"}
@@ -61,24 +67,14 @@ class CopyAuthorization:
         return f"CopyAuthorization(target_id={self.target_id!r}, expires={self.expires!r})"
 
 
-class DocumentModelsAdapter:
+class DocumentModelsAdapter(HttpAdapter):
     def __init__(self, client: AzureClient, conn: Connection) -> None:
-        self.client = client
-        self.conn = conn
-        self.base = f"{conn.endpoint}/{PREFIX[conn.family]}"
+        super().__init__(client, conn, f"{conn.endpoint}/{PREFIX[conn.family]}")
 
     # -- helpers -----------------------------------------------------------------------------------------------
     def _url(self, path: str) -> str:
         sep = "&" if "?" in path else "?"
         return f"{self.base}/{path}{sep}api-version={self.conn.api_version}"
-
-    def _what(self, op: str) -> str:
-        return f"{self.conn.name}: {op}"
-
-    async def _request(self, method: str, url: str, op: str, **kw: Any):
-        return await self.client.request(
-            method, url, endpoint=self.conn.endpoint, key=self.conn.key, what=self._what(op), **kw
-        )
 
     @staticmethod
     def _asset(kind: AssetKind, item: dict[str, Any]) -> Asset:
@@ -224,4 +220,4 @@ class DocumentModelsAdapter:
         return self._url(f"operations/{quote(best[1], safe='')}")
 
 
-__all__ = ["DocumentModelsAdapter", "CopyAuthorization", "fingerprint", "PREFIX"]
+__all__ = ["PREFIX", "CopyAuthorization", "DocumentModelsAdapter", "fingerprint"]

@@ -18,7 +18,13 @@ from drplan.azure.lro import OpStatus, poll
 from drplan.azure.paging import iterate_pages
 from drplan.errors import NotFoundError
 from drplan.redact import register_secret
-from drplan.services.base import Asset, Connection, Inventory, normalise_time
+from drplan.services.base import (
+    Asset,
+    Connection,
+    HttpAdapter,
+    Inventory,
+    normalise_time,
+)
 from drplan.spec.model import AssetKind
 
 KIND = AssetKind.CUSTOM_MODEL
@@ -47,18 +53,9 @@ class CopyStarted:
     retry_after: float
 
 
-class FormRecognizerV2Adapter:
+class FormRecognizerV2Adapter(HttpAdapter):
     def __init__(self, client: AzureClient, conn: Connection) -> None:
-        self.client = client
-        self.conn = conn
-        self.base = f"{conn.endpoint}/formrecognizer/v{conn.api_version}"
-
-    def _what(self, op: str) -> str:
-        return f"{self.conn.name}: {op}"
-
-    async def _request(self, method: str, url: str, op: str, **kw: Any):
-        return await self.client.request(method, url, endpoint=self.conn.endpoint, key=self.conn.key,
-                                         what=self._what(op), **kw)
+        super().__init__(client, conn, f"{conn.endpoint}/formrecognizer/v{conn.api_version}")
 
     @staticmethod
     def _asset(info: dict[str, Any]) -> Asset:

@@ -23,7 +23,13 @@ from drplan.azure.client import AzureClient, retry_after_seconds
 from drplan.azure.lro import OpStatus, normalise_status, poll
 from drplan.azure.paging import ensure_api_version, iterate_pages
 from drplan.errors import NotFoundError, OperationFailedError, ServiceError
-from drplan.services.base import Asset, Connection, Inventory, normalise_time
+from drplan.services.base import (
+    Asset,
+    Connection,
+    HttpAdapter,
+    Inventory,
+    normalise_time,
+)
 from drplan.spec.model import AssetKind
 
 KIND = AssetKind.LANGUAGE_PROJECT
@@ -101,11 +107,9 @@ def job_id(url: str) -> str:
     return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
 
 
-class ProjectsAdapter:
+class ProjectsAdapter(HttpAdapter):
     def __init__(self, client: AzureClient, conn: Connection) -> None:
-        self.client = client
-        self.conn = conn
-        self.base = f"{conn.endpoint}/{PREFIX}"
+        super().__init__(client, conn, f"{conn.endpoint}/{PREFIX}")
 
     # -- helpers -----------------------------------------------------------------------------------------------
     def _url(self, path: str, **query: str) -> str:
@@ -114,13 +118,6 @@ class ProjectsAdapter:
 
     def _project(self, name: str, rest: str = "") -> str:
         return f"projects/{quote(name, safe='')}" + (f"/{rest}" if rest else "")
-
-    def _what(self, op: str) -> str:
-        return f"{self.conn.name}: {op}"
-
-    async def _request(self, method: str, url: str, op: str, **kw: Any):
-        return await self.client.request(method, url, endpoint=self.conn.endpoint, key=self.conn.key,
-                                         what=self._what(op), **kw)
 
     async def _list(self, url: str, op: str) -> list[dict[str, Any]]:
         return [item async for item in iterate_pages(self.client, url, endpoint=self.conn.endpoint,

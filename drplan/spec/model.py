@@ -49,7 +49,7 @@ CU_FLOWS = ("grant", "token")
 CU_ROLES = ("completion", "embedding")
 
 
-def copy_protocol(family: "Family | str", api_version: str) -> str:
+def copy_protocol(family: Family | str, api_version: str) -> str:
     """Resources can copy to each other only when they speak the same copy protocol."""
     fam = Family(family)
     if fam is Family.FORM_RECOGNIZER and api_version in V2_VERSIONS:
