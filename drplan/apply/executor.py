@@ -83,6 +83,7 @@ class ApplyResult:
     applied: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    refreshed: list[str] = field(default_factory=list)  # no-ops whose state record was brought up to date
     already_applied: bool = False
 
 
@@ -136,10 +137,18 @@ class Executor:
         pending = [c for c in plan["changes"] if change_action(c) is not Action.NO_OP]
         done = set(rec.get("done", [])) if rec else set()
         pending = [c for c in pending if c["address"] not in done]
+        # No-ops that carry a state refresh (a Language pair whose lastModifiedDateTime moved without a content
+        # change): checked live like changes, then recorded, so later plans need not export the pair again.
+        refreshes = [c for c in plan["changes"] if change_action(c) is Action.NO_OP and rec is None
+                     and (c.get("settings") or {}).get("refresh_record") and c["address"] in state.resources]
         conns = connections(plan["resources"], where="plan")
         self.adapters = {name: adapter_for(self.client, conn) for name, conn in conns.items()}
-        if pending:
-            await self._check_preconditions(pending, conns)
+        if pending or refreshes:
+            await self._check_preconditions(pending + refreshes, conns)
+        for c in refreshes:
+            state.resources[c["address"]].update(c["settings"]["refresh_record"])
+            self.emit({"type": "step", "address": c["address"], "step": "refreshed", "level": "info",
+                       "message": "recorded the current lastModifiedDateTime of both projects (content unchanged)"})
 
         if rec is None:
             state.applies.append({"plan_digest": digest, "base_serial": plan["state"]["serial"],
@@ -149,7 +158,7 @@ class Executor:
         self.manager.persist()
         self.journal = Journal(self.manager, digest)
 
-        result = ApplyResult(skipped=sorted(done))
+        result = ApplyResult(skipped=sorted(done), refreshed=[c["address"] for c in refreshes])
         sem = asyncio.Semaphore(self.parallelism)
         # depends_on: a change starts when the changes it depends on (those still pending in this apply) are done;
         # if one of them failed, it is not attempted. Waiting happens outside the semaphore, so it cannot deadlock.

@@ -143,7 +143,8 @@ def apply_cmd(target: str, auto_approve: bool, parallelism: int | None, lock_tim
                 f"{' '.join(recorded[0]) or '(all)'}, --exclude {' '.join(recorded[1]) or '(none)'}); apply cannot "
                 "widen or change them: run drplan plan again with the targeting you want"
             )
-    if not _has_changes(plan) and plan["applyable"]:
+    refreshes = sum(bool((c.get("settings") or {}).get("refresh_record")) for c in plan["changes"])
+    if not _has_changes(plan) and plan["applyable"] and not refreshes:
         click.echo("Nothing to apply: " + summary_line(plan))
         return EXIT_OK
     pending = sum(change_action(c) is not Action.NO_OP for c in plan["changes"])
@@ -156,7 +157,8 @@ def apply_cmd(target: str, auto_approve: bool, parallelism: int | None, lock_tim
         return EXIT_OK
     n = len(result.applied)
     click.echo(f"Apply complete: {n} change(s) applied" + (f", {len(result.skipped)} already done earlier"
-                                                           if result.skipped else "") + ".")
+                                                           if result.skipped else "")
+               + (f", {len(result.refreshed)} state record(s) refreshed" if result.refreshed else "") + ".")
     return EXIT_OK
 
 

@@ -245,8 +245,17 @@ def _plan_one(rule: Rule, asset: Asset, tname: str, tgt_inv: Inventory, state: S
     if tgt_export is None:
         return missing_export("target")
     if content_digest(tgt_export) == digest:
-        return _sync_or_update(rule, change, observed, pre + [tgt_pre], settings,
-                               f"in sync: the exported assets of {label} and {tname}/{tid} are identical")
+        ch = _sync_or_update(rule, change, observed, pre + [tgt_pre], settings,
+                             f"in sync: the exported assets of {label} and {tname}/{tid} are identical")
+        if ours and ch.action is Action.NO_OP:
+            # A save without edits moved lastModifiedDateTime: apply records the new times (after checking them
+            # live), so later plans know the pair is in sync without exporting it again.
+            ch.reason += ("; their lastModifiedDateTime moved since the last apply, which records the new times so "
+                          "later plans need not export them again")
+            ch.preconditions = [src_pre, tgt_pre]
+            ch.settings = {"refresh_record": {"source_modified": _modified(asset),
+                                              "target_modified": _modified(observed), "content_digest": digest}}
+        return ch
     diff = summarise(tgt_export, src_export)
     if not ours:
         ch = change(Action.NO_OP, f"{tname!r} already has a project {tid!r} that drplan did not import", diff=diff)

@@ -214,6 +214,28 @@ def test_source_edit_is_planned_as_exactly_that_replace(lemu, lang_spec, drplan,
     assert drplan("plan", "dr.toml", "--detailed-exitcode", env=ENV).code == 0
 
 
+def test_a_save_without_edits_is_exported_once_then_recorded(lemu, lang_spec, drplan, tmp_path):
+    """lastModifiedDateTime moves but the content does not: the plan exports to find out, says no changes, and
+    apply records the new times, so the next plan exports nothing."""
+    assert drplan("apply", "dr.toml", "--auto-approve", env=ENV).code == 0
+    lemu.admin("POST", "clock", {"advance_seconds": 2})
+    same = {**EDITED_CONTRACTS, "entities": ["Party", "Date"], "documents": [
+        {"location": "doc1.txt", "labels": [{"category": "Party", "offset": 0, "length": 5},
+                                            {"category": "Date", "offset": 10, "length": 10}]},
+        {"location": "doc2.txt", "dataset": "Test", "labels": [{"category": "Date", "offset": 3, "length": 8}]}]}
+    lemu.admin("POST", "accounts/lsrc/language/projects", same)  # same content, new lastModifiedDateTime
+    before = route_count(lemu, "lsrc", "language:export")
+    r = drplan("plan", "dr.toml", "-o", "plan.json", "--detailed-exitcode", env=ENV)
+    assert r.code == 0 and "No changes" in r.out, r.text
+    assert route_count(lemu, "lsrc", "language:export") == before + 1  # exported to compare
+    r = drplan("apply", "plan.json", env=ENV)
+    assert r.code == 0 and "1 state record(s) refreshed" in r.out, r.text
+    r = drplan("plan", "dr.toml", "--detailed-exitcode", env=ENV)
+    assert r.code == 0, r.text
+    assert route_count(lemu, "lsrc", "language:export") == before + 1  # known in sync: nothing exported
+    assert_replicated(lemu, tmp_path)
+
+
 def test_plan_made_before_the_source_changed_is_refused(lemu, lang_spec, drplan, tmp_path):
     assert drplan("plan", "dr.toml", "-o", "plan.json", env=ENV).code == 0
     lemu.admin("POST", "accounts/lsrc/language/projects", EDITED_CONTRACTS)

@@ -174,6 +174,14 @@ def test_equal_exports_are_in_sync_even_when_the_times_moved():
                                  "west": inv("west", project(modified=T1, export=exported(name="x")))}, state)
     c = the_change(plan)
     assert c["actions"] == ["no-op"] and "exported assets" in c["reason"] and "identical" in c["reason"]
+    # apply records the new times (checked live first), so the next plan needs no export
+    assert c["settings"]["refresh_record"] == {"source_modified": "2025-04-01T00:00:00.000Z",
+                                               "target_modified": "2025-03-01T00:00:00.000Z",
+                                               "content_digest": content_digest(exported())}
+    assert {p["type"] for p in c["preconditions"]} == {"source_fingerprint", "target_fingerprint"}
+    state.resources[ADDR].update(c["settings"]["refresh_record"])
+    assert language_fetches(spec_for(), {"src": inv("src", project(modified=T2)),
+                                         "west": inv("west", project(modified=T1))}, state).exports == set()
 
 
 def test_target_changed_out_of_band_is_drift():
