@@ -149,7 +149,16 @@ async def adopt(
         where = f"{tgt['resource']}/{tgt['id']}"
         if not tgt.get("exists"):
             raise StateError(f"{address}: there is no {change['kind']} {where} to adopt; drplan plan would create it")
-        if tgt.get("fingerprint") != src["fingerprint"]:
+        language = change["kind"] == AssetKind.LANGUAGE_PROJECT.value
+        if language and "content_digest" not in tgt and address in state.resources:
+            return state.resources[address], False  # recorded and in sync by the state: nothing was exported
+        if language:
+            # A project's version is its content: adopt when the exports were compared at plan time and are equal.
+            if not src.get("content_digest") or tgt.get("content_digest") != src["content_digest"]:
+                raise StateError(
+                    f"{address}: {where} does not hold the same assets as {src['resource']}/{src['id']}"
+                    + "; refusing to adopt it")
+        elif tgt.get("fingerprint") != src["fingerprint"]:
             raise StateError(
                 f"{address}: {where} is not a copy of {src['resource']}/{src['id']} as it is now (target "
                 f"{tgt.get('fingerprint')}, source {src['fingerprint']}); refusing to adopt it: delete it on the "
@@ -182,6 +191,9 @@ async def adopt(
             "target_encryption": resources[tgt["resource"]]["encryption"],
             "adopted": True,
         }
+        if language:
+            record.update({"source_modified": src["fingerprint"].removeprefix("modified="),
+                           "target_modified": tgt.get("modified") or "", "content_digest": src["content_digest"]})
         state.resources[address] = record
         manager.persist()
         return record, True

@@ -242,6 +242,8 @@ def _plan_one(rule: Rule, asset: Asset, tname: str, tgt_inv: Inventory, state: S
     if src_export is None:
         return missing_export("source")
     tgt_export = observed.detail.get("exported")
+    if tgt_export is not None:
+        target["content_digest"] = content_digest(tgt_export)
     if tgt_export is None:
         return missing_export("target")
     if content_digest(tgt_export) == digest:

@@ -302,3 +302,22 @@ def test_apply_refuses_when_the_targets_defaults_moved_since_the_plan(emu, cu_sp
     assert analyzers(emu, "cuwest") == {} and analyzers(emu, "cunorth") == {}
     for key in KEYS.values():
         assert key not in r.text and key not in (tmp_path / "plan.json").read_text()
+
+
+def test_out_of_band_changes_are_drift_that_check_reports_and_apply_repairs(emu, cu_spec, drplan, tmp_path):
+    cu_spec()
+    assert drplan("apply", "dr.toml", "--auto-approve", env=ENV).code == 0
+    emu.admin("DELETE", "accounts/cuwest/analyzers/receipt")
+    emu.admin("POST", "accounts/cunorth/analyzers", {
+        "analyzer_id": "invoice", "replace": True, "base_analyzer_id": "prebuilt-document",
+        "models": {"completion": "gpt-4.1", "embedding": "text-embedding-3-large"}, "description": "edited by hand"})
+    r = drplan("check", "dr.toml", env=ENV)
+    assert r.code == 2, r.text
+    assert "copy-missing" in r.out and "cu/cuwest/analyzer/receipt" in r.out
+    assert "copy-changed" in r.out and "cu/cunorth/analyzer/invoice" in r.out
+    r = drplan("plan", "dr.toml", "-o", "plan.json", env=ENV)
+    assert "the analyzer on the target was changed out of band" in r.out
+    assert '~ description: "edited by hand" -> "Invoices"' in r.out
+    assert drplan("apply", "plan.json", env=ENV).code == 0
+    assert_converged(emu, tmp_path)
+    assert drplan("check", "dr.toml", env=ENV).code == 0

@@ -362,3 +362,20 @@ def test_failed_jobs_are_reported_and_resumed(lemu, lang_spec, drplan, tmp_path)
     assert r.code == 0, r.text
     assert route_count(lemu, "ldst", "language:import") == imports + 1  # contracts resumed at training
     assert_replicated(lemu, tmp_path)
+
+
+def test_adopt_takes_back_a_project_with_the_same_assets(lemu, lang_spec, drplan, tmp_path):
+    assert drplan("apply", "dr.toml", "--auto-approve", env=ENV).code == 0
+    addr = f"{RULE}/ldst/language-project/contracts"
+    before = read_json(tmp_path / "drplan.state.json")["resources"][addr]
+    assert drplan("state", "rm", addr, "--spec", "dr.toml", env=ENV).code == 0
+    r = drplan("adopt", "dr.toml", addr, env=ENV)
+    assert r.code == 0, r.text
+    rec = read_json(tmp_path / "drplan.state.json")["resources"][addr]
+    assert rec["adopted"] is True and rec["content_digest"] == before["content_digest"]
+    assert rec["source_modified"] == before["source_modified"] and rec["target_modified"] == before["target_modified"]
+    exports = route_count(lemu, "lsrc", "language:export")
+    r = drplan("plan", "dr.toml", "--detailed-exitcode", env=ENV)
+    assert r.code == 0, r.text
+    assert route_count(lemu, "lsrc", "language:export") == exports  # in sync by the adopted record
+    assert drplan("adopt", "dr.toml", addr, env=ENV).code == 0  # again: already recorded, a no-op
