@@ -321,3 +321,22 @@ def test_out_of_band_changes_are_drift_that_check_reports_and_apply_repairs(emu,
     assert drplan("apply", "plan.json", env=ENV).code == 0
     assert_converged(emu, tmp_path)
     assert drplan("check", "dr.toml", env=ENV).code == 0
+
+
+def test_lost_answers_and_throttling_still_converge_without_duplicates(emu, cu_spec, drplan, tmp_path):
+    """Every copy's answer is lost after the target accepted it (the copy runs), and the accounts throttle: apply
+    looks at the target instead of copying blindly again, and converges."""
+    cu_spec()
+    emu.admin("PUT", "faults", {"drop_after_rate": 1.0, "routes": ["cu:copy"]})
+    emu.admin("PUT", "faults", {"account": "cuwest", "rate_limit_per_second": 2})
+    emu.admin("PUT", "settings", {"retry_after_seconds": 1})
+    assert drplan("plan", "dr.toml", "-o", "plan.json", env=ENV).code == 0
+    r = drplan("apply", "plan.json", env=ENV)
+    assert r.code == 0, r.text
+    counts = emu.counters()
+    emu.admin("PUT", "faults", {"account": "cuwest", "rate_limit_per_second": 0})  # so the test can read freely
+    assert_converged(emu, tmp_path)
+    copies = counts["requests"]["cuwest"]["cu:copy"] + counts["requests"]["cunorth"]["cu:copy"]
+    assert copies == 6  # one copy request per analyzer and target: a lost answer is never blindly retried
+    assert counts["throttled"].get("cuwest", 0) > 0  # and the throttled account was honoured (429 + Retry-After)
+    assert drplan("plan", "dr.toml", "--detailed-exitcode", env=ENV).code == 0
