@@ -379,3 +379,23 @@ def test_adopt_takes_back_a_project_with_the_same_assets(lemu, lang_spec, drplan
     assert r.code == 0, r.text
     assert route_count(lemu, "lsrc", "language:export") == exports  # in sync by the adopted record
     assert drplan("adopt", "dr.toml", addr, env=ENV).code == 0  # again: already recorded, a no-op
+
+
+def test_lost_answers_on_every_job_step_still_converge(lemu, lang_spec, drplan, tmp_path):
+    """Half of the export/import/train/deploy answers are lost after the service started the job: apply re-sends
+    what is safe to re-send, fails with a clear message otherwise, and the next apply of the same plan converges."""
+    lemu.admin("PUT", "faults", {"drop_after_rate": 0.5, "routes": [
+        "language:export", "language:import", "language:train", "language:deployments:put"]})
+    assert drplan("plan", "dr.toml", "-o", "plan.json", env=ENV).code == 0
+    for _ in range(4):
+        r = drplan("apply", "plan.json", env=ENV)
+        assert r.code in (0, 1), r.text
+        assert "Traceback" not in r.text
+        if r.code == 0:
+            break
+    assert r.code == 0, r.text
+    lost = [e["route"] for e in lemu.admin("GET", "requests") if e["fault"] == "drop_after"]
+    assert len(lost) >= 3, lost  # answers really were lost
+    lemu.admin("PUT", "faults", {"drop_after_rate": 0.0, "routes": []})
+    assert_replicated(lemu, tmp_path)
+    assert drplan("plan", "dr.toml", "--detailed-exitcode", env=ENV).code == 0
