@@ -35,9 +35,10 @@ def selected(rule: Rule, asset_id: str) -> bool:
 
 
 def _source_block(rule: Rule, asset: Asset) -> dict[str, Any]:
+    # The definition itself stays out of the plan (it would be repeated per target); reviewers see its digest, the
+    # models in ``deployments`` and, for a replace, the diff.
     return {"resource": rule.source, "id": asset.id, "fingerprint": asset.fingerprint, "created": asset.created,
-            "description": asset.description, "tags": dict(sorted(asset.tags.items())),
-            "definition": asset.detail.get("definition", {})}
+            "description": asset.description, "tags": dict(sorted(asset.tags.items()))}
 
 
 def plan_analyzers(spec: Spec, rule: Rule, inventories: dict[str, Inventory], state: State) -> tuple[list[Change], list[str]]:
