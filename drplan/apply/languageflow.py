@@ -28,6 +28,7 @@ training settings may differ): its running jobs are waited for, then this plan's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from drplan.apply.journal import utcnow
@@ -191,15 +192,26 @@ async def _export_and_import(ex: Executor, change: dict[str, Any], entry: dict[s
     await _wait_import(ex, change, url, first_delay=delay)
 
 
+async def _wait_ok(ex: Executor, change: dict[str, Any], url: str, *, kind: str, step: str, url_key: str,
+                   first_delay: float = 0.0,
+                   on_progress: Callable[[OpStatus, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Wait for one of the target's jobs. A failed job raises with its errors, and its URL leaves the journal entry
+    (kept at ``step``), so the next apply redoes that step instead of polling the failed job again."""
+    _, tgt = _adapters(ex, change)
+    body = await tgt.wait_job(url, what=f"{kind} job of {change['target']['id']}", interval=ex.poll_interval,
+                              first_delay=first_delay, on_progress=on_progress)
+    try:
+        tgt.check_job(body, what=kind, url=url)
+    except OperationFailedError:
+        await _journal(ex, change, step, drop=(url_key,), note=f"{kind} job {job_id(url)} failed")
+        raise
+    return body
+
+
 async def _wait_import(ex: Executor, change: dict[str, Any], url: str, *, first_delay: float = 0.0) -> None:
     _, tgt = _adapters(ex, change)
     tid = change["target"]["id"]
-    body = await tgt.wait_job(url, what=f"import job of {tid}", interval=ex.poll_interval, first_delay=first_delay)
-    try:
-        tgt.check_job(body, what="import", url=url)
-    except OperationFailedError:
-        await _journal(ex, change, "importing", drop=("import_url",), note=f"import job {job_id(url)} failed")
-        raise
+    await _wait_ok(ex, change, url, kind="import", step="importing", url_key="import_url", first_delay=first_delay)
     project = await tgt.get_project(tid)
     if project is None:
         raise LanguageStepError(f"{tgt.conn.name}: the import job {job_id(url)} succeeded but project {tid!r} does "
@@ -282,8 +294,6 @@ async def _train(ex: Executor, change: dict[str, Any], entry: dict[str, Any] | N
 async def _wait_train(ex: Executor, change: dict[str, Any], url: str, baseline: str, prior: str, *,
                       first_delay: float = 0.0) -> bool:
     """Wait for a training job; True when it produced a current model (journaled ``trained``)."""
-    _, tgt = _adapters(ex, change)
-    tid = change["target"]["id"]
     last = [-1]
 
     def progress(status: OpStatus, body: dict[str, Any]) -> None:
@@ -292,13 +302,8 @@ async def _wait_train(ex: Executor, change: dict[str, Any], url: str, baseline: 
             last[0] = pct
             ex._step(change, "training", f"{status.value} {pct}%", percent=pct, level="debug")
 
-    body = await tgt.wait_job(url, what=f"training job of {tid}", interval=ex.poll_interval,
-                              first_delay=first_delay, on_progress=progress)
-    try:
-        tgt.check_job(body, what="training", url=url)
-    except OperationFailedError:
-        await _journal(ex, change, "training", drop=("train_url",), note=f"training job {job_id(url)} failed")
-        raise
+    await _wait_ok(ex, change, url, kind="training", step="training", url_key="train_url", first_delay=first_delay,
+                   on_progress=progress)
     model = await _fresh_model(ex, change, baseline, prior)
     if model is None:
         return False
@@ -332,15 +337,7 @@ async def _deploy(ex: Executor, change: dict[str, Any], entry: dict[str, Any] | 
 
 
 async def _wait_deploy(ex: Executor, change: dict[str, Any], url: str, *, first_delay: float = 0.0) -> None:
-    _, tgt = _adapters(ex, change)
-    tid = change["target"]["id"]
-    body = await tgt.wait_job(url, what=f"deployment job of {tid}", interval=ex.poll_interval,
-                              first_delay=first_delay)
-    try:
-        tgt.check_job(body, what="deployment", url=url)
-    except OperationFailedError:
-        await _journal(ex, change, "deploying", drop=("deploy_url",), note=f"deployment job {job_id(url)} failed")
-        raise
+    await _wait_ok(ex, change, url, kind="deployment", step="deploying", url_key="deploy_url", first_delay=first_delay)
 
 
 # -- verify and record -------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import httpx
 
     from drplan.azure.client import AzureClient
+    from drplan.azure.lro import OpStatus
 from drplan.spec.model import AssetKind
 
 
@@ -102,6 +103,17 @@ class HttpAdapter:
     async def _request(self, method: str, url: str, op: str, **kw: Any) -> httpx.Response:
         return await self.client.request(method, url, endpoint=self.conn.endpoint, key=self.conn.key,
                                          what=self._what(op), **kw)
+
+    async def wait(self, operation_url: str, *, what: str,
+                   on_progress: Callable[[OpStatus, dict[str, Any]], None] | None = None,
+                   interval: float = 1.0, first_delay: float = 0.0,
+                   start_interval: float | None = None) -> dict[str, Any]:
+        """Poll an operation (or job) URL on this resource until it is terminal; return its final body."""
+        from drplan.azure.lro import poll
+
+        return await poll(self.client, operation_url, endpoint=self.conn.endpoint, key=self.conn.key,
+                          what=self._what(what), interval=interval, on_progress=on_progress,
+                          first_delay=first_delay, start_interval=start_interval)
 
 
 class ServiceAdapter(Protocol):

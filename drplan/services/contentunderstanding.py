@@ -10,13 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from drplan.azure.client import AzureClient, retry_after_seconds
-from drplan.azure.lro import OpStatus, poll
 from drplan.azure.paging import iterate_pages
 from drplan.errors import NotFoundError, ServiceError
 from drplan.redact import register_secret
@@ -210,13 +208,5 @@ class AnalyzersAdapter(HttpAdapter):
         if not location:
             raise ServiceError(self._what(f"copy into {target_id}: the answer has no Operation-Location header"))
         return location, retry_after_seconds(r, 0.0)
-
-    async def wait(self, operation_url: str, *, what: str,
-                   on_progress: Callable[[OpStatus, dict[str, Any]], None] | None = None,
-                   interval: float = 1.0, first_delay: float = 0.0) -> dict[str, Any]:
-        return await poll(self.client, operation_url, endpoint=self.conn.endpoint, key=self.conn.key,
-                          what=self._what(what), interval=interval, on_progress=on_progress,
-                          first_delay=first_delay)
-
 
 __all__ = ["AnalyzersAdapter", "CopyToken", "definition", "fingerprint", "referenced_analyzers"]

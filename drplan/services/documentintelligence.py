@@ -6,13 +6,12 @@ only the path prefix (``/documentintelligence`` vs ``/formrecognizer``) and the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from drplan.azure.client import AzureClient, retry_after_seconds
-from drplan.azure.lro import OpStatus, normalise_status, poll
+from drplan.azure.lro import OpStatus, normalise_status
 from drplan.azure.paging import iterate_pages
 from drplan.errors import NotFoundError
 from drplan.redact import register_secret
@@ -173,14 +172,6 @@ class DocumentModelsAdapter(HttpAdapter):
         if not location:
             raise NotFoundError(self._what(f"copy {source_id}: the 202 answer has no Operation-Location header"))
         return location, retry_after_seconds(r, 0.0)
-
-    async def wait(self, operation_url: str, *, what: str,
-                   on_progress: Callable[[OpStatus, dict[str, Any]], None] | None = None,
-                   interval: float = 1.0, first_delay: float = 0.0) -> dict[str, Any]:
-        return await poll(
-            self.client, operation_url, endpoint=self.conn.endpoint, key=self.conn.key, what=self._what(what),
-            interval=interval, on_progress=on_progress, first_delay=first_delay,
-        )
 
     async def find_copy_operation(self, kind: AssetKind, target_location: str, target_id: str, since: str) -> str | None:
         """Look for a copy this source started towards ``target_location`` at or after ``since``.

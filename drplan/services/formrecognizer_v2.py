@@ -8,13 +8,11 @@ codes; models have a status (creating | ready | invalid) and a ``lastUpdatedDate
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from drplan.azure.client import AzureClient, retry_after_seconds
-from drplan.azure.lro import OpStatus, poll
 from drplan.azure.paging import iterate_pages
 from drplan.errors import NotFoundError
 from drplan.redact import register_secret
@@ -123,12 +121,6 @@ class FormRecognizerV2Adapter(HttpAdapter):
         if not location:
             raise NotFoundError(self._what(f"copy {source_id}: the 202 answer has no Operation-Location header"))
         return CopyStarted(location, retry_after_seconds(r, 0.0))
-
-    async def wait(self, operation_url: str, *, what: str,
-                   on_progress: Callable[[OpStatus, dict[str, Any]], None] | None = None,
-                   interval: float = 1.0, first_delay: float = 0.0) -> dict[str, Any]:
-        return await poll(self.client, operation_url, endpoint=self.conn.endpoint, key=self.conn.key,
-                          what=self._what(what), interval=interval, on_progress=on_progress, first_delay=first_delay)
 
     async def wait_model(self, model_id: str, *, interval: float = 1.0, timeout: float = 3600.0) -> Asset | None:
         """Poll a target model until it leaves ``creating`` (None if it disappears)."""

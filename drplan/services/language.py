@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from drplan.azure.client import AzureClient, retry_after_seconds
-from drplan.azure.lro import OpStatus, normalise_status, poll
+from drplan.azure.lro import OpStatus, normalise_status
 from drplan.azure.paging import ensure_api_version, iterate_pages
 from drplan.errors import NotFoundError, OperationFailedError, ServiceError
 from drplan.services.base import (
@@ -196,9 +196,8 @@ class ProjectsAdapter(HttpAdapter):
         Job answers carry no Retry-After, so the first look is after a tenth of a second (a job is never done at
         once) and the wait doubles from there up to ``interval``: short jobs end promptly, long ones are polled
         gently."""
-        return await poll(self.client, url, endpoint=self.conn.endpoint, key=self.conn.key, what=self._what(what),
-                          interval=interval, on_progress=on_progress, first_delay=first_delay or 0.1,
-                          start_interval=0.1)
+        return await self.wait(url, what=what, interval=interval, on_progress=on_progress,
+                               first_delay=first_delay or 0.1, start_interval=0.1)
 
     def check_job(self, body: dict[str, Any], *, what: str, url: str) -> dict[str, Any]:
         """The body of a succeeded job; an OperationFailedError naming the job and its errors otherwise."""
