@@ -38,10 +38,11 @@ def emulator_config(*, models: int, targets: list[str], settings: dict, faults: 
     return "\n".join(lines) + "\n"
 
 
-def spec(url: str, targets: list[str], parallelism: int = 10) -> str:
+def spec(emu, targets: list[str], parallelism: int = 10) -> str:  # type: ignore[no-untyped-def]
+    """``emu``: the running ``EmulatorProcess``; each account is an origin of its own (``emu.account_url(name)``)."""
     text = f"version = 1\n[defaults]\nparallelism = {parallelism}\n"
     for name in ["src", *targets]:
-        text += (f'[resources.{name}]\nfamily = "document-intelligence"\nendpoint = "{url}/accounts/{name}"\n'
+        text += (f'[resources.{name}]\nfamily = "document-intelligence"\nendpoint = "{emu.account_url(name)}"\n'
                  f'region = "{"eastus" if name == "src" else "westus2"}"\nresource_id = "{arm(name)}"\n'
                  f'api_version = "2024-11-30"\nkey_env = "BENCH_KEY_{name.upper()}"\n')
     text += f'[[replicate]]\nname = "bench"\nsource = "src"\ntargets = {json.dumps(targets)}\nmodels = ["*"]\n'

@@ -21,14 +21,14 @@ from pathlib import Path
 from _common import admin, emulator_config, env_with_keys, run_cli, spec, start_emulator
 
 
-def sdk_loop(url: str, n: int, targets: list[str]) -> float:
+def sdk_loop(emu, n: int, targets: list[str]) -> float:  # type: ignore[no-untyped-def]
     """The baseline: one copy after another with azure-ai-documentintelligence, as a user's script would do."""
     from azure.ai.documentintelligence import DocumentIntelligenceAdministrationClient
     from azure.ai.documentintelligence.models import AuthorizeCopyRequest
     from azure.core.credentials import AzureKeyCredential
 
-    src = DocumentIntelligenceAdministrationClient(f"{url}/accounts/src", AzureKeyCredential("bench-key-src"))
-    tgts = {t: DocumentIntelligenceAdministrationClient(f"{url}/accounts/{t}", AzureKeyCredential(f"bench-key-{t}"))
+    src = DocumentIntelligenceAdministrationClient(emu.account_url("src"), AzureKeyCredential("bench-key-src"))
+    tgts = {t: DocumentIntelligenceAdministrationClient(emu.account_url(t), AzureKeyCredential(f"bench-key-{t}"))
             for t in targets}
     start = time.perf_counter()
     done = 0
@@ -59,7 +59,7 @@ def main() -> None:
                                                  "retry_after_seconds": 1},
                                        faults={"rate_limit_per_second": args.rate}))
         with start_emulator(cfg) as emu:
-            (work / "dr.toml").write_text(spec(emu.url, targets, parallelism=args.parallelism))
+            (work / "dr.toml").write_text(spec(emu, targets, parallelism=args.parallelism))
             env = env_with_keys(targets)
             _, code, _, err = run_cli(["plan", "dr.toml", "-o", "plan.json"], work, env)
             assert code == 0, err
@@ -69,7 +69,7 @@ def main() -> None:
             state = json.loads((work / "drplan.state.json").read_text())
             _, code2, out2, _ = run_cli(["plan", "dr.toml", "--detailed-exitcode"], work, env)
             admin(emu.url, "POST", "reset")
-            sdk_wall = sdk_loop(emu.url, args.sdk, targets) if args.sdk else None
+            sdk_wall = sdk_loop(emu, args.sdk, targets) if args.sdk else None
     requests = {acct: sum(routes.values()) for acct, routes in counters["requests"].items()}
     src_pages = math.ceil((args.models + 20) / 50)  # refresh of the source before applying (prebuilt models too)
     src_min = 2 * copies + src_pages

@@ -42,11 +42,11 @@ def config(analyzers: int, projects: int, copy_seconds: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def spec(url: str, family: str, parallelism: int) -> str:
+def spec(emu, family: str, parallelism: int) -> str:  # type: ignore[no-untyped-def]
     api = {"content-understanding": "2025-11-01", "language": "2023-04-01"}[family]
     text = f"version = 1\n[defaults]\nparallelism = {parallelism}\n"
     for name, region in (("src", "eastus"), ("t1", "westus2"), ("t2", "northeurope")):
-        text += (f'[resources.{name}]\nfamily = "{family}"\nendpoint = "{url}/accounts/{name}"\nregion = "{region}"\n'
+        text += (f'[resources.{name}]\nfamily = "{family}"\nendpoint = "{emu.account_url(name)}"\nregion = "{region}"\n'
                  f'resource_id = "{arm(name)}"\napi_version = "{api}"\nkey_env = "BENCH_KEY_{name.upper()}"\n')
     if family == "content-understanding":
         text += '[[replicate]]\nname = "cu"\nsource = "src"\ntargets = ["t1", "t2"]\nanalyzers = ["*"]\n'
@@ -57,8 +57,8 @@ def spec(url: str, family: str, parallelism: int) -> str:
     return text
 
 
-def run(work: Path, url: str, family: str, parallelism: int, env: dict[str, str]) -> dict:
-    (work / "dr.toml").write_text(spec(url, family, parallelism))
+def run(work: Path, emu, family: str, parallelism: int, env: dict[str, str]) -> dict:  # type: ignore[no-untyped-def]
+    (work / "dr.toml").write_text(spec(emu, family, parallelism))
     (work / "drplan.state.json").unlink(missing_ok=True)
     code = run_cli(["plan", "dr.toml", "-o", "plan.json"], work, env)[1]
     assert code == 0
@@ -85,14 +85,14 @@ def main() -> None:
         work = Path(tmp)
         (work / "emulator.toml").write_text(config(a.analyzers, a.projects, a.copy_seconds))
         with start_emulator(work / "emulator.toml") as emu:
-            cu = run(work, emu.url, "content-understanding", a.parallelism, env)
+            cu = run(work, emu, "content-understanding", a.parallelism, env)
             copies = 2 * a.analyzers
             cu_bound = math.ceil(copies / a.parallelism) * a.copy_seconds
             cu.update({"copies": copies, "bound_s": cu_bound, "ratio_to_bound": round(cu["wall_s"] / cu_bound, 2),
                        "sequential_s": copies * a.copy_seconds,
                        "requests": admin(emu.url, "GET", "counters")["requests"]})
             admin(emu.url, "POST", "reset")
-            lang = run(work, emu.url, "language", a.parallelism, env)
+            lang = run(work, emu, "language", a.parallelism, env)
             chain = 4 * a.copy_seconds
             lang_bound = math.ceil(a.projects / a.parallelism) * chain
             lang.update({"projects": a.projects, "bound_s": lang_bound,

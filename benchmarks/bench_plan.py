@@ -32,7 +32,7 @@ def main() -> None:
                                        settings={"page_size": args.page_size},
                                        faults={"latency_ms": args.latency_ms}))
         with start_emulator(cfg) as emu:
-            (work / "dr.toml").write_text(spec(emu.url, targets))
+            (work / "dr.toml").write_text(spec(emu, targets))
             env = env_with_keys(targets)
             admin(emu.url, "POST", "reset")
             wall, code, out, err = run_cli(["plan", "dr.toml", "-o", "plan.json"], work, env)

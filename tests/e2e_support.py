@@ -108,12 +108,24 @@ class Result:
 
 
 class Emu:
-    def __init__(self, url: str) -> None:
+    """A test's handle on an emulator process: ``url`` is the admin API's origin (``/_emulator/...``), and each
+    account is an origin of its own (``endpoint(name)``), as a real resource is a host."""
+
+    def __init__(self, url: str, endpoints: dict[str, str] | None = None) -> None:
         self.url = url
+        self.endpoints = dict(endpoints or {})
         self.http = httpx.Client(base_url=url, timeout=30)
 
     def endpoint(self, account: str) -> str:
-        return f"{self.url}/accounts/{account}"
+        """The account's origin ``http://127.0.0.1:PORT`` (no path): what a spec's ``endpoint`` holds."""
+        if account not in self.endpoints:
+            accounts = self.http.get("/_emulator/accounts").json()["accounts"]
+            self.endpoints.update({a["name"]: a["endpoint"] for a in accounts})
+        return self.endpoints[account]
+
+    def url_of(self, account: str, path: str) -> str:
+        """``{account origin}/{path}``: a service URL of ``account`` (``path`` like ``documentintelligence/info?...``)."""
+        return f"{self.endpoint(account)}/{path.lstrip('/')}"
 
     def reset(self) -> None:
         self.http.post("/_emulator/reset").raise_for_status()
@@ -125,7 +137,7 @@ class Emu:
 
     def models(self, account: str, api: str = "documentintelligence", version: str = "2024-11-30") -> dict[str, dict]:
         out: dict[str, dict] = {}
-        url = f"/accounts/{account}/{api}/documentModels?api-version={version}"
+        url = self.url_of(account, f"{api}/documentModels?api-version={version}")
         while url:
             r = self.http.get(url, headers={"Ocp-Apim-Subscription-Key": KEYS[account]})
             r.raise_for_status()
@@ -137,7 +149,7 @@ class Emu:
         return out
 
     def classifiers(self, account: str) -> dict[str, dict]:
-        r = self.http.get(f"/accounts/{account}/documentintelligence/documentClassifiers?api-version=2024-11-30",
+        r = self.http.get(self.url_of(account, "documentintelligence/documentClassifiers?api-version=2024-11-30"),
                           headers={"Ocp-Apim-Subscription-Key": KEYS[account]})
         r.raise_for_status()
         return {c["classifierId"]: c for c in r.json()["value"]}
@@ -164,7 +176,8 @@ def emulator_fixtures(config: str, name: str) -> tuple[Any, Any]:
 
     @pytest.fixture
     def client(request: pytest.FixtureRequest) -> Iterator[Emu]:
-        e = Emu(request.getfixturevalue(name).url)
+        proc = request.getfixturevalue(name)
+        e = Emu(proc.url, proc.endpoints)
         e.reset()
         yield e
         e.http.close()

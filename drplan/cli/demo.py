@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -44,7 +45,8 @@ def _run(work: Path, start_emulator, plan_cmd, apply_cmd, state_list_cmd, keep: 
         click.echo(f"emulator listening on {emu.url}")
         spec = work / "dr.toml"
         template = pkg.joinpath("dr.toml.in").read_text(encoding="utf-8")
-        spec.write_text(template.replace("{base}", emu.url), encoding="utf-8")
+        # each account is an origin of its own (its host:port), as a real resource is a host: {endpoint:NAME}
+        spec.write_text(re.sub(r"\{endpoint:([A-Za-z0-9._-]+)\}", lambda m: emu.account_url(m.group(1)), template), encoding="utf-8")
         old = os.getcwd()
         os.chdir(work)
         try:

@@ -106,7 +106,6 @@ def build_admin_app(emulator: EmulatorApp) -> Starlette:
         return _json({"status": "ok"})
 
     async def accounts(request: Request) -> Response:
-        base = str(request.base_url).rstrip("/")
         out = []
         for name, acct in emulator.store.accounts.items():
             cfg = acct.config
@@ -114,7 +113,7 @@ def build_admin_app(emulator: EmulatorApp) -> Starlette:
                 {
                     "name": name,
                     "region": cfg.region,
-                    "endpoint": f"{base}/accounts/{name}",
+                    "endpoint": emulator.endpoint(name),  # the account's own origin (None: none bound)
                     "resource_id": cfg.resource_id,
                     "encryption": cfg.encryption,
                     "model_limit": cfg.model_limit,

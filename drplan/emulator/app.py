@@ -1,5 +1,12 @@
-"""The emulator as an ASGI application: service routes under ``/accounts/{name}/{prefix}/...`` and the admin API
-under ``/_emulator/``.
+"""The emulator as an ASGI application: one origin per account, service routes at ``{origin}/{prefix}/...`` and the
+admin API under ``/_emulator/`` of the admin origin.
+
+The account lives in the host only, never in the path, as on the real service (``https://<resource>.cognitiveservices
+.azure.com/documentintelligence/...``; contracts §2.1, issue 13 point 4): the app picks the account from the request's
+``Host`` header (``host:port``) through the origins registered with :meth:`EmulatorApp.bind_origin` (``server.py``
+binds one listening socket per account and registers each; in-process users pass ``origins={...}``), falling back to
+the port of ``scope["server"]``. A service request to the admin origin or to an origin no account has answers APIM's
+404.
 
 Routing is done by hand rather than with Starlette's router because Azure mixes path segments and colon actions
 (``/documentModels:authorizeCopy``, ``/documentModels/{id}:copyTo``) and because the api-version decides which
@@ -18,8 +25,10 @@ import logging
 import secrets
 import uuid
 from collections import defaultdict, deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -52,7 +61,7 @@ class ServiceRoute:
 
 
 def resolve_route(method: str, rest: str) -> ServiceRoute | None:
-    """Map ``METHOD /{rest}`` (the path after ``/accounts/{name}/{prefix}/``) to a route, or None."""
+    """Map ``METHOD /{rest}`` (the path after ``{origin}/{prefix}/``) to a route, or None."""
     parts = rest.split("/")
     if len(parts) == 1:
         head = parts[0]
@@ -86,6 +95,26 @@ def resolve_route(method: str, rest: str) -> ServiceRoute | None:
     return None
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def origin_key(origin: str) -> str:
+    """``http://Host:8080/anything`` -> ``host:8080`` (the default port made explicit); ValueError if no host."""
+    parts = urlsplit(origin if "//" in origin else f"//{origin}")
+    if not parts.hostname:
+        raise ValueError(f"not an origin: {origin!r}")
+    port = parts.port or _DEFAULT_PORTS.get(parts.scheme or "http", 80)
+    return f"{parts.hostname.lower()}:{port}"
+
+
+def normalise_origin(origin: str) -> str:
+    """``http://Host:8080/`` -> ``http://host:8080`` (what URLs in bodies and headers start with)."""
+    parts = urlsplit(origin)
+    if not parts.scheme or not parts.hostname:
+        raise ValueError(f"not an origin (scheme://host[:port]): {origin!r}")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
 def decode_page_token(token: str) -> str:
     return wire.decode_page_token(token, lambda: errors.invalid_parameter("nextLink", "unknown continuation token"))
 
@@ -93,8 +122,18 @@ def decode_page_token(token: str) -> str:
 class EmulatorApp:
     """The whole emulator: store, clock, faults, request log and counters behind one ASGI callable."""
 
-    def __init__(self, config: EmulatorConfig, *, connections: ConnectionRegistry | None = None) -> None:
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        *,
+        connections: ConnectionRegistry | None = None,
+        origins: Mapping[str, str] | None = None,
+        admin_origins: tuple[str, ...] = (),
+    ) -> None:
         self.config = config
+        self.endpoints: dict[str, str] = {}  # account -> its origin (the first one bound), what clients use
+        self._hosts: dict[str, str | None] = {}  # "host:port" -> account (None: an admin origin)
+        self._ports: dict[int, set[str | None]] = defaultdict(set)  # port -> accounts bound on it (fallback)
         self.clock = Clock()
         self.store = Store(config, self.clock)
         self.faults = FaultInjector(config)
@@ -104,6 +143,69 @@ class EmulatorApp:
         self.throttled: dict[str, int] = defaultdict(int)
         self.cu = cu.CUStore(self.store)  # Content Understanding analyzers (contracts §5)
         self.admin = build_admin_app(self)
+        for origin in admin_origins:
+            self.bind_admin_origin(origin)
+        for origin, account in (origins or {}).items():
+            self.bind_origin(origin, account)
+
+    # --- origins ---------------------------------------------------------------------------------------------------
+
+    def bind_origin(self, origin: str, account: str) -> str:
+        """Serve ``account`` at ``origin`` (``scheme://host[:port]``); returns the normalised origin. An account may
+        have several origins (the first is its ``endpoint``); an origin belongs to one account."""
+        if account not in self.config.accounts:
+            raise KeyError(f"no account named {account!r}")
+        origin = normalise_origin(origin)
+        key = origin_key(origin)
+        if self._hosts.get(key, account) != account:
+            raise ValueError(f"origin {origin} is already bound to {self._hosts[key] or 'the admin API'!r}")
+        self._hosts[key] = account
+        self._ports[int(key.rsplit(":", 1)[1])].add(account)
+        self.endpoints.setdefault(account, origin)
+        return origin
+
+    def bind_admin_origin(self, origin: str) -> str:
+        """The origin of the admin API (``/_emulator/...``); service requests to it answer APIM's 404."""
+        origin = normalise_origin(origin)
+        key = origin_key(origin)
+        if self._hosts.get(key) is not None:
+            raise ValueError(f"origin {origin} is already bound to account {self._hosts[key]!r}")
+        self._hosts[key] = None
+        self._ports[int(key.rsplit(":", 1)[1])].add(None)
+        return origin
+
+    def endpoint(self, account: str) -> str | None:
+        """The origin of ``account`` (what a client uses as its endpoint), None if it has none."""
+        return self.endpoints.get(account)
+
+    def _account_at(self, key: str | None, port: int | None) -> str | None:
+        """The account served at ``host:port`` ``key``; else the only one bound on ``port``; else None (admin/unknown)."""
+        if key is not None and key in self._hosts:
+            return self._hosts[key]
+        owners = self._ports.get(port) if port is not None else None
+        if owners and len(owners) == 1:
+            return next(iter(owners))
+        return None
+
+    def account_for_scope(self, scope: Scope) -> str | None:
+        """The account a request is for: its ``Host`` header, else the local port it came in on."""
+        host = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"host"), None)
+        key = None
+        if host:
+            try:
+                key = origin_key(f"{scope.get('scheme', 'http')}://{host}")
+            except ValueError:
+                key = None
+        server = scope.get("server")
+        return self._account_at(key, server[1] if server and len(server) > 1 else None)
+
+    def account_for_url(self, url: str) -> str | None:
+        """The account whose origin ``url`` is on (e.g. a Content Understanding source analyzer URL), or None."""
+        try:
+            key = origin_key(url)
+        except ValueError:
+            return None
+        return self._account_at(key, int(key.rsplit(":", 1)[1]))
 
     def reset(self) -> None:
         """Back to the config file's state: clock, models, operations, faults, log, counters."""
@@ -126,23 +228,26 @@ class EmulatorApp:
                     return
         if scope["type"] != "http":
             return
+        send = _with_request_id(send)
         path: str = scope["path"]
-        if path == "/_emulator" or path.startswith("/_emulator/"):
-            self.store.settle()
-            self.cu.settle()
-            await self.admin(scope, receive, send)
-        elif path.startswith("/accounts/"):
-            await self._service(scope, receive, send)
+        name = self.account_for_scope(scope)
+        if name is None:  # the admin origin, or an origin no account has
+            if path == "/_emulator" or path.startswith("/_emulator/"):
+                self.store.settle()
+                self.cu.settle()
+                await self.admin(scope, receive, send)
+            else:
+                headers = {"apim-request-id": str(uuid.uuid4())}
+                await _error_response(errors.resource_not_found(), headers)(scope, receive, send)
         else:
-            headers = {"apim-request-id": str(uuid.uuid4())}
-            await _error_response(errors.resource_not_found(), headers)(scope, receive, send)
+            await self._service(scope, receive, send, name)
 
     # --- service requests ----------------------------------------------------------------------------------------
 
-    async def _service(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _service(self, scope: Scope, receive: Receive, send: Send, name: str) -> None:
         request = Request(scope, receive)
         request_id = str(uuid.uuid4())
-        _, _, name, *tail = scope["path"].split("/", 4)
+        _, *tail = scope["path"].split("/", 2)
         prefix = tail[0] if tail else ""
         is_v2 = prefix == "formrecognizer" and len(tail) == 2 and v2.is_v2_path(tail[1])
         route: ServiceRoute | v2.V2Route | language.LanguageRoute | cu.CURoute | None
@@ -165,12 +270,7 @@ class EmulatorApp:
         client_request_id = request.headers.get("x-ms-client-request-id")
         if client_request_id:
             headers["x-ms-client-request-id"] = client_request_id
-        account = self.store.accounts.get(name)
-        if account is None:
-            response = _error_response(errors.resource_not_found(), headers)
-            self._log(request, name, route_name, response.status_code)
-            await response(scope, receive, send)
-            return
+        account = self.store.accounts[name]
         headers["x-ms-region"] = account.config.region
         self.request_counts[name][route_name] += 1
         faults = self.faults.effective(name)
@@ -231,7 +331,7 @@ class EmulatorApp:
         if route.name.startswith("documentClassifiers:") and route.name.endswith(("authorizeCopy", "copyTo")):
             if api_version not in views.CLASSIFIER_COPY_VERSIONS:
                 raise errors.resource_not_found()  # contracts §2.7 / §3: no classifier copy before 2024-11-30
-        account_url = f"{str(request.base_url).rstrip('/')}/accounts/{name}"
+        account_url = _origin(request)
         store = self.store
         action = route.name.split(":", 1)[1] if ":" in route.name else route.name
 
@@ -298,16 +398,14 @@ class EmulatorApp:
                 inject_failure=lambda: self.faults.operation_fails(name, faults),
             )
             location = f"{account_url}/{prefix}/operations/{op.operation_id}?api-version={api_version}"
-            return Response(
-                status_code=202,
-                headers={**headers, "Operation-Location": location, "Retry-After": str(store.settings.retry_after_seconds)},
-            )
+            # No Retry-After: the live service sends none on this 202 (recordings, issue 13), although the
+            # 2024-11-30 spec declares one (contracts §2.1); FR v3's spec declares none (contracts §3).
+            return Response(status_code=202, headers={**headers, "Operation-Location": location})
         raise errors.resource_not_found()  # pragma: no cover - resolve_route only yields the actions above
 
     async def _dispatch_v2(self, request: Request, name: str, route: v2.V2Route, headers: dict[str, str]) -> Response:
         """Form Recognizer v2.1 / v2.0 (contracts §4). No api-version: the version is the path segment."""
-        account_url = f"{str(request.base_url).rstrip('/')}/accounts/{name}"
-        base = f"{account_url}/formrecognizer/{route.version}"
+        base = f"{_origin(request)}/formrecognizer/{route.version}"
         store = self.store.v2
         action = route.name.removeprefix("v2:")
         now = self.clock.now()
@@ -369,7 +467,8 @@ class EmulatorApp:
             assert route.model_id is not None and route.result_id is not None
             op = store.get_copy_result(name, route.model_id, route.result_id)
             body = v2.copy_result(op, now)
-            extra = {errors.CS_ERROR_CODE_HEADER: op.errors[0]["code"]} if op.errors else {}  # as recorded live
+            # a failed result carries its code in ms-azure-ai-errorcode (the 2021 recording, errors.AI_ERROR_CODE_HEADER)
+            extra = {errors.AI_ERROR_CODE_HEADER: op.errors[0]["code"]} if op.errors else {}
             return json_response(200, body, {**headers, **extra})
         raise errors.resource_not_found()  # pragma: no cover - resolve_v2_route only yields the actions above
 
@@ -403,6 +502,27 @@ class EmulatorApp:
                 "fault": fault,
             }
         )
+
+
+def _origin(request: Request) -> str:
+    """``scheme://host[:port]`` the request was sent to (its ``Host``): the account's origin as the client sees it, so
+    URLs in bodies and headers point back at the emulator however it was reached."""
+    return str(request.base_url).rstrip("/")
+
+
+def _with_request_id(send: Send) -> Send:
+    """``send`` that adds an ``apim-request-id`` to a response that has none: the real service puts one on every
+    response (contracts §1 [R]), the gateway's own answers included."""
+
+    async def wrapped(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            if not any(k.lower() == b"apim-request-id" for k, _ in headers):
+                headers.append((b"apim-request-id", str(uuid.uuid4()).encode()))
+                message = {**message, "headers": headers}
+        await send(message)
+
+    return wrapped
 
 
 def _next_link(account_url: str, prefix: str, collection: str, after: str, api_version: str) -> str:

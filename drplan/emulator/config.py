@@ -28,12 +28,14 @@ else:  # pragma: no cover - pyproject pulls in tomli for 3.10
 
 #: Model and classifier ids (contracts §2: ``^[a-zA-Z0-9][a-zA-Z0-9._~-]{1,63}$``).
 ASSET_ID_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._~-]{1,63}$")
-#: Account names become URL path segments, so keep them to URL-safe characters.
+#: Account names appear in admin URLs (``/_emulator/accounts/{name}/...``), so keep them to URL-safe characters.
 ACCOUNT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 REGION_RE = re.compile(r"^[a-z0-9]{1,24}$")
 
 ENCRYPTION_MODES = ("microsoft-managed", "customer-managed")
 BUILD_MODES = ("template", "neural")
+#: ``source_kind`` of a seeded classifier's doc types (ContentSourceKind values a classifier is trained from).
+CLASSIFIER_SOURCE_KINDS = ("azureBlob", "azureBlobFileList")
 
 #: Route names used by the request log, the counters and the ``routes`` fault filter; the single list (``cu.ROUTE_NAMES``
 #: and ``language.ROUTE_NAMES`` are the ``cu:`` and ``language:`` names taken from it).
@@ -117,9 +119,18 @@ class Settings:
 
     page_size: int = 50
     copy_seconds: float = 2.0
+    #: Form Recognizer v2.1 / v2.0 ``copyAuthorization`` and Content Understanding grants/tokens: 24 h, as recorded
+    #: (contracts §4: ``expirationDateTimeTicks`` = issue time + 24 h [R]; §5).
     authorization_ttl_seconds: float = 86400.0
+    #: DI v4 / FR v3 ``authorizeCopy`` (models and classifiers): 1 h. Contracts §2.4 "Token lifetime": every recording
+    #: (2023 and 2024, models and classifiers) shows ``expirationDateTime`` = issue time + 1 h [R] (issue 13, point 3).
+    di_authorization_ttl_seconds: float = 3600.0
     operation_retention_seconds: float = 86400.0
     retry_after_seconds: int = 1
+    #: DI v4 / FR v3 copies keep the source's ``createdDateTime`` (the service before 2024) instead of getting the
+    #: copy's completion time (the service since 2024; contracts §2.4 [R][SX]). Default for accounts that do not set
+    #: ``copy_keeps_created`` themselves.
+    copy_keeps_created: bool = False
 
 
 @dataclass
@@ -157,6 +168,8 @@ class ModelSeed:
     build_mode: str = "template"
     tags: dict[str, str] = field(default_factory=dict)
     doc_types: tuple[str, ...] = ()  # empty: one doc type named like the model (what a template build yields)
+    modified: dt.datetime | None = None  # None: = created (modifiedDateTime, shown on 2024-11-30 only)
+    ready: bool = True  # False: still being built; copyTo answers 400 InvalidRequest/ModelNotReady (contracts §2.6)
 
 
 @dataclass
@@ -169,6 +182,8 @@ class ClassifierSeed:
     expires: dt.datetime | None = None
     api_version: str = "2024-11-30"
     doc_types: tuple[str, ...] = ("class-a", "class-b")
+    modified: dt.datetime | None = None  # None: = created
+    source_kind: str = "azureBlob"  # docTypes.*.sourceKind: azureBlob (azureBlobSource) or azureBlobFileList
 
 
 @dataclass
@@ -200,6 +215,8 @@ class AccountConfig:
     v2_models: list[V2ModelSeed] = field(default_factory=list)
     cu: Any = None  # cu.CUAccountConfig: deployments, model_deployments, token_flow, analyzers (None: all defaults)
     language_projects: list[Any] = field(default_factory=list)  # language.LanguageProjectSeed entries
+    copy_keeps_created: bool | None = None  # None: [settings] copy_keeps_created (copies INTO this account)
+    port: int | None = None  # the account's own listening port (its origin); None: a free port
 
 
 @dataclass
@@ -255,6 +272,10 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> EmulatorConf
         if other is not None:
             raise ctx.error(f"accounts.{name}.resource_id", f"same resource id as account {other!r}")
         seen_ids[acc.resource_id.lower()] = name
+        if acc.port:
+            same_port = next((n for n, a in accounts.items() if a.port == acc.port), None)
+            if same_port is not None:
+                raise ctx.error(f"accounts.{name}.port", f"same port as account {same_port!r} (each account has an origin of its own)")
         accounts[name] = acc
     return EmulatorConfig(seed=seed, settings=settings, faults=faults, accounts=accounts, source=source)
 
@@ -270,8 +291,10 @@ def apply_settings(base: Settings, values: dict[str, Any], *, ctx: _Ctx | None =
             out.page_size = _int(ctx, path, value, minimum=1)
         elif key == "retry_after_seconds":
             out.retry_after_seconds = _int(ctx, path, value, minimum=0)
-        elif key == "authorization_ttl_seconds":
-            out.authorization_ttl_seconds = _number(ctx, path, value, minimum=0.0, exclusive=True)
+        elif key in ("authorization_ttl_seconds", "di_authorization_ttl_seconds"):
+            setattr(out, key, _number(ctx, path, value, minimum=0.0, exclusive=True))
+        elif key == "copy_keeps_created":
+            out.copy_keeps_created = _bool(ctx, path, value)
         else:
             setattr(out, key, _number(ctx, path, value, minimum=0.0))
     return out
@@ -318,7 +341,9 @@ def parse_model_seed(entry: Any, where: str = "model", source: str = "<request>"
     """Validate one ``[[models]]`` entry (also the body of the admin seed call)."""
     ctx = _Ctx(source)
     entry = _table(ctx, where, entry)
-    _check_keys(ctx, where, entry, ("model_id", "description", "created", "expires", "api_version", "build_mode", "tags", "doc_types"))
+    _check_keys(
+        ctx, where, entry, ("model_id", "description", "created", "expires", "modified", "api_version", "build_mode", "tags", "doc_types", "ready")
+    )
     if "model_id" not in entry:
         raise ctx.error(f"{where}.model_id", "is required")
     model_id = _asset_id(ctx, f"{where}.model_id", entry["model_id"])
@@ -334,6 +359,8 @@ def parse_model_seed(entry: Any, where: str = "model", source: str = "<request>"
         build_mode=build_mode,
         tags=_tags(ctx, f"{where}.tags", entry.get("tags", {})),
         doc_types=_doc_types(ctx, f"{where}.doc_types", entry.get("doc_types", []), allow_empty=True),
+        modified=_datetime(ctx, f"{where}.modified", entry.get("modified")),
+        ready=_bool(ctx, f"{where}.ready", entry.get("ready", True)),
     )
 
 
@@ -341,7 +368,7 @@ def parse_classifier_seed(entry: Any, where: str = "classifier", source: str = "
     """Validate one ``[[classifiers]]`` entry (also the body of the admin seed call)."""
     ctx = _Ctx(source)
     entry = _table(ctx, where, entry)
-    _check_keys(ctx, where, entry, ("classifier_id", "description", "created", "expires", "api_version", "doc_types"))
+    _check_keys(ctx, where, entry, ("classifier_id", "description", "created", "expires", "modified", "api_version", "doc_types", "source_kind"))
     if "classifier_id" not in entry:
         raise ctx.error(f"{where}.classifier_id", "is required")
     seed = ClassifierSeed(
@@ -350,7 +377,12 @@ def parse_classifier_seed(entry: Any, where: str = "classifier", source: str = "
         created=_datetime(ctx, f"{where}.created", entry.get("created")),
         expires=_datetime(ctx, f"{where}.expires", entry.get("expires")),
         api_version=_string(ctx, f"{where}.api_version", entry.get("api_version", "2024-11-30")),
+        modified=_datetime(ctx, f"{where}.modified", entry.get("modified")),
     )
+    source_kind = entry.get("source_kind", "azureBlob")
+    if source_kind not in CLASSIFIER_SOURCE_KINDS:
+        raise ctx.error(f"{where}.source_kind", f"must be one of {', '.join(CLASSIFIER_SOURCE_KINDS)}")
+    seed.source_kind = source_kind
     if "doc_types" in entry:
         seed.doc_types = _doc_types(ctx, f"{where}.doc_types", entry["doc_types"], allow_empty=False)
     return seed
@@ -436,10 +468,10 @@ class _Ctx:
 def _parse_account(ctx: _Ctx, name: str, raw: dict[str, Any]) -> AccountConfig:
     where = f"accounts.{name}"
     if not ACCOUNT_NAME_RE.match(name):
-        raise ctx.error(where, "account names must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ (they are URL path segments)")
+        raise ctx.error(where, "account names must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ (they are admin URL path segments)")
     _check_keys(
         ctx, where, raw, ("region", "key", "resource_id", "encryption", "model_limit", "faults", "models", "classifiers", "v2_models", "language_projects",
-         "deployments", "model_deployments", "token_flow", "analyzers")  # the last four: Content Understanding (cu.py)
+         "copy_keeps_created", "port", "deployments", "model_deployments", "token_flow", "analyzers")  # the last four: Content Understanding (cu.py)
     )
     for required in ("region", "key"):
         if required not in raw:
@@ -479,6 +511,8 @@ def _parse_account(ctx: _Ctx, name: str, raw: dict[str, Any]) -> AccountConfig:
         v2_models=v2_models,
         cu=_parse_cu(ctx, where, raw),
         language_projects=language_projects,
+        copy_keeps_created=_bool(ctx, f"{where}.copy_keeps_created", raw["copy_keeps_created"]) if "copy_keeps_created" in raw else None,
+        port=_port(ctx, f"{where}.port", raw["port"]) if "port" in raw else None,
     )
 
 
@@ -537,6 +571,19 @@ def _int(ctx: _Ctx, path: str, value: Any, *, minimum: int) -> int:
     if value < minimum:
         raise ctx.error(path, f"must be >= {minimum}")
     return value
+
+
+def _bool(ctx: _Ctx, path: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ctx.error(path, "must be true or false")
+    return value
+
+
+def _port(ctx: _Ctx, path: str, value: Any) -> int:
+    port = _int(ctx, path, value, minimum=0)
+    if port > 65535:
+        raise ctx.error(path, "must be a TCP port (0-65535; 0: any free port)")
+    return port
 
 
 def _number(ctx: _Ctx, path: str, value: Any, *, minimum: float, exclusive: bool = False) -> float:

@@ -1,6 +1,6 @@
 """Azure AI Content Understanding analyzers (contracts §5): routes, store, wire shapes, config and admin API.
 
-Served under ``/accounts/{name}/contentunderstanding/...`` with api-version ``2025-11-01`` (GA: analyzers, ``/defaults``,
+Served at ``{account origin}/contentunderstanding/...`` with api-version ``2025-11-01`` (GA: analyzers, ``/defaults``,
 ``:grantCopyAuthorization`` + ``:copy``) and ``2025-05-01-preview`` (analyzers list/get/put/patch/delete and
 ``/analyzers/{id}/operations/{opId}`` only, contracts §5.5). An account with ``token_flow = true`` also answers the
 preview-era token flow of contracts §5.4 (``:getCopyAuthorization`` and a token ``:copy``) on both versions.
@@ -10,7 +10,10 @@ the ``error``/``drop``/``drop_after`` faults apply exactly as for the other fami
 ``operation_failure_rate`` apply to analyzer creation (PUT) and copy operations.
 
 Every error answered on a CU route carries ``x-ms-error-code`` equal to ``error.code`` (contracts §1, the spec's
-``default`` response). Decisions where the contracts are silent are listed in the README ("Content Understanding").
+``default`` response). The request id headers are the app's, for every family: ``apim-request-id`` (a new GUID) on
+every answer [R: every response in the CU SDK recordings cited at the grant route] and ``x-ms-client-request-id``
+echoed when sent [S: declared on the 2025-11-01 operations' answers]; the handlers here pass the app's ``headers``
+into every answer they build. Decisions where the contracts are silent are listed in the README ("Content Understanding").
 Nothing here ever logs a key, token or encryption key.
 """
 
@@ -279,7 +282,7 @@ class Grant:
 
     analyzer_id: str
     target_resource_id: str
-    target_region: str | None  # only when the request named one (checked against the target account's region)
+    target_region: str  # lower case; the request's targetRegion, else the source's own region (checked at :copy)
     expires: float
     consumed: bool = False
 
@@ -504,6 +507,18 @@ def format_time(ts: float) -> str:
     return f"{text}Z" if fraction == 0 else f"{text}.{fraction:03d}Z"
 
 
+def format_grant_expiry(ts: float) -> str:
+    """``expiresAt`` of a ``:grantCopyAuthorization`` answer as the live service writes it [R]: .NET round-trip time
+    with up to 7 fractional digits (trailing zeros dropped) and a ``+00:00`` offset, not ``Z`` — e.g.
+    ``2026-01-14T13:25:47.1575582+00:00`` and ``2026-03-26T16:35:58.30163+00:00`` in the recordings cited at the
+    grant route (``dispatch``)."""
+    ticks = round(ts * 10_000_000)
+    seconds, fraction = divmod(ticks, 10_000_000)
+    text = to_datetime(seconds).strftime("%Y-%m-%dT%H:%M:%S")
+    digits = f"{fraction:07d}".rstrip("0")
+    return f"{text}.{digits}+00:00" if digits else f"{text}+00:00"
+
+
 def analyzer_view(a: Analyzer, api_version: str) -> dict[str, Any]:
     """ContentAnalyzer for ``api_version``: absent optional keys are omitted; ``warnings`` only when non-empty."""
     d = a.definition
@@ -543,7 +558,7 @@ class CURoute:
 
 
 def resolve_route(method: str, rest: str) -> CURoute | None:
-    """Map ``METHOD /{rest}`` (the path after ``/accounts/{name}/contentunderstanding/``) to a route, or None."""
+    """Map ``METHOD /{rest}`` (the path after ``{origin}/contentunderstanding/``) to a route, or None."""
     parts = rest.split("/")
     if parts == ["analyzers"]:
         return CURoute("cu:analyzers:list") if method == "GET" else None
@@ -593,13 +608,15 @@ def _valid_target_id(analyzer_id: str) -> str:
     return analyzer_id
 
 
-_ANALYZER_URL_PATH = re.compile(r"^/accounts/([^/]+)/contentunderstanding/analyzers/([^/:]+)/?$")
+_ANALYZER_URL_PATH = re.compile(r"^/contentunderstanding/analyzers/([^/:]+)/?$")
 
 
-def parse_analyzer_url(url: str) -> tuple[str, str] | None:
-    """``{endpoint}/contentunderstanding/analyzers/{id}`` -> (account name, analyzer id); host and query ignored."""
+def parse_analyzer_url(url: str, account_for_url: Callable[[str], str | None]) -> tuple[str, str] | None:
+    """``{endpoint}/contentunderstanding/analyzers/{id}`` -> (account name, analyzer id): the account is the one whose
+    origin the URL is on (``account_for_url``, e.g. ``EmulatorApp.account_for_url``); the query is ignored."""
     m = _ANALYZER_URL_PATH.match(urlsplit(url).path)
-    return (m.group(1), m.group(2)) if m else None
+    account = account_for_url(url) if m else None
+    return (account, m.group(1)) if m and account is not None else None
 
 
 def _string_field(body: dict[str, Any], name: str, *, required: bool) -> str | None:
@@ -658,7 +675,7 @@ async def dispatch(app: EmulatorApp, request: Request, name: str, route: CURoute
     acct = cu.accounts[name]
     if route.name == "cu:getCopyAuthorization" and not acct.token_flow:
         raise not_found_route()  # contracts §5.4: the token flow only where the account answers it
-    account_url = f"{str(request.base_url).rstrip('/')}/accounts/{name}"
+    account_url = str(request.base_url).rstrip("/")  # the account's origin: the account is in the host only
     base = f"{account_url}/{PREFIX}"
     settings = app.store.settings
     action = route.name
@@ -785,20 +802,28 @@ async def dispatch(app: EmulatorApp, request: Request, name: str, route: CURoute
             raise analyzer_not_found(analyzer_id)
         body = _object(await _read_json(request))
         target_resource_id = _string_field(body, "targetAzureResourceId", required=True)
-        target_region = _string_field(body, "targetRegion", required=False)
+        # GrantCopyAuthorizationRequest.targetRegion: "Defaults to current region" [S contentunderstanding-2025-11-01]
+        target_region = _string_field(body, "targetRegion", required=False) or app.store.accounts[name].config.region
         assert target_resource_id is not None
-        expires = cu.now() + settings.authorization_ttl_seconds
+        expires = cu.now() + settings.authorization_ttl_seconds  # 24 h by default: expiresAt = Date + 24 h [R below]
         acct.grants[(analyzer_id, target_resource_id.lower())] = Grant(  # a new grant replaces an older one
             analyzer_id=analyzer_id,
             target_resource_id=target_resource_id,
-            target_region=target_region.lower() if target_region else None,
+            target_region=target_region.lower(),
             expires=expires,
         )
-        source_resource_id = app.store.accounts[name].config.resource_id
+        # The answer is what the live service sends [R], not the spec's CopyAuthorization (which lists ``source`` as
+        # required and has no ``targetRegion``): exactly {targetAzureResourceId, targetRegion, expiresAt}, the
+        # target's id and region echoed, no ``source`` (nothing secret either: the grant is server-side state).
+        # Recordings: Azure/azure-sdk-assets python/sdk/contentunderstanding/azure-ai-contentunderstanding/tests/
+        # recordings/samples/test_sample_grant_copy_auth.pyTestSampleGrantCopyAuthtest_sample_grant_copy_auth.json
+        # and its _async twin (Jan 2026), and js/sdk/contentunderstanding/ai-content-understanding/recordings/node/
+        # sample_grantcopyauth/recording_should_verify_crossresource_copy_authorization_flow.json (Mar 2026). Their
+        # conftest sanitizers only replace the values of targetAzureResourceId/targetRegion, they remove no key.
         payload = {
-            "source": f"{source_resource_id}/analyzers/{analyzer_id}",
             "targetAzureResourceId": target_resource_id,
-            "expiresAt": format_time(expires),
+            "targetRegion": target_region,
+            "expiresAt": format_grant_expiry(expires),
         }
         return _json(200, payload, headers)
 
@@ -811,7 +836,7 @@ async def dispatch(app: EmulatorApp, request: Request, name: str, route: CURoute
         encryption_key = _string_field(body, "encryptionKey", required=False)
         target = None
         if target_url is not None:
-            target = parse_analyzer_url(target_url)
+            target = parse_analyzer_url(target_url, app.account_for_url)
             if target is None or not ANALYZER_ID_RE.match(target[1]):
                 raise invalid("The parameter 'target' must be an analyzer URL: {endpoint}/contentunderstanding/analyzers/{analyzerId}.")
         token = secrets.token_urlsafe(32)
@@ -923,7 +948,7 @@ def _ga_copy_source(app: EmulatorApp, name: str, target_id: str, body: dict[str,
                 f"The copy authorization for analyzer '{source_id}' expired at {format_time(grant.expires)}.",
                 "CopyAuthorizationExpired",
             )
-        if grant.target_region is not None and grant.target_region != target_cfg.region:
+        if grant.target_region != target_cfg.region.lower():
             raise forbidden(
                 f"The copy authorization for analyzer '{source_id}' names region '{grant.target_region}', "
                 f"not the target's region '{target_cfg.region}'.",
@@ -949,7 +974,7 @@ def _token_copy_source(app: EmulatorApp, name: str, target_id: str, body: dict[s
     ):
         raise invalid("The parameter 'deployments' must map roles (chatCompletion, embedding) to deployment names.")
     assert source_url is not None and token_value is not None
-    ref = parse_analyzer_url(source_url)
+    ref = parse_analyzer_url(source_url, app.account_for_url)
     if ref is None or ref[0] not in cu.accounts:
         raise invalid(f"Source analyzer URL '{source_url}' does not name a known resource.", "SourceResourceNotFound")
     source_account, source_id = ref

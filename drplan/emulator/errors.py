@@ -148,6 +148,19 @@ def model_read_only(model_id: str) -> ServiceError:
     )
 
 
+def model_not_ready(model_id: str) -> ServiceError:
+    """Copy from a model that is still being built. ``InvalidRequest``/``ModelNotReady`` is in the docs' error table
+    (contracts §2.6, resolve-errors.md); issue 13 states that FR v3 answers it on ``copyTo``. The message text is not
+    recorded [INF]."""
+    return ServiceError(
+        400,
+        "InvalidRequest",
+        "Invalid request.",
+        inner_code="ModelNotReady",
+        inner_message=f"The requested model '{model_id}' is not ready for use.",
+    )
+
+
 def parameter_missing(name: str) -> ServiceError:
     """Wording from azure-sdk-for-net #45476 ("The parameter modelId is required.")."""
     return ServiceError(
@@ -238,6 +251,17 @@ def injected_operation_failure() -> ServiceError:
 # key, 429 throttle, APIM's 404 for unknown paths) are not from the v2 backend and keep their own shape.
 
 CS_ERROR_CODE_HEADER = "x-ms-cs-error-code"
+#: The header a failed v2.1 copy result carries its error code in, in the March 2021 recording (v2.1-preview.3):
+#: Azure/azure-sdk-for-python sdk/formrecognizer/azure-ai-formrecognizer/tests/recordings/
+#: test_copy_model.test_copy_model_fail.yaml (commit fc26007654722bfd8255b9314446ec63ca11a079), last interaction:
+#: 200 + ``ms-azure-ai-errorcode: 2024`` (the September 2020 recording of the same test had
+#: ``x-ms-cs-error-code: AuthorizationError`` instead, contracts §4).
+AI_ERROR_CODE_HEADER = "ms-azure-ai-errorcode"
+#: The code of a v2.1 copy whose target (or authorization) the source cannot resolve, same recording and issue 13:
+#: ``{"code": "2024", "message": "Could not retrieve authorization metadata. If this issue persists use a different
+#: target model to copy into."}``. (The recording also has ``innerError: {requestId}``, which the v2.1 spec's
+#: ErrorInformation does not declare; left out.)
+V2_AUTHORIZATION_ERROR_CODE = "2024"
 V2_AUTHORIZATION_ERROR = (
     "Could not retrieve authorization metadata. If this issue persists use a different target model to copy into."
 )
@@ -308,8 +332,10 @@ def v2_copy_error(code: str, message: str) -> dict[str, str]:
 
 
 def v2_copy_authorization_error() -> dict[str, str]:
-    """Recorded live (contracts §4): the target could not be resolved, or the authorization was already used."""
-    return v2_copy_error("AuthorizationError", V2_AUTHORIZATION_ERROR)
+    """Recorded live: the target could not be resolved (wrong ``targetResourceId``/``targetResourceRegion``), or the
+    authorization was already used: ``"2024"`` since 2021 (see :data:`V2_AUTHORIZATION_ERROR_CODE`; it was
+    ``AuthorizationError`` in the 2020 preview, contracts §4)."""
+    return v2_copy_error(V2_AUTHORIZATION_ERROR_CODE, V2_AUTHORIZATION_ERROR)
 
 
 def v2_copy_model_limit(limit: int) -> dict[str, str]:

@@ -12,6 +12,11 @@ Jobs (export, import, train, deploy, delete deployment, delete project) run like
 ``copy_seconds`` (x10 in slow mode), are ``notStarted`` for the first fifth, then ``running``, then terminal, all
 computed from the emulator clock; their effect happens exactly when their time is up, whether or not anybody polls.
 The README section "Language authoring" lists every decision taken where the contracts are silent.
+
+Request ids are the app's (every family): ``apim-request-id`` (a new GUID) on every answer [R: every response of
+the SDK recordings cited at ``LANGUAGE_VERSIONS``] and ``x-ms-client-request-id`` echoed when sent (the Language specs
+declare no such response header; the emulator's shared rule); backend errors add ``x-ms-error-code`` (declared by
+the 2024-11-15-preview file; sent on the older versions too, whose swagger files simply declare no response headers).
 """
 
 from __future__ import annotations
@@ -54,15 +59,32 @@ if TYPE_CHECKING:
 
 #: The URL segment after the account endpoint.
 PREFIX = "language"
+#: The official authoring SDK's default api-version (azure-ai-textanalytics-authoring 1.0.0b1: ``_configuration.py``
+#: ``api_version = kwargs.pop("api_version", "2025-05-15-preview")``; its ``get_project_client`` does not even
+#: forward a caller's api_version, so a project client made that way always uses it).
+SDK_DEFAULT_VERSION = "2025-05-15-preview"
 #: Served api-versions (contracts §6); anything else on a Language route answers APIM's 404. ``2024-11-15-preview``
 #: is served because the official SDK (azure-ai-textanalytics-authoring 1.0.0b1) cannot call ``begin_import`` with an
-#: older api-version (README "Language authoring").
-LANGUAGE_VERSIONS = ("2023-04-01", "2022-05-01", "2024-11-15-preview")
+#: older api-version (README "Language authoring"), ``2025-05-15-preview`` because it is that SDK's default.
+#: contracts/ holds no spec file for 2025-05-15-preview, so it follows the 2024-11-15-preview file (both are
+#: TypeSpec-generated). Evidence that the routes drplan and the SDK use have the same shapes there: the SDK's
+#: request builders and models are the same for both versions (``api_versions_list=["2024-11-15-preview",
+#: "2025-05-15-preview"]``, no parameter added on 2025-05-15-preview); the upstream spec
+#: (Azure/azure-rest-api-specs specification/cognitiveservices/data-plane/Language/preview/2025-05-15-preview/
+#: analyzetext-authoring.json @ db7ebbb6) has the same ProjectDeployment (``assignedResources`` required),
+#: ProjectTrainedModel (``hasSnapshot`` required), job states and paging, and only adds the optional
+#: ``storageAccountResourceId`` to ProjectMetadata (not emitted here); and the SDK's own recordings at this version
+#: [R] (Azure/azure-sdk-assets python/sdk/cognitivelanguage/azure-ai-textanalytics-authoring/tests/recordings/
+#: test_export_project / test_import / test_train_project, Feb 2026) show 202 + ``operation-location`` for export,
+#: import and train, JobState / TrainingJobState bodies like 2024-11-15-preview's, an import sent with no ``format``
+#: header (so json is the default) and ``projectFileVersion`` "2022-05-01" accepted by it.
+LANGUAGE_VERSIONS = ("2023-04-01", "2022-05-01", "2024-11-15-preview", SDK_DEFAULT_VERSION)
 #: Versions whose ProjectTrainedModel has ``hasSnapshot``.
-SNAPSHOT_VERSIONS = frozenset({"2023-04-01", "2024-11-15-preview"})
+SNAPSHOT_VERSIONS = frozenset({"2023-04-01", "2024-11-15-preview", SDK_DEFAULT_VERSION})
 #: TypeSpec-generated versions: ``nextLink`` is optional and not nullable (omitted on the last page), deployments
-#: carry ``assignedResources``, an ``innererror`` has only a ``code`` (its message moves to the error's message).
-TYPESPEC_VERSIONS = frozenset({"2024-11-15-preview"})
+#: carry ``assignedResources``, an ``innererror`` has only a ``code`` (its message moves to the error's message),
+#: and ``:import`` takes the ``format`` header.
+TYPESPEC_VERSIONS = frozenset({"2024-11-15-preview", SDK_DEFAULT_VERSION})
 
 NER = "CustomEntityRecognition"
 SINGLE = "CustomSingleLabelClassification"
@@ -1176,7 +1198,7 @@ class LanguageRoute:
 
 
 def resolve_language_route(method: str, rest: str) -> LanguageRoute | None:
-    """Map ``METHOD /{rest}`` (the path after ``/accounts/{name}/language/``) to a route, or None (APIM 404)."""
+    """Map ``METHOD /{rest}`` (the path after ``{origin}/language/``) to a route, or None (APIM 404)."""
     base = "authoring/analyze-text/projects"
     if rest != base and not rest.startswith(base + "/"):
         return None
@@ -1283,7 +1305,7 @@ async def _dispatch(
     store = app.store.language
     settings = app.store.settings
     now = app.clock.now()
-    base = f"{str(request.base_url).rstrip('/')}/accounts/{account}/{PREFIX}/authoring/analyze-text/projects"
+    base = f"{str(request.base_url).rstrip('/')}/{PREFIX}/authoring/analyze-text/projects"  # account origin, no account in the path
     action = route.name.removeprefix("language:")
     p = route.project
 

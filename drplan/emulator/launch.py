@@ -1,12 +1,15 @@
 """Start the emulator as a subprocess (tests, ``drplan demo``, benchmarks).
 
 ``start_emulator`` runs ``python -m drplan.emulator`` with the current interpreter, waits for the
-``drplan emulator listening on URL`` line and returns an :class:`EmulatorProcess`; use it as a context manager (or
-call ``stop()``) so no process outlives its user. This module imports no server code, so launching is cheap.
+``drplan emulator listening on URL`` line (``URL``: the admin API's origin) and the ``drplan emulator accounts
+{...}`` line after it (each account's own origin), and returns an :class:`EmulatorProcess`; use it as a context
+manager (or call ``stop()``) so no process outlives its user. This module imports no server code, so launching is
+cheap.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import subprocess
@@ -17,8 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO
+from urllib.request import Request, urlopen
 
 LISTENING_PREFIX = "drplan emulator listening on "  # kept equal to server.LISTENING_PREFIX (a test checks)
+ACCOUNTS_PREFIX = "drplan emulator accounts "  # kept equal to server.ACCOUNTS_PREFIX (a test checks)
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -29,9 +34,17 @@ class EmulatorStartError(RuntimeError):
 class EmulatorProcess:
     """A running emulator subprocess."""
 
-    def __init__(self, process: subprocess.Popen[bytes], url: str, stderr: IO[bytes], reader: threading.Thread | None = None) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        url: str,
+        stderr: IO[bytes],
+        reader: threading.Thread | None = None,
+        endpoints: dict[str, str] | None = None,
+    ) -> None:
         self.process = process
-        self.url = url
+        self.url = url  # the admin API's origin (``/_emulator/...``)
+        self.endpoints: dict[str, str] = dict(endpoints or {})  # account name -> its origin
         self._stderr = stderr
         self._reader = reader
 
@@ -40,8 +53,14 @@ class EmulatorProcess:
         return self.process.pid
 
     def account_url(self, name: str) -> str:
-        """The endpoint of account ``name`` (what a client puts where an Azure endpoint would go)."""
-        return f"{self.url}/accounts/{name}"
+        """The endpoint of account ``name``: its own origin ``http://HOST:PORT`` with no path, what a client puts where
+        an Azure endpoint (``https://<resource>.cognitiveservices.azure.com``) would go. KeyError for an unknown
+        account."""
+        if name not in self.endpoints:  # not announced on stdout: ask the admin API once
+            with urlopen(Request(f"{self.url}/_emulator/accounts"), timeout=10) as response:  # our own emulator's admin API
+                accounts = json.loads(response.read())["accounts"]
+            self.endpoints.update({a["name"]: a["endpoint"] for a in accounts if a.get("endpoint")})
+        return self.endpoints[name]
 
     def stderr_text(self) -> str:
         """Everything the process wrote to stderr so far."""
@@ -113,6 +132,8 @@ def start_emulator(
             text = line.decode("utf-8", "replace").strip()
             if text.startswith(LISTENING_PREFIX):
                 emulator.url = text[len(LISTENING_PREFIX) :].strip()
+            elif text.startswith(ACCOUNTS_PREFIX) and emulator.url:
+                emulator.endpoints = json.loads(text[len(ACCOUNTS_PREFIX) :])
                 return emulator
     except queue.Empty:
         emulator.stop()

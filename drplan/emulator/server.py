@@ -1,18 +1,25 @@
 """Command line entry point: ``drplan emulator`` / ``python -m drplan.emulator``.
 
-The socket is bound here (not by uvicorn) so that with ``--port 0`` the real port is known before the
-``drplan emulator listening on http://HOST:PORT`` line is printed; launchers wait for exactly that line.
+The sockets are bound here (not by uvicorn) so that with ``--port 0`` the real ports are known before the
+``drplan emulator listening on http://HOST:PORT`` line is printed; launchers wait for exactly that line. Besides the
+admin socket (``--port``) every account gets a listening socket of its own (its ``port`` in the config, else a free
+one): an account is an origin, ``http://HOST:ACCOUNTPORT``, as a real resource is a host. One uvicorn server serves
+all the sockets; the app tells the accounts apart by ``Host`` (``EmulatorApp.bind_origin``). Right after the
+listening line the process prints ``drplan emulator accounts {"name": "http://HOST:PORT", ...}`` (one JSON object,
+one line), which ``launch.start_emulator`` reads.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -22,6 +29,7 @@ from .config import ConfigError, load_config
 from .faults import ConnectionRegistry
 
 LISTENING_PREFIX = "drplan emulator listening on "
+ACCOUNTS_PREFIX = "drplan emulator accounts "
 
 
 def make_protocol_class(registry: ConnectionRegistry) -> type[asyncio.Protocol]:
@@ -88,8 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", required=True, type=Path, help="emulator TOML file (see drplan/emulator/README.md)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", default=0, type=int, help="port to listen on; 0 picks a free one (default)")
-    parser.add_argument("--url-file", type=Path, help="also write the base URL to this file (atomically)")
+    parser.add_argument("--port", default=0, type=int, help="port of the admin API (/_emulator/); 0 picks a free one (default)")
+    parser.add_argument("--url-file", type=Path, help="also write the admin base URL to this file (atomically)")
     parser.add_argument(
         "--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug"), help="server log level (stderr)"
     )
@@ -104,13 +112,34 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"drplan emulator: error: {exc}", file=sys.stderr)
         return 2
+    sockets: list[socket.socket] = []
+    accounts: dict[str, socket.socket] = {}
     try:
-        sock = bind_socket(args.host, args.port)
-    except OSError as exc:
-        print(f"drplan emulator: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+        try:
+            sock = bind_socket(args.host, args.port)
+            sockets.append(sock)
+            for name, account in config.accounts.items():  # one origin per account: the account is in the host only
+                port = account.port or 0
+                try:
+                    accounts[name] = bind_socket(args.host, port)
+                except OSError as exc:
+                    print(f"drplan emulator: error: cannot listen on {args.host}:{port} for account {name!r}: {exc.strerror or exc}", file=sys.stderr)
+                    return 1
+                sockets.append(accounts[name])
+        except OSError as exc:
+            print(f"drplan emulator: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        return _serve(args, config, sock, accounts, sockets)
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def _serve(args: argparse.Namespace, config: Any, sock: socket.socket, accounts: dict[str, socket.socket], sockets: list[socket.socket]) -> int:
     registry = ConnectionRegistry()
-    app = EmulatorApp(config, connections=registry)
+    url = base_url(sock)
+    app = EmulatorApp(config, connections=registry, admin_origins=(url,))
+    endpoints = {name: app.bind_origin(base_url(s), name) for name, s in accounts.items()}
     server_config = uvicorn.Config(
         app,
         log_level=args.log_level,
@@ -121,14 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         timeout_graceful_shutdown=3,
     )
     server = uvicorn.Server(server_config)
-    url = base_url(sock)
     try:
         if args.url_file is not None:
             write_url_file(args.url_file, url)
         print(f"{LISTENING_PREFIX}{url}", flush=True)
-        server.run(sockets=[sock])
+        print(f"{ACCOUNTS_PREFIX}{json.dumps(endpoints, separators=(',', ':'))}", flush=True)
+        server.run(sockets=sockets)
     except KeyboardInterrupt:
         pass
-    finally:
-        sock.close()
     return 0

@@ -11,6 +11,11 @@ Decisions where the contracts are silent (each is also listed in the README):
   becomes visible at that moment, never earlier.
 * Copying onto a target that is at its model limit fails synchronously (400 ``DocumentModelLimit``); a copy that
   finds the target full (or the target id taken by an out-of-band seed) when it completes fails asynchronously.
+
+What a copy looks like follows the recordings (contracts §2.4, issue 13): a NEW ``createdDateTime`` (the copy's
+completion time) unless the target account (or ``[settings]``) sets ``copy_keeps_created`` for the pre-2024 service;
+``expirationDateTime`` (and ``modifiedDateTime``) kept from the source; ``description``/``tags`` from ``authorizeCopy``;
+a classifier's ``docTypes`` kept whole (``sourceKind`` and blob source included).
 """
 
 from __future__ import annotations
@@ -98,6 +103,8 @@ class Model:
     tags: dict[str, str] = field(default_factory=dict)
     doc_types: dict[str, dict[str, Any]] = field(default_factory=dict)
     prebuilt: bool = False
+    modified: float | None = None  # modifiedDateTime (2024-11-30 shows it)
+    ready: bool = True  # False: still being built (copyTo: 400 ModelNotReady)
 
 
 @dataclass
@@ -110,6 +117,7 @@ class Classifier:
     description: str | None = None
     expires: float | None = None
     doc_types: dict[str, dict[str, Any]] = field(default_factory=dict)
+    modified: float | None = None  # modifiedDateTime (2024-11-30 shows it)
 
 
 @dataclass
@@ -145,6 +153,7 @@ class Operation:
     target_id: str
     token: str
     snapshot: Model | Classifier  # the target record to create on success
+    keep_created: bool = False  # the copy keeps the source's createdDateTime (else: its completion time)
     failure: errors.ServiceError | None = None  # decided when the copy is accepted (CMK rule, injected fault)
     finished_at: float | None = None
     status: str | None = None  # final status once finished
@@ -280,6 +289,8 @@ class Store:
             build_mode=seed.build_mode,
             tags=dict(seed.tags),
             doc_types={name: _generated_doc_type(name, seed.build_mode) for name in names},
+            modified=seed.modified.timestamp() if seed.modified else created,
+            ready=seed.ready,
         )
         self.accounts[account].models.put(model.model_id, model)
         return model
@@ -292,10 +303,8 @@ class Store:
             api_version=seed.api_version,
             description=seed.description,
             expires=seed.expires.timestamp() if seed.expires else created + TWO_YEARS,
-            doc_types={
-                name: {"azureBlobSource": {"containerUrl": "https://drplanemulator.blob.core.windows.net/training", "prefix": f"{name}/"}}
-                for name in seed.doc_types
-            },
+            doc_types={name: _classifier_doc_type(name, seed.source_kind) for name in seed.doc_types},
+            modified=seed.modified.timestamp() if seed.modified else created,
         )
         self.accounts[account].classifiers.put(classifier.classifier_id, classifier)
         return classifier
@@ -409,7 +418,9 @@ class Store:
             # is not recorded, so the emulator answers the ModelExists body (the name is taken).
             raise exists()
         token = secrets.token_urlsafe(32)
-        expires = math.floor(now + self.settings.authorization_ttl_seconds)
+        # 1 h, not the docs' 24 h: every recorded DI v4 / FR v3 authorization (2023 and 2024, models and
+        # classifiers) expires 1 h after issue (contracts §2.4 "Token lifetime" [R]; issue 13 point 3).
+        expires = math.floor(now + self.settings.di_authorization_ttl_seconds)
         names = AUTH_FIELDS[kind]
         payload = {
             names[0]: acct.config.resource_id,
@@ -465,6 +476,8 @@ class Store:
         asset = source.assets(kind).get(asset_id)
         if asset is None:
             raise errors.model_not_found() if kind == "model" else errors.classifier_not_found()
+        if isinstance(asset, Model) and not asset.ready:
+            raise errors.model_not_ready(asset_id)  # issue 13: copy from a model that is not ready; contracts §2.6
         names = AUTH_FIELDS[kind]
         if not isinstance(body, dict):
             raise errors.parameter_missing(names[0])
@@ -514,6 +527,9 @@ class Store:
             token=auth.token,
             snapshot=_copied(asset, auth),
             failure=failure,
+            keep_created=(
+                target.config.copy_keeps_created if target.config.copy_keeps_created is not None else self.settings.copy_keeps_created
+            ),
         )
         auth.consumed = True  # single use from the moment a copy is accepted (contracts §2.4)
         auth.operation_id = op.operation_id
@@ -549,6 +565,10 @@ class Store:
         if failure is not None:
             op.status, op.error = "failed", failure.error_object()
             return
+        if not op.keep_created:
+            # Since 2024 the copy gets the copy time: recordings of 2024-07-31-preview (model) and 2024-11-30
+            # (classifier), and the spec example GetOperation_DocumentModelCopyTo (contracts §2.4 [R][SX]; issue 13).
+            op.snapshot.created = math.floor(op.ends_at)
         target.assets(op.kind).put(op.target_id, op.snapshot)
         op.status, op.result = "succeeded", op.snapshot
 
@@ -607,22 +627,33 @@ def _copied(asset: Model | Classifier, auth: Authorization) -> Model | Classifie
         }
         return Model(
             model_id=auth.target_id,
-            created=asset.created,  # kept from the source [R]
+            created=asset.created,  # the source's; replaced by the completion time unless keep_created (_finish)
             api_version=asset.api_version,
-            description=auth.description,  # from authorizeCopy, not the source's
-            expires=asset.expires,
+            description=auth.description,  # from authorizeCopy, not the source's [R]
+            expires=asset.expires,  # kept from the source in every recording [R]
             build_mode=asset.build_mode,
-            tags=dict(auth.tags or {}),
+            tags=dict(auth.tags or {}),  # from authorizeCopy [R]
             doc_types=doc_types,
+            modified=asset.modified,  # kept, like a classifier's (2024-11-30 classifier recording) [INF for models]
         )
     return Classifier(
         classifier_id=auth.target_id,
-        created=asset.created,
+        created=asset.created,  # as for models (_finish)
         api_version=asset.api_version,
         description=auth.description,
-        expires=asset.expires,
-        doc_types=copy.deepcopy(asset.doc_types),
+        expires=asset.expires,  # kept [R] (2024-11-30 classifier-copy recording, issue 13 point 2)
+        doc_types=copy.deepcopy(asset.doc_types),  # kept whole, sourceKind and blob source included [R]
+        modified=asset.modified,  # kept [R]
     )
+
+
+def _classifier_doc_type(name: str, source_kind: str) -> dict[str, Any]:
+    """ClassifierDocumentTypeDetails of a seeded classifier: ``sourceKind`` plus the matching blob source (spec
+    2024-11-30); the training container is made up."""
+    container = "https://drplanemulator.blob.core.windows.net/training"
+    if source_kind == "azureBlobFileList":
+        return {"sourceKind": source_kind, "azureBlobFileListSource": {"containerUrl": container, "fileList": f"{name}.jsonl"}}
+    return {"sourceKind": source_kind, "azureBlobSource": {"containerUrl": container, "prefix": f"{name}/"}}
 
 
 def _generated_doc_type(name: str, build_mode: str) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Form Recognizer v2.1 and v2.0: the path-versioned custom-model API and its older copy protocol (contracts §4).
 
-Served under ``/accounts/{name}/formrecognizer/v2.1/...``, ``/formrecognizer/v2.0/...`` and
+Served at ``{account origin}/formrecognizer/v2.1/...``, ``/formrecognizer/v2.0/...`` and
 ``/formrecognizer/v2.0-preview/...`` (the preview that introduced copy; same shapes as v2.0). There is no
 api-version query: the version is the path segment.
 
@@ -13,7 +13,8 @@ Decisions where the contracts are silent (each is also in the README, "Form Reco
   (unknown token, edited ``modelId``/``expirationDateTimeTicks`` or an expired token: 400 ``"1002"``), but it
   fetches the authorization *metadata* from the target asynchronously. So a target that ``targetResourceId`` +
   ``targetResourceRegion`` do not resolve to (lazy validation, recorded live) and an authorization that was already
-  used both give 202 and then ``failed`` with ``AuthorizationError`` "Could not retrieve authorization metadata..."
+  used both give 202 and then ``failed`` with ``"2024"`` "Could not retrieve authorization metadata..." and the code
+  in the ``ms-azure-ai-errorcode`` header of the copy result (the 2021 recording; ``errors.V2_AUTHORIZATION_ERROR_CODE``).
 * The minted id is invisible (GET 404 ``"1022"``, not listed, not counted) until a copy with its authorization is
   accepted; from then on it is a ``creating`` model until the copy ends: ``ready`` (with the source's attributes)
   on success, gone on failure. An unused authorization leaves nothing behind when it expires.

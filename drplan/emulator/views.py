@@ -23,6 +23,11 @@ PREFIX_VERSIONS: dict[str, tuple[str, ...]] = {"documentintelligence": DI_VERSIO
 CLASSIFIER_VERSIONS = frozenset({"2024-11-30", "2024-02-29-preview", "2023-07-31"})
 #: Versions that have classifier authorizeCopy/copyTo (contracts §2.4, §2.7).
 CLASSIFIER_COPY_VERSIONS = frozenset({"2024-11-30"})
+#: Versions whose DocumentModelDetails / DocumentClassifierDetails have ``modifiedDateTime`` (contracts §2.2: ro,
+#: 2024-11-30 only).
+MODIFIED_VERSIONS = frozenset({"2024-11-30"})
+#: Versions whose ClassifierDocumentTypeDetails have ``sourceKind`` (the 2023-07-31 spec has only the blob sources).
+SOURCE_KIND_VERSIONS = frozenset(DI_VERSIONS)
 #: GET /info also reports customNeuralDocumentModelBuilds (required in these specs).
 NEURAL_QUOTA_VERSIONS = frozenset({"2024-02-29-preview", "2023-07-31"})
 
@@ -35,6 +40,8 @@ def model(m: Model, api_version: str, *, summary: bool = False) -> dict[str, Any
     body["createdDateTime"] = format_timestamp(m.created)
     if m.expires is not None and api_version != "2022-08-31":
         body["expirationDateTime"] = format_timestamp(m.expires)
+    if m.modified is not None and api_version in MODIFIED_VERSIONS and not m.prebuilt and not summary:
+        body["modifiedDateTime"] = format_timestamp(m.modified)
     body["apiVersion"] = m.api_version or api_version
     body["tags"] = dict(m.tags)
     if api_version in DI_VERSIONS and not m.prebuilt:
@@ -49,15 +56,20 @@ def model_list_item(m: Model, api_version: str) -> dict[str, Any]:
 
 
 def classifier(c: Classifier, api_version: str) -> dict[str, Any]:
-    """DocumentClassifierDetails; the same fields in every version that has classifiers."""
+    """DocumentClassifierDetails: ``modifiedDateTime`` on 2024-11-30 only, ``docTypes.*.sourceKind`` on DI v4 only."""
     body: dict[str, Any] = {"classifierId": c.classifier_id}
     if c.description is not None:
         body["description"] = c.description
     body["createdDateTime"] = format_timestamp(c.created)
     if c.expires is not None:
         body["expirationDateTime"] = format_timestamp(c.expires)
+    if c.modified is not None and api_version in MODIFIED_VERSIONS:
+        body["modifiedDateTime"] = format_timestamp(c.modified)
     body["apiVersion"] = c.api_version
-    body["docTypes"] = {name: dict(details) for name, details in c.doc_types.items()}
+    body["docTypes"] = {
+        name: {k: v for k, v in details.items() if k != "sourceKind" or api_version in SOURCE_KIND_VERSIONS}
+        for name, details in c.doc_types.items()
+    }
     return body
 
 

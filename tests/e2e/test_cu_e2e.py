@@ -80,7 +80,7 @@ cu_emulator, emu = emulator_fixtures(CONFIG, "cu_emulator")
 
 def analyzers(emu: Emu, account: str) -> dict[str, dict]:
     out: dict[str, dict] = {}
-    url = f"/accounts/{account}/contentunderstanding/analyzers?api-version={API}"
+    url = emu.url_of(account, f"contentunderstanding/analyzers?api-version={API}")
     while url:
         r = emu.http.get(url, headers={"Ocp-Apim-Subscription-Key": KEYS[account]})
         r.raise_for_status()
@@ -91,7 +91,7 @@ def analyzers(emu: Emu, account: str) -> dict[str, dict]:
 
 
 def defaults(emu: Emu, account: str) -> dict[str, str]:
-    r = emu.http.get(f"/accounts/{account}/contentunderstanding/defaults?api-version={API}",
+    r = emu.http.get(emu.url_of(account, f"contentunderstanding/defaults?api-version={API}"),
                      headers={"Ocp-Apim-Subscription-Key": KEYS[account]})
     r.raise_for_status()
     return r.json()["modelDeployments"]
@@ -291,7 +291,7 @@ def test_apply_refuses_when_the_targets_defaults_moved_since_the_plan(emu, cu_sp
     is stale (exit 3) and nothing is copied."""
     cu_spec()
     assert drplan("plan", "dr.toml", "-o", "plan.json", env=ENV).code == 0
-    r = emu.http.patch(f"/accounts/cuwest/contentunderstanding/defaults?api-version={API}",
+    r = emu.http.patch(emu.url_of("cuwest", f"contentunderstanding/defaults?api-version={API}"),
                        json={"modelDeployments": {"text-embedding-3-large": "te3l-other"}},
                        headers={"Ocp-Apim-Subscription-Key": KEYS["cuwest"],
                                 "Content-Type": "application/merge-patch+json"})

@@ -61,7 +61,7 @@ v2_emulator, emu2 = emulator_fixtures(CONFIG, "v2_emulator")
 
 def v2_models(emu: Emu, account: str) -> dict[str, dict]:
     out: dict[str, dict] = {}
-    url = f"/accounts/{account}/formrecognizer/v2.1/custom/models?op=full"
+    url = emu.url_of(account, "formrecognizer/v2.1/custom/models?op=full")
     while url:
         r = emu.http.get(url, headers={"Ocp-Apim-Subscription-Key": KEYS[account]})
         r.raise_for_status()

@@ -115,7 +115,7 @@ def lang_spec(write_lang_spec):
 
 # -- reading the emulator through the service API ----------------------------------------------------------------
 def _get(emu: Emu, account: str, path: str) -> dict:
-    r = emu.http.get(f"/accounts/{account}/language/authoring/analyze-text/{path}",
+    r = emu.http.get(emu.url_of(account, f"language/authoring/analyze-text/{path}"),
                      params={"api-version": "2023-04-01"}, headers={"Ocp-Apim-Subscription-Key": KEYS[account]})
     r.raise_for_status()
     return r.json()
@@ -265,7 +265,7 @@ def test_drift_foreign_project_and_missing_deployment(lemu, lang_spec, drplan, t
     assert "- entity: Extra" in c["diff"] and any(d.startswith("+ document: doc1.txt") for d in c["diff"])
 
     # The deployment removed out of band: an update that only deploys.
-    r = lemu.http.delete("/accounts/ldst/language/authoring/analyze-text/projects/invoices/deployments/prod",
+    r = lemu.http.delete(lemu.url_of("ldst", "language/authoring/analyze-text/projects/invoices/deployments/prod"),
                          params={"api-version": "2023-04-01"}, headers={"Ocp-Apim-Subscription-Key": KEYS["ldst"]})
     assert r.status_code == 202
     assert drplan("apply", "plan.json", env=ENV).code == 0

@@ -91,5 +91,5 @@ def test_json_event_streams(emu, spec_file, drplan):
     assert r.code == 0, r.text
     events = [json.loads(line) for line in r.err.splitlines()]
     assert sum(e["type"] == "change_done" for e in events) == 3
-    assert any(e.get("operation_url", "").startswith(emu.url) for e in events)
+    assert any(e.get("operation_url", "").startswith(emu.endpoint("src") + "/") for e in events)  # the source's origin
     assert all(e.get("address") for e in events)

@@ -25,6 +25,23 @@ from drplan.emulator.launch import start_emulator
 
 T = TypeVar("T")
 
+#: Every account origin of every emulator these tests started: ``http://127.0.0.1:PORT`` -> account name. An
+#: account is an origin of its own (no account in the path, as on the real service), so a URL names its account by
+#: its origin only.
+ORIGINS: dict[str, str] = {}
+
+
+def account_of(url: str) -> str:
+    """The name of the emulated account whose origin ``url`` is on (KeyError: none of ours)."""
+    parts = urlsplit(url)
+    return ORIGINS[f"{parts.scheme}://{parts.netloc}"]
+
+
+def register_origins(proc: Any) -> Any:
+    """Record the account origins of a started emulator process (``launch.EmulatorProcess``) for :func:`account_of`."""
+    ORIGINS.update({origin: name for name, origin in proc.endpoints.items()})
+    return proc
+
 
 def emulator_fixture(config: str, name: str) -> Any:
     """A module-scoped ``emu`` fixture: an emulator process started with the TOML ``config`` (written under a temp
@@ -35,13 +52,35 @@ def emulator_fixture(config: str, name: str) -> Any:
         path = tmp_path_factory.mktemp(name) / "emulator.toml"
         path.write_text(config, encoding="utf-8")
         with start_emulator(path) as proc:
-            yield proc
+            yield register_origins(proc)
 
     return emu
 
 
+def urls_in(value: Any) -> Iterator[str]:
+    """Every absolute http(s) URL in a JSON value (strings only; ARM ids are not URLs)."""
+    if isinstance(value, str):
+        if value.startswith(("http://", "https://")):
+            yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from urls_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from urls_in(item)
+
+
+def account_paths(response: httpx.Response, body: Any) -> list[str]:
+    """URLs a service response hands out (headers and body) whose PATH names an account (``/accounts/...``): the
+    real service has the account in the host only (issue 13 point 4), so the emulator must never do that."""
+    urls = [v for k, v in response.headers.items() if k.lower() in ("operation-location", "location", "resource-location")]
+    urls += list(urls_in(body))
+    return [u for u in urls if "/accounts/" in urlsplit(u).path]
+
+
 class Conformance:
-    """httpx response hook: validate every service response that maps to an OpenAPI operation."""
+    """httpx response hook: validate every service response that maps to an OpenAPI operation, and check that no
+    URL a service response hands out has an account in its path."""
 
     def __init__(self) -> None:
         self.problems: list[str] = []
@@ -55,6 +94,8 @@ class Conformance:
             body: Any = response.json() if response.content.strip() else None
         except ValueError:
             body = response.text
+        self.problems += [f"{response.request.method} {response.request.url}: URL with the account in its path: {u}"
+                          for u in account_paths(response, body)]
         if self.skip(response, body):
             return
         exchange = ov.Exchange(

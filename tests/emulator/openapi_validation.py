@@ -18,6 +18,11 @@ How a swagger 2.0 document is turned into JSON Schema (draft 2020-12)
   checked by our own checkers (no optional jsonschema extras needed). Other formats are not checked.
 * swagger 2.0 ``exclusiveMinimum``/``exclusiveMaximum`` booleans are converted to the draft 2020-12 numeric form.
 
+Document Intelligence v4 (``documentintelligence-*.json``)
+--------------------------------------------------------
+* ``Retry-After`` declared on the ``:copyTo`` 202s is not required: the live service sends none there (recorded
+  traffic, issue 13; FR v3's spec declares none either, contracts §3). When sent, it must still be an integer.
+
 Form Recognizer v2.x (``formrecognizer-v2.1.json``, ``formrecognizer-v2.0.json``)
 -------------------------------------------------------------------------------
 * The version is a path segment (``/formrecognizer/v2.1/...``), not an ``api-version`` query (contracts §1, §4):
@@ -454,7 +459,7 @@ class Checked:
 def check_exchange(ex: Exchange, endpoint: str | None = None) -> Checked:
     """Map an exchange to its spec operation (by URL family + api-version + path + method) and validate it.
 
-    ``endpoint`` (e.g. ``http://127.0.0.1:PORT/accounts/src``) is stripped from the URL; if omitted, everything
+    ``endpoint`` (e.g. ``http://127.0.0.1:PORT``, an account origin) is stripped from the URL; if omitted, everything
     up to the family segment (``/documentintelligence`` or ``/formrecognizer``) is. Form Recognizer v2.x URLs
     (``/formrecognizer/v2.1/...``) are mapped by their version path segment instead of ``api-version``.
     """
@@ -519,7 +524,8 @@ def check_exchange(ex: Exchange, endpoint: str | None = None) -> Checked:
                 problems.append(f"{label}: header {hname} = {value!r}, expected the echo of {sent!r}")
             continue
         if value is None:
-            problems.append(f"{label}: declared response header {hname} missing")
+            if not (hname.lower() == "retry-after" and template.endswith(":copyTo") and status == 202):
+                problems.append(f"{label}: declared response header {hname} missing")  # (module docstring: DI copyTo)
             continue
         if hschema.get("type") == "integer" and not re.fullmatch(r"\d+", value.strip()):
             problems.append(f"{label}: header {hname} = {value!r} is not an integer")

@@ -49,9 +49,12 @@ ACCOUNTS: dict[str, dict[str, Any]] = {
     "dst": {"region": "westus2", "key": "key-dst", "encryption": "microsoft-managed", "model_limit": 500},
     # a small target: model_limit 2 with one model, i.e. room for exactly one copy
     "tiny": {"region": "northeurope", "key": "key-tiny", "encryption": "microsoft-managed", "model_limit": 2},
+    # a target that behaves like the service before 2024: its copies keep the source's createdDateTime
+    "keep": {"region": "uksouth", "key": "key-keep", "encryption": "microsoft-managed", "model_limit": 500,
+             "copy_keeps_created": True},
 }
 PAGE_SIZE = 3
-AUTH_TTL = 3600
+AUTH_TTL = 3600  # DI v4 / FR v3 authorizations: 1 h by default (every recording, contracts §2.4; issue 13)
 RETENTION = 7200
 INVOICE_CREATED = datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc)
 RECEIPT_CREATED = datetime(2023, 9, 1, 8, 30, tzinfo=timezone.utc)
@@ -67,7 +70,6 @@ seed = 7
 [settings]
 page_size = {PAGE_SIZE}
 copy_seconds = 0.2
-authorization_ttl_seconds = {AUTH_TTL}
 operation_retention_seconds = {RETENTION}
 retry_after_seconds = 1
 
@@ -86,7 +88,7 @@ key = "{a['key']}"
 resource_id = "{SUB}/{name}"
 encryption = "{a['encryption']}"
 model_limit = {a['model_limit']}
-"""
+""" + ("copy_keeps_created = true\n" if a.get("copy_keeps_created") else "")
     for name, a in ACCOUNTS.items()
 ) + """
 [[accounts.src.models]]
@@ -163,7 +165,7 @@ class Recorder(emulator_fixtures.Recorder):
         for e in self.exchanges:
             # contracts §1 common headers; emulator README: every response carries these
             assert e.header("apim-request-id"), f"{e.method} {e.url} -> {e.status}: no apim-request-id"
-            account = urlsplit(e.url).path.split("/")[2]
+            account = emulator_fixtures.account_of(e.url)
             assert e.header("x-ms-region") == ACCOUNTS[account]["region"], (
                 f"{e.method} {e.url} -> {e.status}: x-ms-region {e.header('x-ms-region')!r}")
 
@@ -250,6 +252,18 @@ def expect_copy_failure(begin: Callable[[], Any]) -> tuple[HttpResponseError, st
 def assert_http_400_if_sync(err: HttpResponseError, mode: str) -> None:
     if mode == "sync":
         assert err.status_code == 400, err.status_code
+
+
+def _now_s() -> datetime:
+    """Now, to the second (the emulator's timestamps have whole seconds; its clock is real time after a reset)."""
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def assert_new_created(created: datetime, source_created: datetime, before: datetime) -> None:
+    """A copy's createdDateTime is its own (the copy's completion time), not the source's: the service since 2024
+    (contracts §2.4 [R][SX]; issue 13 point 1)."""
+    assert _utc(created) != source_created
+    assert before <= _utc(created) <= _now_s(), (created, before)
 
 
 def clock(admin: httpx.Client, seconds: float) -> None:
@@ -353,7 +367,7 @@ def test_helper_rejects_bad_enum_format_discriminator_and_unknown_fields():
 
 
 def test_helper_maps_urls_to_spec_operations():
-    base = "http://127.0.0.1:1/accounts/src"
+    base = "http://127.0.0.1:1"
     json_ct = {"Content-Type": "application/json; charset=utf-8"}
 
     def ex(method, path, status, body=None, headers=None):
@@ -387,7 +401,7 @@ def test_helper_maps_urls_to_spec_operations():
 
 def test_di_model_copy_flow(emu, admin, di, rec):
     src, dst = di("src"), di("dst")
-    before = datetime.now(timezone.utc)
+    before = _now_s()
     auth = dst.authorize_model_copy(
         {"modelId": "copied-invoice", "description": "DR copy of invoices", "tags": {"dr": "yes"}}
     )
@@ -406,34 +420,38 @@ def test_di_model_copy_flow(emu, admin, di, rec):
     assert poller.status() == "succeeded"
     assert result.model_id == "copied-invoice"
 
-    # contracts §2.3: 202 + Operation-Location on the SOURCE + Retry-After
+    # contracts §2.3: 202 + Operation-Location on the SOURCE; no Retry-After, as live (issue 13)
     [accepted] = rec.matching("POST", "/documentModels/invoice-2024:copyTo", 202)
     location = accepted.header("Operation-Location")
     assert location.startswith(emu.account_url("src") + "/documentintelligence/operations/")
     assert parse_qs(urlsplit(location).query)["api-version"] == [DI_V4]
-    assert accepted.header("Retry-After") == "1"
+    assert accepted.header("Retry-After") is None
     polls = rec.matching("GET", "/documentintelligence/operations/", 200)
     assert polls and polls[-1].body["status"] == "succeeded" and polls[-1].body["percentCompleted"] == 100
     assert polls[-1].body["kind"] == "documentModelCopyTo"
 
     # contracts §2.4 "what the copied model looks like"
+    # (recordings 2024: a NEW createdDateTime; expirationDateTime and modifiedDateTime kept; tags/description from
+    # authorizeCopy, not the source's)
     model = dst.get_model("copied-invoice")
+    source = src.get_model("invoice-2024")
     assert model.model_id == "copied-invoice"
-    assert _utc(model.created_date_time) == INVOICE_CREATED
+    assert_new_created(model.created_date_time, INVOICE_CREATED, before)
+    assert model.expiration_date_time == source.expiration_date_time is not None
+    assert model.modified_date_time == source.modified_date_time is not None
     assert model.description == "DR copy of invoices"
     assert model.tags == {"dr": "yes"}
     assert model.api_version == "2024-11-30"
     assert "copied-invoice" in model.doc_types and "invoice-2024" not in model.doc_types
     # the source still has its model, unchanged
-    source = src.get_model("invoice-2024")
-    assert (source.description, source.tags) == ("Invoices", {"team": "ap"})
+    assert (source.description, source.tags, _utc(source.created_date_time)) == ("Invoices", {"team": "ap"}, INVOICE_CREATED)
 
     # the operation lives on the source (contracts §2.3)
     op_id = operation_id_from(rec)
     op = src.get_operation(op_id)
     assert (op.operation_id, op.status, op.kind) == (op_id, "succeeded", "documentModelCopyTo")
     assert op.resource_location.startswith(emu.account_url("dst") + "/documentintelligence/documentModels/copied-invoice")
-    assert op.result.model_id == "copied-invoice"
+    assert op.result.model_id == "copied-invoice" and op.result.created_date_time == model.created_date_time
     with pytest.raises(ResourceNotFoundError) as info:
         dst.get_operation(op_id)
     assert info.value.status_code == 404
@@ -442,6 +460,7 @@ def test_di_model_copy_flow(emu, admin, di, rec):
 
 def test_di_classifier_copy_flow(emu, di, fr, rec):
     src, dst = di("src"), di("dst")
+    before = _now_s()
     auth = dst.authorize_classifier_copy(
         {"classifierId": "router-dr", "description": "DR router", "tags": {"dr": "yes"}}
     )
@@ -456,10 +475,20 @@ def test_di_classifier_copy_flow(emu, di, fr, rec):
     assert poller.status() == "succeeded"
     assert result.classifier_id == "router-dr"
 
-    classifier = dst.get_classifier("router-dr")
-    assert _utc(classifier.created_date_time) == ROUTER_CREATED
+    exp = _utc(auth.expiration_date_time)
+    assert before + timedelta(seconds=AUTH_TTL - 120) <= exp <= before + timedelta(seconds=AUTH_TTL + 120)  # 1 h
+
+    # 2024-11-30 classifier-copy recording (contracts §2.4, issue 13 point 2): createdDateTime new; modifiedDateTime
+    # and expirationDateTime kept; docTypes kept whole (sourceKind and blob source included)
+    classifier, source = dst.get_classifier("router-dr"), src.get_classifier("router")
+    assert_new_created(classifier.created_date_time, ROUTER_CREATED, before)
+    assert classifier.modified_date_time == source.modified_date_time is not None
+    assert classifier.expiration_date_time == source.expiration_date_time is not None
     assert classifier.description == "DR router"
     assert set(classifier.doc_types) == {"invoice", "receipt"}
+    assert classifier.as_dict()["docTypes"] == source.as_dict()["docTypes"]
+    assert classifier.doc_types["invoice"].source_kind == "azureBlob"
+    assert classifier.doc_types["invoice"].azure_blob_source.prefix == "invoice/"
     assert [c.classifier_id for c in dst.list_classifiers()] == ["router-dr"]
 
     op = src.get_operation(operation_id_from(rec))
@@ -569,6 +598,7 @@ FR_SOURCE = {"2023-07-31": ("receipt-v3", RECEIPT_CREATED), "2022-08-31": ("lega
 def test_fr_v3_copy_list_get_delete(emu, fr, rec, api_version):
     src, dst = fr("src", api_version), fr("dst", api_version)
     source_id, created = FR_SOURCE[api_version]
+    before = _now_s()
     target_id = "fr-copy-" + api_version.replace("-", "")
     target = dst.get_copy_authorization(model_id=target_id, description="FR DR copy", tags={"via": "fr"})
     assert target["targetModelId"] == target_id
@@ -578,22 +608,26 @@ def test_fr_v3_copy_list_get_delete(emu, fr, rec, api_version):
     poller = src.begin_copy_document_model_to(source_id, target=target, polling_interval=0.1)
     model = poller.result(timeout=30)
     assert model.model_id == target_id
-    assert _utc(model.created_on) == created
+    assert_new_created(model.created_on, created, before)
     assert (model.description, model.tags) == ("FR DR copy", {"via": "fr"})
+    expires = target["expirationDateTime"]
+    expires = _utc(expires if isinstance(expires, datetime) else datetime.fromisoformat(expires.replace("Z", "+00:00")))
+    assert before + timedelta(seconds=AUTH_TTL - 120) <= expires <= before + timedelta(seconds=AUTH_TTL + 120)  # 1 h
     [accepted] = rec.matching("POST", f"/formrecognizer/documentModels/{source_id}:copyTo", 202)
     location = accepted.header("Operation-Location")
     assert location.startswith(emu.account_url("src") + "/formrecognizer/operations/")
     assert parse_qs(urlsplit(location).query)["api-version"] == [api_version]
 
     got = dst.get_document_model(target_id)
-    assert got.model_id == target_id and _utc(got.created_on) == created
+    assert got.model_id == target_id and got.created_on == model.created_on
+    assert got.expires_on == src.get_document_model(source_id).expires_on  # kept (None on 2022-08-31)
     assert got.doc_types and target_id in got.doc_types
 
     listed = [m.model_id for m in dst.list_document_models()]
     assert {"existing-model", target_id} <= set(listed)
     all_src = [m.model_id for m in src.list_document_models()]
     assert set(SRC_MODEL_IDS) <= set(all_src) and len(all_src) == len(set(all_src))
-    src_pages = [e for e in rec.matching("GET", "/formrecognizer/documentModels", 200) if "/accounts/src/" in e.url]
+    src_pages = [e for e in rec.matching("GET", "/formrecognizer/documentModels", 200) if emulator_fixtures.account_of(e.url) == "src" and "value" in e.body]
     assert len(src_pages) >= 2  # nextLink followed
     assert all("docTypes" not in m for p in src_pages for m in p.body["value"])  # summaries (contracts §3)
 
@@ -635,14 +669,14 @@ def test_v3_and_v4_share_one_model_store(di, fr, rec):
 def test_reusing_a_consumed_authorization_fails(di, rec):
     src, dst = di("src"), di("dst")
     auth = dst.authorize_model_copy({"modelId": "single-use"})
-    src.begin_copy_model_to("invoice-2024", auth, polling_interval=0.1).result(timeout=30)
+    first = src.begin_copy_model_to("invoice-2024", auth, polling_interval=0.1).result(timeout=30)
     # contracts §2.4 "Single use" + §2.6: 400 / code "1002" ("Couldn't retrieve authorization metadata")
     err, mode = expect_copy_failure(lambda: src.begin_copy_model_to("receipt-v3", auth, polling_interval=0.1))
     assert mode == FAILURE_MODE["consumed"]
     assert_http_400_if_sync(err, mode)
     assert err.error.code == "1002", err
     assert "authorization metadata" in err.error.message.lower()
-    assert _utc(dst.get_model("single-use").created_date_time) == INVOICE_CREATED  # first copy untouched
+    assert dst.get_model("single-use").created_date_time == first.created_date_time  # first copy untouched
     rec.assert_conformant()
 
 
@@ -728,7 +762,7 @@ def test_cmk_to_microsoft_managed_copy_with_degrade_header_succeeds(di, rec):
         "secure-model", auth, headers={"x-ms-forms-copy-degrade": "true"}, polling_interval=0.1
     ).result(timeout=30)
     assert result.model_id == "from-cmk-ok"
-    assert _utc(dst.get_model("from-cmk-ok").created_date_time) == SECURE_CREATED
+    assert _utc(dst.get_model("from-cmk-ok").created_date_time) != SECURE_CREATED  # the copy's own (issue 13)
     [copy] = rec.matching("POST", ":copyTo")
     assert copy.request_headers.get("x-ms-forms-copy-degrade") == "true"
     rec.assert_conformant(min_exchanges=4)
@@ -739,6 +773,42 @@ def test_microsoft_managed_to_cmk_needs_no_header(di, rec):
     auth = di("cmk").authorize_model_copy({"modelId": "upgrade"})
     assert di("src").begin_copy_model_to("invoice-2024", auth, polling_interval=0.1).result(timeout=30).model_id == "upgrade"
     rec.assert_conformant()
+
+
+def test_copy_keeps_created_when_the_target_account_says_so(di, rec):
+    """``copy_keeps_created = true`` (account "keep"): the service before 2024 – a 2023 recording (api
+    2023-10-31-preview) shows the copy with the source's createdDateTime (contracts §2.4 [R])."""
+    src, keep = di("src"), di("keep")
+    auth = keep.authorize_model_copy({"modelId": "kept-invoice", "tags": {"lineage": "x"}})
+    model = src.begin_copy_model_to("invoice-2024", auth, polling_interval=0.1).result(timeout=30)
+    assert _utc(model.created_date_time) == INVOICE_CREATED
+    assert model.tags == {"lineage": "x"} and model.description is None  # still from the authorization
+    assert model.expiration_date_time == src.get_model("invoice-2024").expiration_date_time
+    auth = keep.authorize_classifier_copy({"classifierId": "kept-router"})
+    classifier = src.begin_copy_classifier_to("router", auth, polling_interval=0.1).result(timeout=30)
+    assert _utc(classifier.created_date_time) == ROUTER_CREATED
+    # the default (copies into dst) is unchanged: a new createdDateTime
+    auth = di("dst").authorize_model_copy({"modelId": "new-invoice"})
+    fresh = src.begin_copy_model_to("invoice-2024", auth, polling_interval=0.1).result(timeout=30)
+    assert _utc(fresh.created_date_time) != INVOICE_CREATED
+    rec.assert_conformant(min_exchanges=9)
+
+
+@pytest.mark.parametrize("api_version", FR_VERSIONS)
+def test_fr_v3_copy_of_a_model_that_is_not_ready_is_model_not_ready(admin, fr, rec, api_version):
+    """Issue 13: FR v3 copyTo from a model that is not ready answers ModelNotReady (contracts §2.6:
+    InvalidRequest / ModelNotReady, 400). The model is seeded with ``ready = false`` (still being built)."""
+    r = admin.post("/_emulator/accounts/src/models", json={"model_id": "half-built", "api_version": api_version, "ready": False})
+    assert r.status_code == 201, r.text
+    target = fr("dst", api_version).get_copy_authorization(model_id="never-copied")
+    with pytest.raises(HttpResponseError) as info:
+        fr("src", api_version).begin_copy_document_model_to("half-built", target=target, polling_interval=0.1)
+    err = info.value
+    assert err.status_code == 400
+    assert (err.error.code, _inner_code(err)) == ("InvalidRequest", "ModelNotReady")
+    with pytest.raises(ResourceNotFoundError):
+        fr("dst", api_version).get_document_model("never-copied")
+    rec.assert_conformant(min_exchanges=3)
 
 
 def test_copy_of_an_unknown_source_model_is_404(di, rec):
@@ -801,9 +871,9 @@ def test_sdk_retries_absorb_throttling(emu, admin, di, fr, rec):
     assert r.status_code in (200, 204), r.text
     # empty dst's token bucket (until it answers 429) so that the SDK's POST authorizeCopy right after meets a 429
     # with Retry-After: the official SDKs retry a POST only then
-    info_path = emu.account_url("dst").removeprefix(emu.url) + "/documentintelligence/info"
+    info_url = emu.account_url("dst") + "/documentintelligence/info"  # dst's own origin
     for _ in range(50):
-        r = admin.get(info_path, params={"api-version": DI_V4},
+        r = admin.get(info_url, params={"api-version": DI_V4},
                       headers={"Ocp-Apim-Subscription-Key": ACCOUNTS["dst"]["key"]})
         if r.status_code == 429:
             break

@@ -6,18 +6,23 @@ recorded by a ``raw_response_hook`` and validated against the official OpenAPI f
 (``language-authoring-2023-04-01.json`` + common, ``language-authoring-2024-11-15-preview.json``); the export result
 (``resultUrl``, not a spec path) is validated against that version's ``ExportedProject`` definition.
 
-api-versions: the SDK defaults to ``2025-05-15-preview``, which the emulator does not serve; every client here passes
-``api_version=`` explicitly. Export, list, get, train and deploy use ``2023-04-01``. ``begin_import`` cannot be
-used below ``2024-11-15-preview`` in this SDK version: it always forwards ``format=None`` to a validator that rejects
-the ``format`` key for older versions (``test_the_sdk_cannot_import_with_2023_04_01`` pins this), so imports use
-``2024-11-15-preview``, which the emulator also serves (README "Language authoring"). The export result is fetched
-the way the SDK allows: ``begin_export(cls=...)`` hands back the final job state with ``resultUrl``, which is then
-fetched with ``send_request`` (same key credential).
+api-versions: the SDK defaults to ``2025-05-15-preview``, which the emulator serves with the 2024-11-15-preview
+shapes (``drplan/emulator/language.py`` ``LANGUAGE_VERSIONS`` cites the evidence); contracts/ has no spec file for
+it, so its answers are validated against ``language-authoring-2024-11-15-preview.json``.
+``test_the_sdk_default_api_version_end_to_end`` builds its clients without ``api_version`` (the way the SDK is
+normally used: export, import, jobs, train, deploy, get/list, delete). The other tests pass ``api_version=``
+explicitly: export, list, get, train and deploy use ``2023-04-01``. ``begin_import`` cannot be used below
+``2024-11-15-preview`` in this SDK version: it always forwards ``format=None`` to a validator that rejects the
+``format`` key for older versions (``test_the_sdk_cannot_import_with_2023_04_01`` pins this), so the explicit-version
+imports use ``2024-11-15-preview``. The export result is fetched the way the SDK allows: ``begin_export(cls=...)``
+hands back the final job state with ``resultUrl``, which is then fetched with ``send_request`` (same key credential).
 """
 
 from __future__ import annotations
 
 import sys
+import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
@@ -36,7 +41,11 @@ from emulator_fixtures import _reset, admin, emulator_fixture, sdk_clients  # no
 from azure.ai.textanalytics.authoring import TextAuthoringClient, TextAuthoringProjectClient  # noqa: E402
 from azure.ai.textanalytics.authoring.models import ExportedProject  # noqa: E402
 
-GA, PREVIEW = "2023-04-01", "2024-11-15-preview"
+GA, PREVIEW, SDK_DEFAULT = "2023-04-01", "2024-11-15-preview", "2025-05-15-preview"
+#: ``clients(..., api_version=DEFAULT)``: build the client without ``api_version`` (the SDK's own default).
+DEFAULT = None
+#: Versions with no spec file in contracts/ -> the file their answers are checked against (module docstring).
+SPEC_STAND_IN = {SDK_DEFAULT: PREVIEW}
 ACCOUNTS = {"primary": ("eastus", "key-primary"), "secondary": ("westus2", "key-secondary")}
 CONFIG = """
 seed = 9
@@ -90,12 +99,19 @@ class Recorder(emulator_fixtures.Recorder):
         problems: list[str] = []
         for e in self.exchanges:
             assert e.header("apim-request-id"), f"{e.method} {e.url}: no apim-request-id"
-            account = urlsplit(e.url).path.split("/")[2]
+            uuid.UUID(e.header("apim-request-id"))  # a GUID on every answer (contracts §1 [R])
+            account = emulator_fixtures.account_of(e.url)
             assert e.header("x-ms-region") == ACCOUNTS[account][0]
             if e.status == 401:  # APIM's answer, not the Language backend's: no spec error code, no x-ms-error-code
                 assert e.header("x-ms-error-code") is None
                 continue
             version = parse_qs(urlsplit(e.url).query)["api-version"][0]
+            sent = e.request_headers.get("x-ms-client-request-id")
+            assert sent is None or e.header("x-ms-client-request-id") == sent, (e.url, e.headers)
+            if version in SPEC_STAND_IN:
+                stand_in = SPEC_STAND_IN[version]
+                e = replace(e, url=e.url.replace(f"api-version={version}", f"api-version={stand_in}"))
+                version = stand_in
             if urlsplit(e.url).path.endswith("/result"):  # the export's resultUrl: not a spec path
                 problems += ov.load_spec(f"language-authoring-{version}.json").definition_errors("TextAnalysisAuthoringExportedProject", e.body)
                 continue
@@ -117,8 +133,10 @@ def rec() -> Recorder:
 
 @pytest.fixture
 def clients(emu, rec):
-    def build(account: str, project: str | None = None, api_version: str = GA, *, key: str | None = None):
-        kw: dict[str, Any] = {"api_version": api_version, "raw_response_hook": rec.hook, "polling_interval": 0.05}
+    def build(account: str, project: str | None = None, api_version: str | None = GA, *, key: str | None = None):
+        kw: dict[str, Any] = {"raw_response_hook": rec.hook, "polling_interval": 0.05}
+        if api_version is not DEFAULT:
+            kw["api_version"] = api_version
         credential = AzureKeyCredential(key or ACCOUNTS[account][1])
         if project is None:
             return TextAuthoringClient(emu.account_url(account), credential, **kw)
@@ -127,7 +145,7 @@ def clients(emu, rec):
     yield from sdk_clients(build)
 
 
-def export_project(make: Callable[..., Any], account: str, project: str, api_version: str = GA) -> dict[str, Any]:
+def export_project(make: Callable[..., Any], account: str, project: str, api_version: str | None = GA) -> dict[str, Any]:
     """begin_export -> final job state (``cls`` hands back the last polled response) -> GET resultUrl."""
     client = make(account, project, api_version)
     poller = client.project.begin_export(string_index_type="Utf16CodeUnit", cls=lambda pipeline_response, _d, _h: pipeline_response.http_response.json())
@@ -138,12 +156,69 @@ def export_project(make: Callable[..., Any], account: str, project: str, api_ver
     return response.json()
 
 
-def test_the_sdk_cannot_import_with_2023_04_01(clients):
-    """Why the imports below use 2024-11-15-preview (module docstring). If this starts failing, the SDK was fixed and
-    the imports can move to 2023-04-01."""
-    client = clients("secondary", "contracts-ner", GA)
+def test_the_sdk_cannot_import_with_2023_04_01(clients, rec):
+    """Why the explicit-version imports use 2024-11-15-preview (module docstring): at 2023-04-01 the SDK refuses
+    before sending anything, although ``format`` was never given. If this starts failing, the SDK was fixed and those
+    imports can move to 2023-04-01. At its default version the same call goes out without a ``format`` header (the
+    SDK only sends one when given), as in the SDK's own recording at that version (language.py)."""
+    body = {"projectFileVersion": GA, "stringIndexType": "Utf16CodeUnit", "metadata": {}}
     with pytest.raises(ValueError, match="'format' is not available in API version 2023-04-01"):
-        client.project.begin_import({"projectFileVersion": GA, "stringIndexType": "Utf16CodeUnit", "metadata": {}})
+        clients("secondary", "contracts-ner", GA).project.begin_import(body)
+    assert rec.exchanges == []  # refused client-side
+    with pytest.raises(HttpResponseError) as bad:  # reaches the emulator: the (empty) metadata is what is wrong
+        clients("secondary", "contracts-ner", DEFAULT).project.begin_import(body)
+    assert bad.value.status_code == 400 and bad.value.error.code == "InvalidRequest"
+    [sent] = rec.matching("POST", "/contracts-ner/:import")
+    assert "format" not in {k.lower() for k in sent.request_headers}
+    assert f"api-version={SDK_DEFAULT}" in sent.url
+    rec.assert_conformant(min_exchanges=1)
+
+
+def test_the_sdk_default_api_version_end_to_end(clients, rec):
+    """No ``api_version`` anywhere: the SDK's default (2025-05-15-preview) for export, import, the job polls, get/list,
+    train, deploy and delete, and ``get_project_client`` (which drops any api_version given to its parent)."""
+    exported = export_project(clients, "primary", "contracts-ner", DEFAULT)
+    assert exported["projectFileVersion"] == SDK_DEFAULT and exported["stringIndexType"] == "Utf16CodeUnit"
+    assert ExportedProject(exported).assets["entities"][0]["category"] == "Party"
+    [accepted] = rec.matching("POST", "/contracts-ner/:export")
+    assert accepted.status == 202 and accepted.header("operation-location").endswith(f"?api-version={SDK_DEFAULT}")
+
+    target = clients("secondary", "contracts-copy", DEFAULT)
+    target.project.begin_import(exported).result(timeout=30)
+    [sent] = rec.matching("POST", "/contracts-copy/:import")
+    assert sent.status == 202 and "format" not in {k.lower() for k in sent.request_headers}
+    assert rec.matching("GET", "/contracts-copy/import/jobs/")[-1].body["status"] == "succeeded"
+    copy = target.project.get_project()
+    assert copy.project_name == "contracts-copy" and copy.description == "Contract entities"
+    assert export_project(clients, "secondary", "contracts-copy", DEFAULT)["assets"] == exported["assets"]
+
+    trained = target.project.begin_train({"modelLabel": "v1", "trainingConfigVersion": "2022-05-01"}).result(timeout=30)
+    assert trained.model_label == "v1" and trained.training_status.status == "succeeded"
+    assert [j.result.model_label for j in target.project.list_training_jobs()] == ["v1"]
+    [model] = list(target.project.list_trained_models())
+    assert model.label == "v1"
+    target.deployment.begin_deploy_project("production", {"trainedModelLabel": "v1"}).result(timeout=30)
+    deployed = target.deployment.get_deployment("production")
+    assert deployed.model_id == model.model_id and deployed.assigned_resources == []
+    assert [d.deployment_name for d in target.project.list_deployments()] == ["production"]
+
+    via_parent = clients("secondary", api_version=GA).get_project_client("contracts-copy")  # drops the parent's GA
+    try:  # a client of the SDK's own making: no hook of ours in its pipeline, so pass it per call
+        assert via_parent.project.get_project(raw_response_hook=rec.hook).project_name == "contracts-copy"
+    finally:
+        via_parent.close()
+    assert f"api-version={SDK_DEFAULT}" in rec.exchanges[-1].url
+    default_account = clients("secondary", api_version=DEFAULT)
+    assert sorted(p.project_name for p in default_account.list_projects()) == ["contracts-copy", "contracts-ner"]
+    target.deployment.begin_delete_deployment("production").result(timeout=30)
+    default_account.begin_delete_project("contracts-copy").result(timeout=30)
+    with pytest.raises(ResourceNotFoundError) as gone:
+        target.project.get_project()
+    assert gone.value.error.code == "ProjectNotFound"
+    assert gone.value.response.headers["x-ms-error-code"] == "ProjectNotFound"
+    versions = {parse_qs(urlsplit(e.url).query)["api-version"][0] for e in rec.exchanges}
+    assert versions == {SDK_DEFAULT}
+    rec.assert_conformant(min_exchanges=20)
 
 
 @pytest.mark.parametrize("export_version", [GA, PREVIEW])

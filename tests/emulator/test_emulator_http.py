@@ -43,7 +43,6 @@ seed = 7
 [settings]
 page_size = 2
 copy_seconds = 0.2
-authorization_ttl_seconds = 3600
 operation_retention_seconds = 600
 retry_after_seconds = 1
 
@@ -240,7 +239,10 @@ def test_unknown_versions_routes_and_accounts_answer_apim_404(http, emu):
         src.get("documentModels/invoice-2024/extra"),
         src.request("PUT", "documentModels/invoice-2024"),
         src.post("documentModels/invoice-2024:frobnicate"),
-        http.get(f"{emu.url}/accounts/nobody/{DI}/documentModels", params={"api-version": V4}),
+        # a service path on the admin origin (the account is in the host only, never in the path)
+        http.get(f"{emu.url}/{DI}/documentModels", params={"api-version": V4}, headers={"Ocp-Apim-Subscription-Key": KEYS["src"]}),
+        http.get(f"{emu.account_url('src')}/accounts/src/{DI}/documentModels", params={"api-version": V4},
+                 headers={"Ocp-Apim-Subscription-Key": KEYS["src"]}),  # the old /accounts/<name> shape is gone
         http.get(f"{emu.url}/elsewhere"),
         # classifier copy exists only on 2024-11-30 (contracts §2.7, §3)
         Api(http, emu, "dst", DI, V4P).post("documentClassifiers:authorizeCopy", json={"classifierId": "x1"}),
@@ -252,6 +254,7 @@ def test_unknown_versions_routes_and_accounts_answer_apim_404(http, emu):
     for r in cases:
         assert r.status_code == 404, (r.request.url, r.text)
         assert r.json() == APIM_NOT_FOUND
+        assert uuid.UUID(r.headers["apim-request-id"])  # on every answer, the gateway's too (contracts §1)
     assert Api(http, emu, "src", FR, V31).get("documentClassifiers").status_code == 200
 
 
@@ -369,7 +372,7 @@ def test_model_copy_end_to_end(http, emu, admin):
     assert r.status_code == 202 and r.content == b""
     location = r.headers["Operation-Location"]
     assert location.startswith(f"{emu.account_url('src')}/{DI}/operations/") and location.endswith(f"?api-version={V4}")
-    assert r.headers["Retry-After"] == "1"
+    assert "Retry-After" not in r.headers  # the live service sends none on this 202 (issue 13)
 
     first = src.follow(r)
     assert first["status"] == "notStarted" and "percentCompleted" not in first
@@ -388,8 +391,10 @@ def test_model_copy_end_to_end(http, emu, admin):
     assert result["modelId"] == "invoice-copy"
     assert result["description"] == "copied invoices" and result["tags"] == {"dr": "yes"}  # from authorizeCopy
     source = src.get("documentModels/invoice-2024").json()
-    for kept in ("createdDateTime", "expirationDateTime", "apiVersion"):  # contracts §2.4 [R]
+    for kept in ("expirationDateTime", "modifiedDateTime", "apiVersion"):  # contracts §2.4 [R]
         assert result[kept] == source[kept]
+    # a NEW createdDateTime: the copy's completion time (recordings since 2024, contracts §2.4; issue 13)
+    assert result["createdDateTime"] == done["lastUpdatedDateTime"] != source["createdDateTime"]
     assert list(result["docTypes"]) == ["invoice-copy"]  # the doc type named after the model is renamed
     assert result["docTypes"]["invoice-copy"] == source["docTypes"]["invoice-2024"]
     assert dst.get("info").json()["customDocumentModels"]["count"] == 1
@@ -425,7 +430,7 @@ def test_second_authorization_for_reserved_id_conflicts_until_it_expires(http, e
     r = dst.post("documentModels:authorizeCopy", json={"modelId": "reserved"})
     assert r.status_code == 409 and r.json() == MODEL_EXISTS
     assert "reserved" not in [m["modelId"] for m in dst.list_all("documentModels")]
-    advance(admin, 3600)  # authorization_ttl_seconds: an unused reservation ends with its authorization
+    advance(admin, 3600)  # di_authorization_ttl_seconds (1 h): an unused reservation ends with its authorization
     assert dst.post("documentModels:authorizeCopy", json={"modelId": "reserved"}).status_code == 200
 
 
@@ -561,7 +566,15 @@ def test_classifier_copy_on_2024_11_30(http, emu, admin):
     result = done["result"]
     source = src.get("documentClassifiers/router").json()
     assert result["classifierId"] == "router-dr" and result["description"] == "dr copy"
-    assert result["docTypes"] == source["docTypes"] and result["createdDateTime"] == source["createdDateTime"]
+    # 2024-11-30 classifier-copy recording (issue 13 point 2): docTypes whole (sourceKind, blob source), modified and
+    # expiration kept, createdDateTime the copy's own
+    assert result["docTypes"] == source["docTypes"]
+    assert result["docTypes"]["invoice"] == {
+        "sourceKind": "azureBlob",
+        "azureBlobSource": {"containerUrl": "https://drplanemulator.blob.core.windows.net/training", "prefix": "invoice/"},
+    }
+    assert result["modifiedDateTime"] == source["modifiedDateTime"] and result["expirationDateTime"] == source["expirationDateTime"]
+    assert result["createdDateTime"] == done["lastUpdatedDateTime"] != source["createdDateTime"]
     assert dst.get("documentClassifiers/router-dr").json() == result
     # a model authorization cannot be used for a classifier copy, and vice versa
     model_auth = dst.authorize("model-slot")
@@ -574,6 +587,142 @@ def test_classifier_copy_on_2024_11_30(http, emu, admin):
 
 
 # --- operations ----------------------------------------------------------------------------------------------------
+
+
+# --- as recorded (issue 13): copy timestamps, authorization lifetime, no Retry-After, origins, request ids -----------
+
+
+def _seconds_until(timestamp: str) -> float:
+    return (datetime.fromisoformat(timestamp.replace("Z", "+00:00")) - datetime.now(timezone.utc)).total_seconds()
+
+
+def test_copy_keeps_created_is_a_setting(http, emu, admin):
+    """``copy_keeps_created = true`` ([settings] default, or per account): the service before 2024 (a 2023 recording,
+    api 2023-10-31-preview, shows the copy with the source's createdDateTime; contracts §2.4 [R])."""
+    src, dst = Api(http, emu, "src"), Api(http, emu, "dst")
+    assert admin.get("/_emulator/settings").json()["copy_keeps_created"] is False  # the service since 2024
+    assert admin.put("/_emulator/settings", json={"copy_keeps_created": True}).json()["copy_keeps_created"] is True
+    assert admin.put("/_emulator/settings", json={"copy_keeps_created": "yes"}).status_code == 400
+    models = src.copy("invoice-2024", dst.authorize("kept", tags={"k": "v"}))
+    r = src.post("documentClassifiers/router:copyTo", json=dst.post("documentClassifiers:authorizeCopy", json={"classifierId": "kept-router"}).json())
+    advance(admin, 1)
+    source = src.get("documentModels/invoice-2024").json()
+    copied = src.follow(models)["result"]
+    assert copied["createdDateTime"] == source["createdDateTime"] == "2024-05-01T10:00:00Z"
+    assert copied["tags"] == {"k": "v"} and copied["expirationDateTime"] == source["expirationDateTime"]
+    assert src.follow(r)["result"]["createdDateTime"] == src.get("documentClassifiers/router").json()["createdDateTime"]
+
+
+def test_seeded_classifiers_and_models_carry_modified_and_source_kind(http, emu, admin):
+    """2024-11-30 shows modifiedDateTime (ro, 2024-11-30 only, contracts §2.2) and docTypes.*.sourceKind; older
+    versions do not (their schemas have neither; the conformance hook checks every answer against them)."""
+    r = admin.post("/_emulator/accounts/src/classifiers", json={
+        "classifier_id": "listed", "created": "2024-01-01T00:00:00Z", "modified": "2024-02-02T00:00:00Z",
+        "source_kind": "azureBlobFileList", "doc_types": ["a", "b"]})
+    assert r.status_code == 201, r.text
+    got = Api(http, emu, "src").get("documentClassifiers/listed").json()
+    assert got["modifiedDateTime"] == "2024-02-02T00:00:00Z"
+    assert got["docTypes"]["a"] == {"sourceKind": "azureBlobFileList", "azureBlobFileListSource": {
+        "containerUrl": "https://drplanemulator.blob.core.windows.net/training", "fileList": "a.jsonl"}}
+    old = Api(http, emu, "src", FR, V31).get("documentClassifiers/listed").json()
+    assert "modifiedDateTime" not in old and "sourceKind" not in old["docTypes"]["a"]
+    assert "modifiedDateTime" not in Api(http, emu, "src", DI, V4P).get("documentClassifiers/listed").json()
+    model = Api(http, emu, "src").get("documentModels/invoice-2024").json()
+    assert model["modifiedDateTime"] == model["createdDateTime"]  # seeded without `modified`: = created
+    assert "modifiedDateTime" not in Api(http, emu, "src", FR, V31).get("documentModels/invoice-2024").json()
+    assert admin.post("/_emulator/accounts/src/classifiers", json={"classifier_id": "bad", "source_kind": "url"}).status_code == 400
+
+
+def test_authorization_lifetimes_per_family(http, emu, admin):
+    """DI v4 / FR v3: 1 h (every recording, contracts §2.4); FR v2.1: 24 h (contracts §4 [R]). Both configurable."""
+    settings = admin.get("/_emulator/settings").json()
+    assert (settings["di_authorization_ttl_seconds"], settings["authorization_ttl_seconds"]) == (3600, 86400)
+    for api in (Api(http, emu, "dst"), Api(http, emu, "dst", FR, V31)):
+        assert 3590 < _seconds_until(api.authorize(f"ttl-{api.prefix}")["expirationDateTime"]) <= 3600
+    classifier = Api(http, emu, "dst").post("documentClassifiers:authorizeCopy", json={"classifierId": "ttl-c"}).json()
+    assert 3590 < _seconds_until(classifier["expirationDateTime"]) <= 3600
+    v2 = http.post(f"{emu.account_url('dst')}/formrecognizer/v2.1/custom/models/copyAuthorization",
+                   headers={"Ocp-Apim-Subscription-Key": KEYS["dst"]})
+    assert v2.status_code == 201
+    assert 86390 < v2.json()["expirationDateTimeTicks"] - time.time() <= 86400
+    admin.put("/_emulator/settings", json={"di_authorization_ttl_seconds": 60})
+    assert 50 < _seconds_until(Api(http, emu, "dst").authorize("ttl-short")["expirationDateTime"]) <= 60
+    assert admin.put("/_emulator/settings", json={"di_authorization_ttl_seconds": 0}).status_code == 400
+
+
+def test_copy_from_a_model_that_is_not_ready_is_model_not_ready(http, emu, admin):
+    """Issue 13: FR v3 copyTo from a model that is not ready answers ModelNotReady (contracts §2.6: 400
+    InvalidRequest / ModelNotReady); the v3/v4 store is shared, so DI v4 answers the same [INF]."""
+    assert admin.post("/_emulator/accounts/src/models", json={"model_id": "building", "ready": False}).status_code == 201
+    for prefix, version in ((FR, V31), (FR, V30), (DI, V4)):
+        src, dst = Api(http, emu, "src", prefix, version), Api(http, emu, "dst", prefix, version)
+        auth = dst.authorize(f"from-building-{version}")
+        r = src.copy("building", auth)
+        assert r.status_code == 400 and error_of(r) == ("InvalidRequest", "ModelNotReady"), r.text
+        assert src.copy("invoice-2024", auth).status_code == 202  # the authorization was not consumed
+
+
+def test_urls_carry_the_account_in_the_host_only(http, emu, admin):
+    """Issue 13 point 4: every URL the service hands out is ``{account origin}/{prefix}/...``, never
+    ``/accounts/<name>/...`` (the conformance hook checks every response of these tests for that too)."""
+    src, dst = Api(http, emu, "src"), Api(http, emu, "dst")
+    src_origin, dst_origin = emu.account_url("src"), emu.account_url("dst")
+    assert urlsplit(src_origin).path == "" and src_origin != dst_origin != emu.url
+    auth = dst.authorize("origins")
+    r = src.copy("invoice-2024", auth)
+    advance(admin, 1)
+    op = src.follow(r)
+    urls = [auth["targetModelLocation"], r.headers["Operation-Location"], op["resourceLocation"]]
+    urls.append(src.get("documentModels").json()["nextLink"])
+    v2 = http.post(f"{dst_origin}/formrecognizer/v2.1/custom/models/copyAuthorization", headers={"Ocp-Apim-Subscription-Key": KEYS["dst"]})
+    urls.append(v2.headers["Location"])
+    for url in urls:
+        parts = urlsplit(url)
+        assert "/accounts/" not in parts.path and parts.path.split("/")[1] in (DI, FR), url
+        assert f"{parts.scheme}://{parts.netloc}" == (dst_origin if url in (auth["targetModelLocation"], op["resourceLocation"], v2.headers["Location"]) else src_origin), url
+
+
+def test_a_key_works_on_its_own_account_origin_only(http, emu):
+    """The origin names the account: another account's key is refused there (401), on every family."""
+    paths = [
+        (f"{DI}/documentModels", {"api-version": V4}),
+        (f"{FR}/documentModels", {"api-version": V31}),
+        (f"{FR}/v2.1/custom/models", {"op": "summary"}),
+        ("contentunderstanding/analyzers", {"api-version": "2025-11-01"}),
+        ("language/authoring/analyze-text/projects", {"api-version": "2023-04-01"}),
+    ]
+    plain = httpx.Client(timeout=10.0)  # CU / Language gateway 401s are checked in their own modules
+    for path, params in paths:
+        client = http if path.startswith((DI, FR)) else plain
+        for origin_of, key_of in (("src", "dst"), ("dst", "src")):
+            r = client.get(f"{emu.account_url(origin_of)}/{path}", params=params, headers={"Ocp-Apim-Subscription-Key": KEYS[key_of]})
+            assert r.status_code == 401 and r.json()["error"]["code"] == "401", (path, r.text)
+        own = client.get(f"{emu.account_url('src')}/{path}", params=params, headers={"Ocp-Apim-Subscription-Key": KEYS["src"]})
+        assert own.status_code == 200, (path, own.text)
+        assert own.headers["x-ms-region"] == "eastus"
+    plain.close()
+
+
+def test_apim_request_id_on_every_answer(http, emu, admin):
+    """contracts §1 [R]: ``apim-request-id`` (a GUID) on every response: success, errors, APIM 404, 401, 429, injected
+    faults, failed copies; the admin API's too."""
+    src = Api(http, emu, "src")
+    answers = [
+        src.get("info"), src.get("documentModels/missing"), src.get("nothing/here"), src.get("info", key="wrong"),
+        http.get(f"{emu.url}/{DI}/info", params={"api-version": V4}),
+        httpx.get(f"{emu.account_url('src')}/contentunderstanding/nope", headers={"Ocp-Apim-Subscription-Key": KEYS["src"]}),
+        httpx.get(f"{emu.account_url('src')}/language/nope", headers={"Ocp-Apim-Subscription-Key": KEYS["src"]}),
+        http.get(f"{emu.account_url('src')}/{FR}/v2.1/custom/models/{uuid.uuid4()}", headers={"Ocp-Apim-Subscription-Key": KEYS["src"]}),
+        admin.get("/_emulator/health"), admin.get("/_emulator/nothing"),
+    ]
+    set_faults(admin, account="src", error_rate=1.0, routes=["info"])
+    answers.append(src.get("info"))
+    set_faults(admin, account="src", error_rate=0.0, rate_limit_per_second=1)
+    answers += [src.get("documentModels") for _ in range(3)]
+    statuses = {r.status_code for r in answers}
+    assert {200, 401, 404, 429, 503} <= statuses, statuses
+    for r in answers:
+        assert uuid.UUID(r.headers["apim-request-id"]), (r.request.url, r.status_code)
 
 
 def test_operations_list_pages_and_retention(http, emu, admin):
@@ -788,7 +937,7 @@ def test_admin_request_log_and_counters(http, emu, admin):
         ("src", "GET", "documentModels:get", 404),
         ("src", "GET", "info", 401),
     ]
-    assert log[1]["path"] == "/accounts/src/documentintelligence/documentModels/invoice-2024"
+    assert log[1]["path"] == "/documentintelligence/documentModels/invoice-2024"  # the account is in the host only
     assert datetime.fromisoformat(log[0]["time"].replace("Z", "+00:00"))
     counters = admin.get("/_emulator/counters").json()
     assert counters["requests"] == {"src": {"documentModels:list": 1, "documentModels:get": 2, "info": 1}}
@@ -839,9 +988,14 @@ def test_cli_url_file_and_stop(config_path: Path, tmp_path: Path):
         assert proc.url.startswith("http://127.0.0.1:") and not proc.url.endswith(":0")
         assert url_file.read_text(encoding="utf-8").strip() == proc.url
         assert httpx.get(f"{proc.url}/_emulator/health").json() == {"status": "ok"}
-        assert proc.account_url("src") == f"{proc.url}/accounts/src"
+        src = proc.account_url("src")
+        assert src.startswith("http://127.0.0.1:") and src != proc.url and urlsplit(src).path == ""  # an origin
+        assert len({proc.account_url(name) for name in KEYS} | {proc.url}) == len(KEYS) + 1  # one per account
+        assert launch.EmulatorProcess(proc.process, proc.url, proc._stderr).account_url("dst") == proc.account_url("dst")  # via the admin API
+        with pytest.raises(KeyError):
+            proc.account_url("nobody")
     assert proc.process.poll() is not None
-    assert launch.LISTENING_PREFIX == server.LISTENING_PREFIX
+    assert launch.LISTENING_PREFIX == server.LISTENING_PREFIX and launch.ACCOUNTS_PREFIX == server.ACCOUNTS_PREFIX
 
 
 def test_bad_config_fails_start_naming_the_key(tmp_path: Path):

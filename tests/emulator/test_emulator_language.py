@@ -32,7 +32,10 @@ from drplan.emulator.language import ROUTE_NAMES  # noqa: E402
 
 KEYS = {"src": "key-src", "dst": "key-dst"}
 REGIONS = {"src": "eastus", "dst": "westus"}
-V23, V22 = "2023-04-01", "2022-05-01"
+V23, V22, V24P, V25P = "2023-04-01", "2022-05-01", "2024-11-15-preview", "2025-05-15-preview"
+#: Served versions with no spec file in contracts/ -> the file their answers are checked against: the official SDK's
+#: default 2025-05-15-preview has the 2024-11-15-preview shapes (evidence in drplan/emulator/language.py).
+SPEC_STAND_IN = {V25P: V24P}
 APIM_NOT_FOUND = {"error": {"code": "404", "message": "Resource not found"}}
 JOB_ID = re.compile(r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})_(\d{18})$")
 MODEL_ID = re.compile(r"^(.+)-(\d{8}T\d{6})-([0-9a-f]{32})$")
@@ -132,6 +135,27 @@ class Conformance(emulator_fixtures.Conformance):
     the body's code. Gateway answers (401, 429, APIM's 404) come from APIM, not the Language backend: their numeric
     codes are not in the backend's ``ErrorCode`` enum, so they are not checked against it."""
 
+    def hook(self, response: httpx.Response) -> None:
+        """As the base hook; answers at a version in ``SPEC_STAND_IN`` are checked against its stand-in's file."""
+        url = response.request.url
+        stand_in = SPEC_STAND_IN.get(url.params.get("api-version", ""))
+        if stand_in is None or "/_emulator/" in url.path:
+            super().hook(response)
+            return
+        response.read()
+        body: Any = response.json() if response.content.strip() else None
+        if self.skip(response, body):
+            return
+        exchange = ov.Exchange(method=response.request.method, url=str(url.copy_set_param("api-version", stand_in)),
+                               status=response.status_code, headers=dict(response.headers), body=body,
+                               request_headers=dict(response.request.headers), raw_body=response.content)
+        checked = ov.check_exchange(exchange)
+        if checked.spec is None:  # e.g. the export's resultUrl: not a spec path (checked by ``exported``)
+            return
+        self.checked += 1
+        self.problems += checked.problems
+        self.extra_checks(response, exchange, body)
+
     def skip(self, response: httpx.Response, body: Any) -> bool:
         if response.status_code in (401, 429) or body == APIM_NOT_FOUND:
             if "x-ms-error-code" in response.headers:
@@ -224,7 +248,8 @@ def exported(admin: httpx.Client, lang: Lang, project: str) -> dict[str, Any]:
     assert state["status"] == "succeeded", state
     r = lang.url(state["resultUrl"])
     assert r.status_code == 200, r.text
-    problems = ov.load_spec(f"language-authoring-{lang.api_version}.json").definition_errors("TextAnalysisAuthoringExportedProject", r.json())
+    spec_file = f"language-authoring-{SPEC_STAND_IN.get(lang.api_version, lang.api_version)}.json"
+    problems = ov.load_spec(spec_file).definition_errors("TextAnalysisAuthoringExportedProject", r.json())
     assert not problems, problems
     return r.json()
 
@@ -730,6 +755,82 @@ def test_2024_11_15_preview_shapes(http, emu, admin):
     assert same_job["errors"][0]["innererror"]["message"] == state["errors"][0]["message"]  # read through 2023-04-01
 
 
+# --- 2025-05-15-preview (the official SDK's default api-version) -----------------------------------------------------
+
+
+def test_2025_05_15_preview_has_the_2024_11_15_preview_shapes(http, emu, admin, conformance):
+    """The SDK's default version works on every route drplan and the SDK use, with the TypeSpec shapes; each answer is
+    checked against language-authoring-2024-11-15-preview.json by the module's hook (``SPEC_STAND_IN``)."""
+    before = conformance.checked
+    v25 = Lang(http, emu, "src", V25P)
+    items, pages = v25.list_all()
+    assert [p["projectName"] for p in items] == ["alpha", "beta", "contracts-ner", "tickets"]
+    assert "nextLink" not in pages[-1] and len(pages) == 2
+    assert v25.get("contracts-ner").json() == CONTRACTS_METADATA
+    assert v25.get("contracts-ner/deployments/production").json()["assignedResources"] == []
+    assert v25.get("contracts-ner/models/v1").json()["hasSnapshot"] is True
+    assert v25.get("contracts-ner/train/jobs").status_code == 200
+    body = exported(admin, v25, "contracts-ner")
+    assert body["projectFileVersion"] == V25P and body["assets"] == CONTRACTS_ASSETS
+
+    dst = Lang(http, emu, "dst", V25P)
+    location = dst.start("POST", "copy/:import", json=body)  # no format header: json, as the SDK sends it [R]
+    assert location.startswith(f"{dst.base}/copy/import/jobs/") and location.endswith(f"?api-version={V25P}")
+    assert finish(admin, dst, location)["status"] == "succeeded"
+    old_file = {**body, "projectFileVersion": V22, "metadata": {**body["metadata"], "settings": {}}}  # as recorded [R]
+    assert finish(admin, dst, dst.start("POST", "copy2/:import", json=old_file))["status"] == "succeeded"
+    r = dst.request("POST", "copy3/:import", json=body, headers={"format": "aml"})
+    assert r.status_code == 400 and error(r)["innererror"] == {"code": "InvalidParameterValue"}  # no message there
+    train = dst.start("POST", "copy/:train", json={"modelLabel": "m1", "trainingConfigVersion": "2022-05-01"})
+    state = finish(admin, dst, train)
+    assert state["status"] == "succeeded" and state["result"]["trainingStatus"]["status"] == "succeeded"
+    deploy = dst.start("PUT", "copy/deployments/production", json={"trainedModelLabel": "m1"})
+    assert finish(admin, dst, deploy)["status"] == "succeeded"
+    assert dst.get("copy/deployments/production").json()["modelId"] == dst.get("copy/models/m1").json()["modelId"]
+    assert finish(admin, dst, dst.start("DELETE", "copy2"))["status"] == "succeeded"
+    r = dst.get("copy2")
+    assert r.status_code == 404 and error(r) == not_found_body("copy2")
+    assert conformance.checked - before >= 15  # really checked, not skipped as an unknown version
+
+
+def test_every_answer_carries_request_ids(http, emu, admin):
+    """apim-request-id (a GUID, new per answer) on every Language answer [contracts §1; R: every response of the
+    SDK recordings cited in language.py]; x-ms-client-request-id echoed when sent (the emulator's shared rule: the
+    Language specs declare no such header, and the SDK recordings never send one); x-ms-error-code = the error code on
+    backend errors [S: the 2024-11-15-preview file's ``default`` answers]."""
+    answers: list[httpx.Response] = []
+
+    def send(lang: Lang, method: str, path: str = "", **kw: Any) -> httpx.Response:
+        rid = str(uuid.uuid4())
+        r = lang.request(method, path, headers={"x-ms-client-request-id": rid, **kw.pop("headers", {})}, **kw)
+        assert r.headers.get("x-ms-client-request-id") == rid, (method, path, r.status_code, r.headers)
+        answers.append(r)
+        return r
+
+    for version, doomed in ((V23, "alpha"), (V25P, "beta")):
+        src = Lang(http, emu, "src", version)
+        assert send(src, "GET").status_code == 200
+        assert send(src, "GET", "contracts-ner").status_code == 200
+        assert send(src, "PATCH", f"new-{version}", json={"projectKind": "CustomEntityRecognition", "language": "en",
+                                                            "storageInputContainerName": "c"}).status_code == 201
+        assert send(src, "POST", "contracts-ner/:export", params={"stringIndexType": "Utf16CodeUnit"}).status_code == 202
+        assert send(src, "DELETE", doomed).status_code == 202
+        assert send(src, "GET", "nope").status_code == 404
+        assert send(src, "POST", "x/:import", json={}).status_code == 400
+        assert send(src, "POST", "contracts-ner/:export").status_code == 400  # no stringIndexType
+    assert send(Lang(http, emu, "src"), "DELETE", "contracts-ner/models/v1").status_code == 204
+    assert send(Lang(http, emu, "src"), "GET", key="wrong").status_code == 401  # gateway: no x-ms-error-code
+    ids = [r.headers["apim-request-id"] for r in answers]
+    assert all(str(uuid.UUID(i)) == i for i in ids) and len(set(ids)) == len(ids)
+    for r in answers:
+        if r.status_code >= 400 and r.status_code != 401:
+            assert r.headers["x-ms-error-code"] == r.json()["error"]["code"], (r.request.url, r.headers)
+        else:
+            assert "x-ms-error-code" not in r.headers
+    r = Lang(http, emu, "src").get("contracts-ner")  # nothing sent, nothing echoed
+    assert "x-ms-client-request-id" not in r.headers and uuid.UUID(r.headers["apim-request-id"])
+
+
 # --- jobs: lookup, retention ---------------------------------------------------------------------------------------
 
 
@@ -763,7 +864,7 @@ def test_gateway_answers_and_unknown_routes(http, emu):
     key = {"Ocp-Apim-Subscription-Key": KEYS["src"]}
     base = src.base
     cases = [
-        http.get(base, params={"api-version": "2025-05-15-preview"}, headers=key),  # the SDK's default: not served
+        http.get(base, params={"api-version": "2023-11-15-preview"}, headers=key),  # exists upstream, not served
         http.get(base, params={"api-version": "2023-04-15-preview"}, headers=key),
         http.get(base, headers=key),  # no api-version
         http.post(f"{base}/contracts-ner/deployments/:swap", params={"api-version": V23}, json={}, headers=key),
@@ -910,7 +1011,7 @@ def test_the_openapi_hook_checks_language_responses(http, emu, conformance):
 
 
 def test_validator_maps_language_urls_and_resolves_common_refs():
-    base = "http://127.0.0.1:1/accounts/src/language/authoring/analyze-text/projects"
+    base = "http://127.0.0.1:1/language/authoring/analyze-text/projects"
 
     def check(method: str, url: str, status: int, body: Any) -> ov.Checked:
         return ov.check_exchange(ov.Exchange(method, url, status, {"Content-Type": "application/json"}, body))

@@ -115,8 +115,8 @@ model_limit = 1
 model_id = "{ONLY_ONE}"
 """
 
-AUTH_ERROR = {
-    "code": "AuthorizationError",
+AUTH_ERROR = {  # the 2021 recording of a copy to a bad target (errors.V2_AUTHORIZATION_ERROR_CODE)
+    "code": "2024",
     "message": "Could not retrieve authorization metadata. If this issue persists use a different target model to copy into.",
 }
 INVALID_CLAIMS = "Authorization failure due to missing or invalid authorization claims"
@@ -132,8 +132,9 @@ emu = emulator_fixtures.emulator_fixture(CONFIG, "emulator-v2")
 
 
 class Conformance(emulator_fixtures.Conformance):
-    """Every v2 response against its OpenAPI file, and v2 backend errors carry ``x-ms-cs-error-code`` equal to the
-    body's code (contracts §1)."""
+    """Every v2 response against its OpenAPI file, v2 backend errors carry ``x-ms-cs-error-code`` equal to the
+    body's code (contracts §1), and a failed copy result carries its first error's code in ``ms-azure-ai-errorcode``
+    (the 2021 recording, drplan/emulator/errors.py)."""
 
     def extra_checks(self, response: httpx.Response, exchange: ov.Exchange, body: Any) -> None:
         gateway = response.status_code in (401, 429) or body == APIM_NOT_FOUND
@@ -142,6 +143,11 @@ class Conformance(emulator_fixtures.Conformance):
             if response.headers.get("x-ms-cs-error-code") != code:
                 self.problems.append(f"{exchange.method} {exchange.url} -> {exchange.status}: x-ms-cs-error-code "
                                      f"{response.headers.get('x-ms-cs-error-code')!r} != body code {code!r}")
+        if response.status_code == 200 and isinstance(body, dict) and (body.get("copyResult") or {}).get("errors"):
+            code = body["copyResult"]["errors"][0]["code"]  # a failed copy result: ms-azure-ai-errorcode [R 2021]
+            if response.headers.get("ms-azure-ai-errorcode") != code or "x-ms-cs-error-code" in response.headers:
+                self.problems.append(f"{exchange.method} {exchange.url}: ms-azure-ai-errorcode "
+                                     f"{response.headers.get('ms-azure-ai-errorcode')!r} != first error code {code!r}")
 
 
 @pytest.fixture(scope="module")
@@ -429,7 +435,7 @@ def test_authorization_is_single_use(http, emu, admin):
     failed = src.poll(again)
     assert failed.json()["status"] == "failed"
     assert failed.json()["copyResult"] == {"modelId": auth["modelId"], "errors": [AUTH_ERROR]}
-    assert failed.headers["x-ms-cs-error-code"] == "AuthorizationError"  # as recorded live
+    assert failed.headers["ms-azure-ai-errorcode"] == "2024"  # as recorded live (2021)
     assert dst.get(f"custom/models/{auth['modelId']}").json()["modelInfo"]["modelName"] == "invoices"  # untouched
 
 
@@ -461,6 +467,7 @@ def test_lazy_validation_of_the_target(http, emu, admin):
         advance(admin, 1)
         failed = src.poll(accepted).json()
         assert failed["status"] == "failed" and failed["copyResult"]["errors"] == [AUTH_ERROR]
+        assert src.poll(accepted).headers["ms-azure-ai-errorcode"] == "2024"  # a bad target: "2024" [R]
         assert SEVEN_DIGITS.match(failed["createdDateTime"]) and SEVEN_DIGITS.match(failed["lastUpdatedDateTime"])
     assert copy_and_finish(admin, src, INVOICE, auth)["status"] == "succeeded"  # the authorization was never used
 
@@ -511,7 +518,7 @@ def test_customer_managed_key_downgrade_needs_the_header(http, emu, admin):
     failed = cmk.poll(accepted)
     [error] = failed.json()["copyResult"]["errors"]
     assert error["code"] == "DataProtectionTransformServiceError" and "downgrades" in error["message"]
-    assert failed.headers["x-ms-cs-error-code"] == "DataProtectionTransformServiceError"
+    assert failed.headers["ms-azure-ai-errorcode"] == "DataProtectionTransformServiceError"
     assert dst.get(f"custom/models/{auth['modelId']}").status_code == 404  # a failed copy leaves nothing
     auth2, _ = dst.authorize()
     done = copy_and_finish(admin, cmk, SECRET, auth2, headers={"x-ms-forms-copy-degrade": "true"})
@@ -726,7 +733,7 @@ def test_the_openapi_hook_checks_v2_responses(http, emu, conformance):
 
 
 def test_validator_maps_v2_urls_and_is_strict_about_v20_shapes():
-    base = "http://127.0.0.1:1/accounts/src/formrecognizer"
+    base = "http://127.0.0.1:1/formrecognizer"
     json_ct = {"Content-Type": "application/json; charset=utf-8"}
     info = {"modelId": INVOICE, "status": "ready", "createdDateTime": "2021-01-01T00:00:00Z",
             "lastUpdatedDateTime": "2021-01-01T00:00:00Z", "modelName": "x", "attributes": {"isComposed": False}}
