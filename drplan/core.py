@@ -18,6 +18,8 @@ from drplan.plan.language import language_fetches
 from drplan.plan.planfile import seal
 from drplan.plan.planner import build_plan, kinds_of
 from drplan.refresh import connections, fetch_language_details, refresh
+from drplan.services.lineage import Lineage
+from drplan.services.registry import adapter_for
 from drplan.spec.model import AssetKind, Spec, StateConfig
 from drplan.state.backends import backend_from_config
 from drplan.state.manager import StateManager
@@ -97,8 +99,8 @@ async def make_plan(
         targets=tuple(targets),
         excludes=tuple(excludes),
     )
-    plan["state"] = {**_plan_state_block(spec.state), "lineage": plan["state"]["lineage"],
-                     "serial": plan["state"]["serial"]}
+    plan["state"] = {**_plan_state_block(spec.state), **{k: v for k, v in plan["state"].items()
+                                                         if k in ("lineage", "serial", "recover_lineage")}}
     return seal(plan)
 
 
@@ -129,9 +131,16 @@ async def adopt(
     *,
     lock_timeout: float = 0.0,
     transport: httpx.AsyncBaseTransport | None = None,
+    assert_copy: bool = False,
 ) -> tuple[dict[str, Any], bool]:
-    """Record in state a target copy that exists already (made by hand, by another tool, or before a lost state),
-    after checking live that it is a copy of the source version the spec selects: same fingerprint.
+    """Record in state a target copy that exists already (made by hand, by another tool or another drplan state, or
+    before a lost state), after checking live that it is a copy of the source version the spec selects.
+
+    Document Intelligence / Form Recognizer v3 copies are identified by lineage, never by timestamps (issue 13). The
+    evidence, strongest first, is recorded as ``adopted``: ``lineage-tags`` (the copy's drplan tags name this source
+    version), ``heuristic`` (no tags, but the copy's expirationDateTime, which a copy keeps from its source, and its
+    docTypes digest equal the source's), ``asserted`` (``assert_copy``: the caller states it is a copy; the mapping is
+    the address itself). Content Understanding, Language and FR v2.x compare content as before.
 
     The planner decides what ``address`` means (rule, target, kind, id, renames), from a fresh refresh made under the
     state lock, so adopt and plan can never disagree about it. Returns ``(record, added)``; adopting an address
@@ -139,6 +148,8 @@ async def adopt(
     manager = state_manager(spec.state)
     with manager.locked("adopt", timeout=lock_timeout) as state:
         plan = await make_plan(spec, transport=transport, targets=(address,))
+        if not manager.exists and plan["state"].get("recover_lineage"):
+            state.lineage = plan["state"]["recover_lineage"]  # a lost state: its copies name it (planner.py)
         change = next((c for c in plan["changes"] if c["address"] == address), None)
         if change is None:
             raise StateError(
@@ -149,10 +160,22 @@ async def adopt(
         where = f"{tgt['resource']}/{tgt['id']}"
         if not tgt.get("exists"):
             raise StateError(f"{address}: there is no {change['kind']} {where} to adopt; drplan plan would create it")
+        if address in state.journal:
+            raise StateError(f"{address}: an apply is in the middle of this copy (journal step "
+                             f"{state.journal[address]['step']}); run that apply again to finish it instead")
         language = change["kind"] == AssetKind.LANGUAGE_PROJECT.value
+        lineage_kinds = (AssetKind.DOCUMENT_MODEL.value, AssetKind.DOCUMENT_CLASSIFIER.value)
+        evidence: str | bool = True
+        extra: dict[str, Any] = {}
         if language and "content_digest" not in tgt and address in state.resources:
             return state.resources[address], False  # recorded and in sync by the state: nothing was exported
-        if language:
+        if change["kind"] in lineage_kinds:
+            recorded = state.resources.get(address)
+            if recorded is not None and recorded.get("target_id") == tgt["id"] \
+                    and recorded.get("source_fingerprint") == src["fingerprint"]:
+                return recorded, False
+            evidence, extra = await _lineage_evidence(spec, change, state.lineage, transport, assert_copy)
+        elif language:
             # A project's version is its content: adopt when the exports were compared at plan time and are equal.
             if not src.get("content_digest") or tgt.get("content_digest") != src["content_digest"]:
                 raise StateError(
@@ -164,9 +187,6 @@ async def adopt(
                 f"{tgt.get('fingerprint')}, source {src['fingerprint']}); refusing to adopt it: delete it on the "
                 "target and let drplan copy it, or map the source elsewhere with rename"
             )
-        if address in state.journal:
-            raise StateError(f"{address}: an apply is in the middle of this copy (journal step "
-                             f"{state.journal[address]['step']}); run that apply again to finish it instead")
         recorded = state.resources.get(address)
         if recorded is not None and recorded.get("target_id") == tgt["id"] \
                 and recorded.get("source_fingerprint") == src["fingerprint"]:
@@ -176,6 +196,7 @@ async def adopt(
                              f"{recorded.get('source_fingerprint')}); drplan state rm it first if you mean to replace "
                              "that record")
         resources = plan["resources"]
+        source_res = resources[src["resource"]]
         record = {
             "rule": change["rule"],
             "kind": change["kind"],
@@ -187,13 +208,57 @@ async def adopt(
             "target_id": tgt["id"],
             "copied_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "encryption_downgrade": bool(change["flags"].get("encryption_downgrade", False)),
-            "source_encryption": resources[src["resource"]]["encryption"],
+            "source_encryption": source_res["encryption"],
             "target_encryption": resources[tgt["resource"]]["encryption"],
-            "adopted": True,
+            "adopted": evidence,
+            "lineage": Lineage(state.lineage, source_res.get("resource_id") or source_res["endpoint"], src["id"],
+                               src["fingerprint"]).to_dict(),
+            **extra,
         }
+        if tgt.get("fingerprint") and change["kind"] in lineage_kinds:
+            record["target_fingerprint"] = tgt["fingerprint"]
         if language:
             record.update({"source_modified": src["fingerprint"].removeprefix("modified="),
                            "target_modified": tgt.get("modified") or "", "content_digest": src["content_digest"]})
         state.resources[address] = record
         manager.persist()
         return record, True
+
+
+async def _lineage_evidence(spec: Spec, change: dict[str, Any], state_lineage: str,
+                            transport: httpx.AsyncBaseTransport | None, assert_copy: bool) -> tuple[str, dict[str, Any]]:
+    """Why a DI / FR v3 target asset may be recorded as a copy of the planned source version (see ``adopt``), and
+    what the record adds; raises StateError naming what was compared when nothing matches."""
+    src, tgt = change["source"], change["target"]
+    address, where = change["address"], f"{tgt['resource']}/{tgt['id']}"
+    kind = AssetKind(change["kind"])
+    conns = connections({n: spec.resources[n].public() for n in (src["resource"], tgt["resource"])},
+                        where=str(spec.path))
+    async with _client(transport, spec.per_endpoint_parallelism, [c.endpoint for c in conns.values()]) as client:
+        source = await adapter_for(client, conns[src["resource"]]).get(kind, src["id"])
+        target = await adapter_for(client, conns[tgt["resource"]]).get(kind, tgt["id"])
+    if source is None or target is None:
+        raise StateError(f"{address}: {src['resource']}/{src['id'] if source is None else tgt['id']} disappeared "
+                         "while adopting; run drplan plan again")
+    ref = spec.resources[src["resource"]].resource_id or spec.resources[src["resource"]].endpoint
+    want = Lineage(state_lineage, ref, source.id, source.fingerprint)
+    if target.lineage is not None:
+        if not target.lineage.same_version(want):
+            raise StateError(f"{address}: {where} is not a copy of {src['resource']}/{src['id']} as it is now "
+                             f"(version {source.fingerprint}): its lineage tags say it is a "
+                             f"{target.lineage.describe()}; refusing to adopt it")
+        extra = {"lineage_tags": True}
+        if target.lineage.state != state_lineage:
+            extra["adopted_from_state"] = target.lineage.state
+        return "lineage-tags", extra
+    if target.expires and target.expires == source.expires and target.content_digest \
+            and target.content_digest == source.content_digest:
+        return "heuristic", {"lineage_tags": False}
+    if assert_copy:
+        return "asserted", {"lineage_tags": False}
+    compared = (f"expirationDateTime {target.expires or '(none)'} vs {source.expires or '(none)'}, docTypes digest "
+                f"{target.content_digest or '(none)'} vs {source.content_digest or '(none)'}")
+    raise StateError(
+        f"{address}: {where} carries no drplan lineage tags, and the heuristic does not match ({compared}); refusing "
+        f"to adopt it. If you know it is a copy of {src['resource']}/{src['id']}, run drplan adopt again with "
+        "--assert-copy; otherwise delete it on the target and let drplan copy it")

@@ -18,6 +18,8 @@
     │   ├── ConflictError            409 (ModelExists, reserved target id)
     │   ├── ThrottledError           429 after the retry budget
     │   ├── ResponseLostError        a request whose answer never arrived (it may have had its effect)
+    │   ├── ForeignHostError         a URL (from an answer or the state) is not on the resource's own host:
+    │   │                            refused before any key or token is attached
     │   └── OperationFailedError     a long-running operation ended failed/canceled
     └── ApplyError                   one or more changes failed during apply (details per address)
 
@@ -129,6 +131,10 @@ class ResponseLostError(ServiceError):
 
 class OperationFailedError(ServiceError):
     pass
+
+
+class ForeignHostError(ServiceError):
+    """A URL to be called with a resource's credentials is not on that resource's endpoint: nothing was sent."""
 
 
 class ApplyError(DrplanError):

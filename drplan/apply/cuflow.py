@@ -97,7 +97,7 @@ async def _target_settles(ex: Executor, change: dict[str, Any]) -> bool:
         asset = await tgt.get(ANALYZER, tid)
     if asset is None or asset.status != "ready" or asset.fingerprint != want:
         return False
-    await _finish(ex, change, None, asset.detail.get("warnings") or [])
+    await _finish(ex, change, None, asset.detail.get("warnings") or [], asset.fingerprint)
     return True
 
 
@@ -207,13 +207,15 @@ async def _wait_and_finish(ex: Executor, change: dict[str, Any], op_url: str, *,
             f"the copy operation succeeded but {tgt.conn.name}/{change['target']['id']} "
             + ("does not exist" if asset is None else
                f"is {asset.status} with definition {asset.fingerprint}, expected {want}"))
-    await _finish(ex, change, op_url, asset.detail.get("warnings") or [])
+    await _finish(ex, change, op_url, asset.detail.get("warnings") or [], asset.fingerprint)
 
 
-async def _finish(ex: Executor, change: dict[str, Any], op_url: str | None, warnings: list[Any]) -> None:
+async def _finish(ex: Executor, change: dict[str, Any], op_url: str | None, warnings: list[Any],
+                  target_fingerprint: str) -> None:
     for w in warnings:
         text = w.get("message") or w.get("code") if isinstance(w, dict) else str(w)
         ex._step(change, "warning", f"the service warns: {text}", level="warning")
     used = {role: {"model": d["model"], "deployment": d["deployment"]}
             for role, d in sorted(change.get("deployments", {}).items())}
-    await ex._record_done(change, operation_url=op_url, extra={"deployments": used} if used else None)
+    await ex._record_done(change, operation_url=op_url, extra={"deployments": used} if used else None,
+                          target_fingerprint=target_fingerprint)

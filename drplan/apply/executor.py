@@ -25,6 +25,7 @@ from drplan.apply.journal import Journal, utcnow
 from drplan.apply.languageflow import run_language_change
 from drplan.apply.v2flow import run_v2_copy
 from drplan.azure.client import AzureClient
+from drplan.azure.errors import explain
 from drplan.azure.lro import OpStatus, normalise_status
 from drplan.errors import (
     ApplyError,
@@ -39,10 +40,11 @@ from drplan.errors import (
 )
 from drplan.plan.model import Action, change_action
 from drplan.refresh import connections, refresh
-from drplan.services.base import Connection, Inventory, normalise_time
+from drplan.services.base import Asset, Connection, Inventory, normalise_time
 from drplan.services.documentintelligence import (
     CopyAuthorization,
 )
+from drplan.services.lineage import Lineage, without_lineage_tags
 from drplan.services.registry import adapter_for
 from drplan.spec.model import AssetKind
 from drplan.state.manager import StateManager
@@ -139,17 +141,24 @@ class Executor:
         pending = [c for c in pending if c["address"] not in done]
         # No-ops that carry a state refresh (a Language pair whose lastModifiedDateTime moved without a content
         # change): checked live like changes, then recorded, so later plans need not export the pair again.
+        # A no-op may also carry a whole record: a DI / FR v3 copy found by its lineage tags that the state lacks.
         refreshes = [c for c in plan["changes"] if change_action(c) is Action.NO_OP and rec is None
-                     and (c.get("settings") or {}).get("refresh_record") and c["address"] in state.resources]
+                     and (c.get("settings") or {}).get("refresh_record")
+                     and (c["address"] in state.resources or "rule" in c["settings"]["refresh_record"])]
         conns = connections(plan["resources"], where="plan")
         self.adapters = {name: adapter_for(self.client, conn) for name, conn in conns.items()}
         if pending or refreshes:
             await self._check_preconditions(pending + refreshes, conns)
         for c in refreshes:
-            state.resources[c["address"]].update(c["settings"]["refresh_record"])
+            known = c["address"] in state.resources
+            state.resources.setdefault(c["address"], {}).update(c["settings"]["refresh_record"])
             self.emit({"type": "step", "address": c["address"], "step": "refreshed", "level": "info",
-                       "message": "recorded the current lastModifiedDateTime of both projects (content unchanged)"})
+                       "message": "recorded the current lastModifiedDateTime of both projects (content unchanged)"
+                       if known else "recorded in state: the copy was found by its lineage tags (nothing copied)"})
 
+        if plan["state"]["lineage"] is None and plan["state"].get("recover_lineage") and not self.manager.exists:
+            # A lost state: the copies the plan found carry one lineage id; the new state takes it (planner.py).
+            state.lineage = plan["state"]["recover_lineage"]
         if rec is None:
             state.applies.append({"plan_digest": digest, "base_serial": plan["state"]["serial"],
                                   "status": "in-progress", "started": utcnow(), "done": []})
@@ -316,10 +325,11 @@ class Executor:
         await self.journal.record(addr, action, "authorizing", target_id=tid, authorized_at=authorized_at)
         self.crash("after-journal-authorizing")
         self._step(change, "authorizing", f"authorizing the copy on {tgt.conn.name} as {tid}")
+        # The copy carries the source's description and tags, plus its lineage (services/lineage.py): the tags given
+        # to authorizeCopy are kept on the copy in every recording, so a lost state can still tell drplan's copies.
+        tags = {**without_lineage_tags(change["source"]["tags"]), **self.lineage(change).tags()}
         try:
-            auth = await tgt.authorize_copy(
-                kind, tid, description=change["source"]["description"], tags=change["source"]["tags"]
-            )
+            auth = await tgt.authorize_copy(kind, tid, description=change["source"]["description"], tags=tags)
         except ConflictError as exc:
             await self._on_authorize_conflict(change, exc, entry)
             return
@@ -340,7 +350,8 @@ class Executor:
             op_url, first_delay = await src.copy_to(kind, change["source"]["id"], auth, degrade=degrade)
         except (ResponseLostError, ServiceError) as exc:
             # A lost answer, or a retried copyTo answering "authorization already used": the first one may be running.
-            op_url = await src.find_copy_operation(kind, auth.target_location, tid, _minus_skew(authorized_at))
+            op_url = await src.find_copy_operation(kind, auth.target_location or tgt.asset_location(kind, tid),
+                                                   _minus_skew(authorized_at))
             if op_url is None:
                 if isinstance(exc, ResponseLostError) and await self._target_done(change):
                     return
@@ -352,12 +363,8 @@ class Executor:
         await self._wait_and_finish(change, op_url, first_delay=first_delay)
 
     def _copy_error_message(self, change: dict[str, Any], exc: DrplanError, auth: CopyAuthorization) -> str:
-        text = str(exc)
-        code = getattr(exc, "code", None)
-        if code == "1002" or "1002" in text:
-            hint = ("the authorization was rejected (expired, already used, edited, or naming an unknown target "
-                    "resource); check the target resource's resource_id and region in the spec")
-        elif "DataProtection" in text or "downgrade" in text.lower():
+        text = str(exc)  # codes with a fixed meaning (1002, ModelNotReady, ...) were explained by azure/errors.py
+        if "DataProtection" in text or "downgrade" in text.lower():
             hint = ("the service refused to copy from a customer-managed-key resource to one without; the plan "
                     "did not allow an encryption downgrade")
         elif getattr(exc, "inner_code", None) == "ModelNotFound" or isinstance(exc, NotFoundError):
@@ -375,12 +382,13 @@ class Executor:
         tgt = self.adapters[tname]
         asset = await tgt.get(AssetKind(change["kind"]), tid)
         if asset is not None:
-            if asset.fingerprint == change["source"]["fingerprint"]:
-                await self._record_done(change, operation_url=None)
+            if self._is_our_copy(change, asset):
+                await self._record_done(change, operation_url=None, target_fingerprint=asset.fingerprint)
                 return
+            found = asset.lineage.describe() if asset.lineage else "it carries no drplan lineage tags"
             raise _StepError(
-                f"{tname!r} now has a {change['kind']} {tid!r} ({asset.fingerprint}) that is not a copy of the planned "
-                "source version; it appeared after the plan was made: run drplan plan again"
+                f"{tname!r} now has a {change['kind']} {tid!r} that is not this apply's copy of the planned source "
+                f"version ({found}); it appeared after the plan was made: run drplan plan again"
             ) from None
         when = ""
         if entry and entry.get("authorized_at"):
@@ -388,12 +396,14 @@ class Executor:
             if entry.get("authorization_expires"):
                 when += f"; it expires at {entry['authorization_expires']}"
             when += "."
+        # Document Intelligence v4 / Form Recognizer v3 authorizations expired 1 hour after issue in every recorded
+        # answer (2023 and 2024; the docs say 24 h): the expiry drplan read is quoted when it has one.
         await self.journal.record(change["address"], change_action(change).value, "authorizing",
                                   note="target id reserved by an unused authorization")  # type: ignore[union-attr]
         raise _StepError(
             f"the target id {tid!r} on {tname!r} is reserved by an earlier copy authorization that was never used "
-            f"(HTTP 409).{when} The service frees the id when that authorization expires (24 h by default); run "
-            "drplan apply again after then, or rename the copy in the spec"
+            f"(HTTP 409).{when} The service frees the id when that authorization expires (1 hour after it was "
+            "issued in every recorded answer); run drplan apply again after then, or rename the copy in the spec"
         ) from None
 
     async def _resume_copy(self, change: dict[str, Any], entry: dict[str, Any]) -> bool:
@@ -412,7 +422,8 @@ class Executor:
         if await self._target_done(change):
             return True
         if entry["step"] in ("copy-requested", "copying"):
-            op_url = await src.find_copy_operation(kind, entry.get("target_location", ""), tid,
+            tgt = self.adapters[change["target"]["resource"]]
+            op_url = await src.find_copy_operation(kind, entry.get("target_location") or tgt.asset_location(kind, tid),
                                                    _minus_skew(entry.get("authorized_at", "")))
             if op_url:
                 await self.journal.record(change["address"], change_action(change).value, "copying",
@@ -422,13 +433,34 @@ class Executor:
         return False
 
     async def _target_done(self, change: dict[str, Any]) -> bool:
-        """If the target already holds a copy of the planned source version, record it and say so."""
+        """If the target already holds this state's copy of the planned source version (by its lineage tags),
+        record it and say so."""
         tgt = self.adapters[change["target"]["resource"]]
         asset = await tgt.get(AssetKind(change["kind"]), change["target"]["id"])
-        if asset is not None and asset.fingerprint == change["source"]["fingerprint"]:
-            await self._record_done(change, operation_url=None)
+        if asset is not None and self._is_our_copy(change, asset):
+            await self._record_done(change, operation_url=None, target_fingerprint=asset.fingerprint)
             return True
         return False
+
+    def lineage(self, change: dict[str, Any]) -> Lineage:
+        """The lineage a copy made by this change carries: this state, the source resource, id and version."""
+        assert self.manager.state is not None
+        src = change["source"]
+        res = self.plan["resources"][src["resource"]]
+        return Lineage(self.manager.state.lineage, res.get("resource_id") or res["endpoint"], src["id"],
+                       src["fingerprint"])
+
+    def _is_our_copy(self, change: dict[str, Any], asset: Asset) -> bool:
+        """A target asset is this change's copy when its lineage tags name this state and the planned source
+        version. Never by comparing timestamps with the source: a copy's createdDateTime is its own (issue 13)."""
+        want = self.lineage(change)
+        if asset.lineage is not None:
+            return asset.lineage.state == want.state and asset.lineage.same_version(want)
+        # No tags (a classifier copy shows none): the journal says this apply started the copy, so a target that
+        # kept the source's expirationDateTime and docTypes is taken as ours (the documented heuristic).
+        src = change["source"]
+        return bool(asset.expires and asset.content_digest and asset.expires == src.get("expires")
+                    and asset.content_digest == src.get("content_digest"))
 
     async def _wait_and_finish(self, change: dict[str, Any], op_url: str, *, first_delay: float = 0.0) -> None:
         assert self.journal is not None
@@ -453,25 +485,32 @@ class Executor:
                                       operation_url=None, note=f"copy operation {status.value}")
             raise OperationFailedError(
                 f"the copy operation ended {status.value}: {detail}: {err.get('message', 'no details')}"
-                + (f" ({inner.get('message')})" if inner.get("message") else ""),
+                + (f" ({inner.get('message')})" if inner.get("message") else "") + explain(inner.get("code"), err.get("code")),
                 code=err.get("code"), inner_code=inner.get("code"),
             )
         self.crash("after-copy-done")
         tgt = self.adapters[change["target"]["resource"]]
         asset = await tgt.get(AssetKind(change["kind"]), change["target"]["id"])
-        if asset is None or asset.fingerprint != change["source"]["fingerprint"]:
+        # Verify by id and lineage, never by createdDateTime (a copy gets its own since 2024, issue 13). A copy whose
+        # tags were not kept is accepted on the operation's word (the recordings always keep them; drplan does not
+        # depend on it) and recorded without tag lineage.
+        if asset is None or (asset.lineage is not None and not self._is_our_copy(change, asset)):
             raise _StepError(
                 f"the copy operation succeeded but {tgt.conn.name}/{change['target']['id']} "
-                + ("does not exist" if asset is None else f"has fingerprint {asset.fingerprint}, expected "
-                   f"{change['source']['fingerprint']}")
+                + ("does not exist" if asset is None else f"carries another lineage ({asset.lineage.describe()}; "
+                   f"expected {self.lineage(change).describe()})" if asset.lineage else "")
             )
-        await self._record_done(change, operation_url=op_url)
+        await self._record_done(change, operation_url=op_url, target_fingerprint=asset.fingerprint,
+                                extra={"lineage_tags": asset.lineage is not None})
 
     async def _record_done(self, change: dict[str, Any], operation_url: str | None, *,
-                           target_id: str | None = None, extra: dict[str, Any] | None = None) -> None:
+                           target_id: str | None = None, extra: dict[str, Any] | None = None,
+                           target_fingerprint: str | None = None) -> None:
+        """Record a finished copy: what it was copied from (its lineage, the same for every family) and the copy's
+        own fingerprint as seen right after the copy (a later change of it is drift)."""
         assert self.journal is not None
         tgt = self.adapters[change["target"]["resource"]]
-        record = {
+        record: dict[str, Any] = {
             "rule": change["rule"],
             "kind": change["kind"],
             "source_resource": change["source"]["resource"],
@@ -485,7 +524,10 @@ class Executor:
             "source_encryption": self.plan["resources"][change["source"]["resource"]]["encryption"],
             "target_encryption": self.plan["resources"][change["target"]["resource"]]["encryption"],
             "plan_digest": self.plan["digest"],
+            "lineage": self.lineage(change).to_dict(),
         }
+        if target_fingerprint:
+            record["target_fingerprint"] = target_fingerprint
         if operation_url:
             record["operation_url"] = operation_url
         record.update(extra or {})

@@ -139,7 +139,7 @@ async def _finish(ex: Executor, change: dict[str, Any], new_id: str, old_id: str
         await tgt.delete(KIND, old_id)
         ex.crash("after-delete")
     await ex._record_done(change, operation_url=op_url, target_id=new_id, extra={"target_name": asset.name}
-                          if asset.name else None)
+                          if asset.name else None, target_fingerprint=asset.fingerprint)
 
 
 def _now() -> str:

@@ -27,7 +27,8 @@ import httpx
 from drplan import __version__
 from drplan.azure.auth import Credential, auth_headers
 from drplan.azure.errors import error_from_response, error_from_transport
-from drplan.errors import ServiceError, ThrottledError
+from drplan.azure.urls import display, same_origin
+from drplan.errors import ForeignHostError, ServiceError, ThrottledError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD", "DELETE", "PUT", "OPTIONS"})
@@ -199,6 +200,13 @@ class AzureClient:
         and operation in errors. ``key`` is an API key (sent as ``Ocp-Apim-Subscription-Key``) or an EntraToken (a
         bearer token, fetched per attempt so a long retry never sends an expired one); neither appears in any message.
         """
+        # A key or token goes only to its own resource (issue 19): URLs that come from answers (nextLink,
+        # Operation-Location, resultUrl) or from the state (journaled operation URLs) are checked here, once, for all.
+        if not same_origin(url, endpoint):
+            raise ForeignHostError(
+                f"{what}: refusing to send the resource's credentials to {display(url)}: it is not on the resource's "
+                f"endpoint {display(endpoint)} (the URL came from a service answer or the state file); nothing was "
+                "sent. If the endpoint in the spec is right, the answer or the state is not to be trusted")
         if not self._tls and url.lower().startswith("https:"):
             raise ServiceError(f"{what}: {url.split('?')[0]} is https, but this client was made for plain-http "
                                "endpoints only; refusing to send the key without a verified TLS connection")

@@ -45,13 +45,41 @@ def parse_error_body(response: httpx.Response) -> tuple[str | None, str | None, 
     return (str(code) if code is not None else None), inner_code, message
 
 
+#: Error codes whose meaning a user needs spelled out (contracts §2.6, §4; issue 13). Keyed by the envelope's code or
+#: inner code, or the error-code header.
+HINTS = {
+    "1002": ("the service found the copy request invalid: a target resource id or region that does not name a real "
+             "account, a source model that does not exist, or an authorization that expired or was used; check the "
+             "target's resource_id and region in the spec, then run drplan plan again"),
+    "2024": ("the source could not use the copy authorization (Form Recognizer v2.1 error 2024, \"Could not "
+             "retrieve authorization metadata\": a target resource id or region that names no real account, or an "
+             "authorization already used or expired); check the target's resource_id and region in the spec"),
+    "ModelNotReady": ("the source model is not ready (still being built or copied): run drplan apply again when it "
+                      "is, or drplan plan again if it was rebuilt"),
+}
+#: Headers that carry an error code beside (or instead of) the body: FR v2.1 ``x-ms-cs-error-code`` [R] and
+#: ``ms-azure-ai-errorcode`` (issue 13), CU / Language ``x-ms-error-code`` [S].
+ERROR_CODE_HEADERS = ("x-ms-error-code", "ms-azure-ai-errorcode", "x-ms-cs-error-code")
+
+
+def explain(*codes: str | None) -> str:
+    """"; <hint>" for the first code with a fixed meaning (HINTS), else ""."""
+    hint = next((HINTS[c] for c in codes if c and c in HINTS), None)
+    return f"; {hint}" if hint else ""
+
+
 def error_from_response(response: httpx.Response, what: str) -> ServiceError:
     """Translate a non-success response. ``what`` names the resource and operation for the message."""
     code, inner, message = parse_error_body(response)
+    header_code = next((response.headers[h] for h in ERROR_CODE_HEADERS if response.headers.get(h)), None)
+    code = code or header_code
     status = response.status_code
     label = "/".join(c for c in (code, inner) if c) or str(status)
-    request_id = response.headers.get("apim-request-id")
+    if header_code and header_code not in (code, inner):
+        label += f" ({header_code})"
+    request_id = response.headers.get("apim-request-id") or response.headers.get("x-ms-request-id")
     text = f"{what}: HTTP {status} {label}: {message}".rstrip(": ")
+    text += explain(inner, code, header_code)
     if request_id:
         text += f" (request id {request_id})"
     cls: type[ServiceError]

@@ -152,15 +152,23 @@ def state_push_cmd(file: str, force: bool, spec_path: str | None, state_path: st
 
 
 # -- adopt ----------------------------------------------------------------------------------------------------------
-def adopt_cmd(spec_path: str, address: str, lock_timeout: float = 0.0) -> int:
+_EVIDENCE = {
+    "lineage-tags": "its drplan lineage tags name this source version",
+    "heuristic": "no lineage tags; its expirationDateTime and docTypes digest equal the source's",
+    "asserted": "no lineage tags and no heuristic match; recorded because --assert-copy says so",
+}
+
+
+def adopt_cmd(spec_path: str, address: str, lock_timeout: float = 0.0, assert_copy: bool = False) -> int:
     from drplan.core import adopt
 
     spec = load_spec(spec_path)
-    record, added = asyncio.run(adopt(spec, address, lock_timeout=lock_timeout))
+    record, added = asyncio.run(adopt(spec, address, lock_timeout=lock_timeout, assert_copy=assert_copy))
     what = f"{record['target_resource']}/{record['target_id']}"
     if added:
+        evidence = _EVIDENCE.get(str(record.get("adopted")), "its content equals the source's")
         click.echo(f"Adopted {address}: {what} is a copy of {record['source_resource']}/{record['source_id']} "
-                   f"({record['source_fingerprint']}); recorded in the state.")
+                   f"({record['source_fingerprint']}); evidence: {evidence}; recorded in the state.")
     else:
         click.echo(f"{address} is already recorded in the state with this copy; nothing to do.")
     return EXIT_OK
@@ -239,6 +247,12 @@ def state_push(file: str, force: bool, spec_path: str | None, state_path: str | 
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.argument("address")
 @_lock_opt
-def adopt_command(spec: str, address: str, lock_timeout: float) -> None:
-    """Record an existing target copy in state at ADDRESS, after checking live that it matches its source."""
-    run_command(adopt_cmd, spec, address, lock_timeout)
+@click.option("--assert-copy", is_flag=True,
+              help="Document Intelligence / Form Recognizer v3: record the copy even without lineage tags or a "
+                   "heuristic match (you state that it is a copy of the source version the spec selects).")
+def adopt_command(spec: str, address: str, lock_timeout: float, assert_copy: bool) -> None:
+    """Record an existing target copy in state at ADDRESS, after checking live that it matches its source.
+
+    Document Intelligence / Form Recognizer v3 evidence, strongest first: the copy's drplan lineage tags; equal
+    expirationDateTime and docTypes digest (a copy keeps both from its source); --assert-copy."""
+    run_command(adopt_cmd, spec, address, lock_timeout, assert_copy)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drplan.plan.model import Action, change_action
+from drplan.services.lineage import same_fingerprint
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,14 @@ def find_drift(plan: dict[str, Any], resources_in_state: dict[str, dict[str, Any
             else:
                 out.append(Finding(addr, "not-copied", c["reason"]))
         elif action is Action.REPLACE:
-            out.append(Finding(addr, "source-rebuilt", c["reason"]))
+            # A copy rebuilt out of band while its source stayed as recorded is target drift only (issue 13).
+            source_changed = rec is None or not same_fingerprint(str(rec.get("source_fingerprint", "")),
+                                                                 str(c["source"].get("fingerprint", "")))
+            if source_changed:
+                out.append(Finding(addr, "source-rebuilt", c["reason"]))
             if c["flags"]["drift"]:
-                out.append(Finding(addr, "copy-changed", "the target copy differs from the one recorded in state"))
+                out.append(Finding(addr, "copy-changed", c["reason"] if not source_changed
+                                   else "the target copy differs from the one recorded in state"))
         elif action is Action.UPDATE:  # a CU /defaults key, or a Language project's training/deployment
             out.append(Finding(addr, "out-of-date", c["reason"]))
             if c["flags"]["drift"]:

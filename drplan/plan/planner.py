@@ -11,6 +11,7 @@ from drplan.plan.cu import plan_analyzers
 from drplan.plan.language import plan_projects
 from drplan.plan.model import PLAN_FORMAT_VERSION, Action, Change
 from drplan.services.base import Asset, Inventory
+from drplan.services.lineage import Lineage, same_fingerprint
 from drplan.spec.model import AssetKind, Encryption, Rule, Spec
 from drplan.state.model import State
 
@@ -52,7 +53,7 @@ def kinds_of(rule: Rule, spec: Spec) -> frozenset[AssetKind]:
 
 
 def _source_block(spec: Spec, rule: Rule, asset: Asset) -> dict[str, Any]:
-    return {
+    block = {
         "resource": rule.source,
         "id": asset.id,
         "fingerprint": asset.fingerprint,
@@ -60,6 +61,13 @@ def _source_block(spec: Spec, rule: Rule, asset: Asset) -> dict[str, Any]:
         "description": asset.description,
         "tags": dict(sorted(asset.tags.items())),
     }
+    # What a copy keeps from its source (contracts §2.4): apply recognises its own untagged copy by them (a classifier
+    # copy shows no tags: DocumentClassifierDetails has none).
+    if asset.expires:
+        block["expires"] = asset.expires
+    if asset.content_digest:
+        block["content_digest"] = asset.content_digest
+    return block
 
 
 def build_plan(
@@ -81,6 +89,7 @@ def build_plan(
     plan_errors: list[str] = []
     plan_warnings: list[str] = []
     desired: set[str] = set()
+    lineage = LineageContext(spec, state, state_existed, inventories)
 
     for rule in spec.rules:
         proto = spec.resources[rule.source].protocol
@@ -89,7 +98,7 @@ def build_plan(
         elif proto == "language":
             rule_changes, rule_warnings = plan_projects(spec, rule, inventories, state)
         else:
-            rule_changes, rule_warnings = _plan_models(spec, rule, inventories, state)
+            rule_changes, rule_warnings = _plan_models(spec, rule, inventories, state, lineage)
         changes.extend(rule_changes)
         plan_warnings.extend(rule_warnings)
         desired.update(c.address for c in rule_changes)
@@ -212,6 +221,7 @@ def build_plan(
             "path": str(spec.state.path),
             "lineage": state.lineage if state_existed else None,
             "serial": state.serial if state_existed else 0,
+            **({"recover_lineage": lineage.recover} if lineage.recover else {}),
         },
         "options": {"allow_delete": allow_delete, "parallelism": spec.parallelism,
                     "per_endpoint_parallelism": spec.per_endpoint_parallelism,
@@ -246,7 +256,8 @@ def _cycle(changes: list[Change]) -> list[str]:
     return sorted(set(on_cycle))
 
 
-def _plan_models(spec: Spec, rule: Rule, inventories: dict[str, Inventory], state: State) -> tuple[list[Change], list[str]]:
+def _plan_models(spec: Spec, rule: Rule, inventories: dict[str, Inventory], state: State,
+                 lineage: LineageContext) -> tuple[list[Change], list[str]]:
     """Document Intelligence / Form Recognizer models and classifiers of one rule."""
     changes: list[Change] = []
     warnings: list[str] = []
@@ -273,7 +284,7 @@ def _plan_models(spec: Spec, rule: Rule, inventories: dict[str, Inventory], stat
                 target_id = rule.rename.get(asset.id, asset.id)
                 addr = address(rule.name, tname, asset.kind, target_id)
                 observed = tgt_inv.get(asset.kind, target_id)
-                change = _plan_one(rule, addr, asset, target_id, tname, observed, state.resources.get(addr))
+                change = _plan_one(rule, addr, asset, target_id, tname, observed, state.resources.get(addr), lineage)
             change.source = _source_block(spec, rule, asset)
             if downgrade and change.action is not Action.NO_OP:
                 change.flags["encryption_downgrade"] = True
@@ -330,12 +341,15 @@ def _plan_v2_one(rule: Rule, addr: str, asset: Asset, tname: str, tgt_inv: Inven
 
 
 def _plan_one(rule: Rule, addr: str, asset: Asset, target_id: str, tname: str, observed: Asset | None,
-              recorded: dict[str, Any] | None) -> Change:
+              recorded: dict[str, Any] | None, lineage: LineageContext) -> Change:
+    """DI v4 / FR v3 models and classifiers: decide by lineage (services/lineage.py), never by comparing the copy's
+    timestamps with the source's. The state decides first; the copy's lineage tags when the state has no record."""
     kind = asset.kind.value
     label = "model" if asset.kind is AssetKind.DOCUMENT_MODEL else "classifier"
     target = {"resource": tname, "id": target_id, "exists": observed is not None,
               "fingerprint": observed.fingerprint if observed else None}
     src_pre = {"type": "source_fingerprint", "resource": rule.source, "id": asset.id, "fingerprint": asset.fingerprint}
+    version = _version_text(asset.fingerprint)
     if observed is None:
         if recorded is not None:
             ch = Change(addr, rule.name, kind, Action.CREATE,
@@ -344,25 +358,150 @@ def _plan_one(rule: Rule, addr: str, asset: Asset, target_id: str, tname: str, o
             ch.flags["drift"] = True
             return ch
         return Change(addr, rule.name, kind, Action.CREATE,
-                      f"{tname!r} has no {label} {target_id!r}; copy {rule.source}/{asset.id} (created {asset.created})",
+                      f"{tname!r} has no {label} {target_id!r}; copy {rule.source}/{asset.id} ({version})",
                       {}, target, preconditions=[src_pre, {"type": "target_absent"}])
-    if observed.fingerprint == asset.fingerprint:
-        return Change(addr, rule.name, kind, Action.NO_OP,
-                      f"in sync: the copy on {tname!r} carries the source's createdDateTime {asset.created}",
-                      {}, target)
     tgt_pre = {"type": "target_fingerprint", "fingerprint": observed.fingerprint}
+    want = lineage.of(rule, asset)
     if recorded is not None and recorded.get("target_id") == target_id:
-        ch = Change(addr, rule.name, kind, Action.REPLACE,
-                    f"the source {label} was rebuilt since the copy: source created {asset.created}, the copy on "
-                    f"{tname!r} was made from the version created {observed.created}; delete the old copy and copy again",
-                    {}, target, preconditions=[src_pre, tgt_pre])
-        if recorded.get("source_fingerprint") != observed.fingerprint:
+        made_from = str(recorded.get("source_fingerprint", ""))
+        seen = recorded.get("target_fingerprint")
+        if seen:
+            rebuilt = not same_fingerprint(str(seen), observed.fingerprint)
+        elif observed.lineage is not None:  # a record of an older drplan: the tags tell
+            rebuilt = not (observed.lineage.same_source(want)
+                           and same_fingerprint(observed.lineage.source_version, made_from))
+        else:  # an older drplan recorded only copies that kept their source's createdDateTime (pre-2024 service)
+            seen = made_from
+            rebuilt = not same_fingerprint(made_from, observed.fingerprint)
+        if rebuilt:
+            ch = Change(addr, rule.name, kind, Action.REPLACE,
+                        f"drift: the copy {target_id!r} on {tname!r} was rebuilt or replaced out of band (it is now "
+                        f"{_version_text(observed.fingerprint)}; drplan recorded "
+                        f"{_version_text(str(seen)) if seen else 'another copy'}); delete it and copy "
+                        f"{rule.source}/{asset.id} again", {}, target, preconditions=[src_pre, tgt_pre])
             ch.flags["drift"] = True
             ch.warnings.append("the target copy differs from the one recorded in state (changed out of band)")
-        return ch
-    return Change(addr, rule.name, kind, Action.NO_OP,
-                  f"{tname!r} already has a {label} {target_id!r} that drplan did not copy (created {observed.created})",
-                  {}, target,
-                  errors=[f"{tname!r} already has a {label} {target_id!r} (created {observed.created}) that is not a "
-                          f"copy of {rule.source}/{asset.id} and not recorded in state; drplan will not overwrite a "
-                          "model it did not create: delete it on the target or map it elsewhere with rename"])
+            return ch
+        if same_fingerprint(made_from, asset.fingerprint):
+            return Change(addr, rule.name, kind, Action.NO_OP,
+                          f"in sync: the copy on {tname!r} was made from the source version {version} "
+                          "(recorded in state)", {}, target)
+        return Change(addr, rule.name, kind, Action.REPLACE,
+                      f"the source {label} was rebuilt since the copy: the copy on {tname!r} was made from "
+                      f"{_version_text(made_from)}, the source is now {version}; delete the old copy and copy again",
+                      {}, target, preconditions=[src_pre, tgt_pre])
+    # No record in this state: the copy's own lineage tags (a lost state, a crash before recording, adopt).
+    tags = observed.lineage
+    if tags is None:
+        if looks_copied(observed, asset):
+            hint = (f"it looks like a copy of {rule.source}/{asset.id} (the same expirationDateTime and docTypes, "
+                    f"which a copy keeps; a classifier copy shows no tags): drplan adopt {addr} records it")
+        else:
+            hint = (f"delete it on the target, map the source elsewhere with rename, or, if it is a copy of "
+                    f"{rule.source}/{asset.id}, record it with drplan adopt {addr}")
+        return Change(addr, rule.name, kind, Action.NO_OP,
+                      f"{tname!r} already has a {label} {target_id!r} that drplan did not copy (created "
+                      f"{observed.created}, no drplan lineage tags)", {}, target,
+                      errors=[f"{tname!r} already has a {label} {target_id!r} (created {observed.created}) that "
+                              f"carries no drplan lineage and is not recorded in state; drplan will not overwrite a "
+                              f"model it did not create: {hint}"])
+    if not tags.same_source(want):
+        return Change(addr, rule.name, kind, Action.NO_OP,
+                      f"{tname!r}/{target_id} is a copy of another source", {}, target,
+                      errors=[f"{tname!r} already has a {label} {target_id!r} whose lineage says it is a "
+                              f"{tags.describe()}; this rule copies {rule.source}/{asset.id} "
+                              f"({want.source_resource}) there: map one of them elsewhere with rename"])
+    if lineage.state_id is None and len(lineage.found) > 1:
+        return Change(addr, rule.name, kind, Action.NO_OP,
+                      f"{tname!r}/{target_id} carries the lineage of one of several drplan states", {}, target,
+                      errors=[f"there is no state, and the copies this spec addresses carry the lineage of several "
+                              f"drplan states ({', '.join(sorted(lineage.found))}); drplan cannot tell which one was "
+                              f"its own: restore the state, or record this copy with drplan adopt {addr}"])
+    if lineage.state_id is not None and tags.state != lineage.state_id:
+        return Change(addr, rule.name, kind, Action.NO_OP,
+                      f"{tname!r}/{target_id} was copied by another drplan state", {}, target,
+                      errors=[f"{tname!r}/{target_id} was copied by another drplan state (lineage {tags.state}); "
+                              f"this state is lineage {lineage.state_id}. drplan does not take over another "
+                              f"state's copies silently: drplan adopt {addr} records it here, or point this spec at "
+                              "the state that made it"])
+    if same_fingerprint(tags.source_version, asset.fingerprint):
+        record = lineage.found_record(rule, addr, asset, target_id, tname, observed)
+        note = (f"not recorded in state: {tname!r}/{target_id} is found by its lineage tags to be drplan's copy of "
+                f"{rule.source}/{asset.id} ({version}, made by state {tags.state}); apply records it, copying nothing")
+        return Change(addr, rule.name, kind, Action.NO_OP, f"in sync by its lineage tags; {note}", {}, target,
+                      warnings=[note], preconditions=[tgt_pre], settings={"refresh_record": record})
+    return Change(addr, rule.name, kind, Action.REPLACE,
+                  f"the source {label} was rebuilt since the copy: the lineage tags of the copy on {tname!r} say it "
+                  f"was made from {_version_text(tags.source_version)}, the source is now {version} (not recorded "
+                  "in state); delete the old copy and copy again", {}, target, preconditions=[src_pre, tgt_pre])
+
+
+def _lineages_found(spec: Spec, inventories: dict[str, Inventory]) -> set[str]:
+    """The state lineage ids stamped on the DI / FR v3 copies this spec addresses (target id after rename, copied
+    from the rule's source asset)."""
+    found: set[str] = set()
+    for rule in spec.rules:
+        if spec.resources[rule.source].protocol != "di":  # the family whose copies carry lineage tags
+            continue
+        kinds = kinds_of(rule, spec)
+        for asset in inventories[rule.source].assets.values():
+            if asset.kind not in kinds or not selected(rule, asset):
+                continue
+            for tname in rule.targets:
+                copy = inventories[tname].get(asset.kind, rule.rename.get(asset.id, asset.id))
+                if copy is not None and copy.lineage is not None and copy.lineage.source_id == asset.id:
+                    found.add(copy.lineage.state)
+    return found
+
+
+def looks_copied(copy: Asset, source: Asset) -> bool:
+    """The documented heuristic for an untagged copy: the same expirationDateTime and docTypes digest as the source
+    (a copy keeps both, contracts §2.4). Never createdDateTime (a copy gets its own since 2024)."""
+    return bool(copy.expires and copy.content_digest and copy.expires == source.expires
+                and copy.content_digest == source.content_digest)
+
+
+def _version_text(fingerprint: str) -> str:
+    """``created=A;modified=B`` -> ``created A, modified B`` for reviewers."""
+    return ", ".join(part.replace("=", " ", 1) for part in fingerprint.split(";") if part) or "(unknown version)"
+
+
+class LineageContext:
+    """What the planner needs to judge lineage: this state's lineage id and the spec's resources.
+
+    With no state (a first run, or a lost state), the copies this spec addresses may carry lineage tags: if they all
+    name one state, that state was lost; the plan says so (``recover``) and apply re-creates the state with that
+    lineage id, so the copies stay this state's (and ``drplan adopt`` of the untagged ones does not make the tagged
+    ones "another state's"). If they name several, drplan cannot tell which is its own: each is a plan error."""
+
+    def __init__(self, spec: Spec, state: State, state_existed: bool, inventories: dict[str, Inventory]) -> None:
+        self.spec = spec
+        self.state_id: str | None = state.lineage if state_existed else None
+        self.recover: str | None = None
+        self.found: set[str] = set()
+        if not state_existed:
+            self.found = _lineages_found(spec, inventories)
+            if len(self.found) == 1:
+                self.recover = self.state_id = next(iter(self.found))
+
+    def source_ref(self, name: str) -> str:
+        res = self.spec.resources[name]
+        return res.resource_id or res.endpoint
+
+    def of(self, rule: Rule, asset: Asset) -> Lineage:
+        return Lineage(self.state_id or "", self.source_ref(rule.source), asset.id, asset.fingerprint)
+
+    def found_record(self, rule: Rule, addr: str, asset: Asset, target_id: str, tname: str,
+                     observed: Asset) -> dict[str, Any]:
+        """The state record of a copy found by its lineage tags (what apply records for it)."""
+        assert observed.lineage is not None
+        src, tgt = self.spec.resources[rule.source], self.spec.resources[tname]
+        return {
+            "rule": rule.name, "kind": asset.kind.value, "source_resource": rule.source, "source_id": asset.id,
+            "source_fingerprint": asset.fingerprint, "target_resource": tname,
+            "target_resource_id": tgt.resource_id, "target_id": target_id, "copied_at": observed.created,
+            "source_encryption": src.encryption.value, "target_encryption": tgt.encryption.value,
+            "encryption_downgrade": src.encryption is Encryption.CUSTOMER_MANAGED
+            and tgt.encryption is Encryption.MICROSOFT_MANAGED, "lineage": observed.lineage.to_dict(),
+            "target_fingerprint": observed.fingerprint, "lineage_tags": True, "adopted": "lineage-tags",
+        }

@@ -14,11 +14,17 @@ VERB = {Action.CREATE: "create", Action.REPLACE: "replace", Action.DELETE: "dele
 
 def summary_line(plan: dict[str, Any]) -> str:
     s = plan["summary"]
-    if not (s["create"] or s["replace"] or s["delete"] or s.get("update")):
-        return f"No changes. {s['no-op']} cop{'y' if s['no-op'] == 1 else 'ies'} in sync."
     update = f"{s['update']} to update, " if s.get("update") else ""
-    return (f"Plan: {s['create']} to create, {update}{s['replace']} to replace, {s['delete']} to delete, "
-            f"{s['no-op']} unchanged.")
+    counts = (f"{s['create']} to create, {update}{s['replace']} to replace, {s['delete']} to delete, "
+              f"{s['no-op']} unchanged")
+    if plan.get("errors"):  # never "No changes ... in sync" next to errors (issue 13)
+        n = len(plan["errors"])
+        return f"The plan has {n} error{'' if n == 1 else 's'} and cannot be applied ({counts})."
+    if not (s["create"] or s["replace"] or s["delete"] or s.get("update")):
+        records = sum(bool((c.get("settings") or {}).get("refresh_record")) for c in plan["changes"])
+        tail = f" apply will update {records} state record{'' if records == 1 else 's'}." if records else ""
+        return f"No changes. {s['no-op']} cop{'y' if s['no-op'] == 1 else 'ies'} in sync.{tail}"
+    return f"Plan: {counts}."
 
 
 def render_plan(plan: dict[str, Any], *, verbose: bool = False) -> str:

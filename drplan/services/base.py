@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
 from drplan.azure.auth import Credential
+from drplan.services.lineage import Lineage
 
 if TYPE_CHECKING:
     import httpx
@@ -46,6 +47,11 @@ class Asset:
     tags: dict[str, str] = field(default_factory=dict)
     status: str = "ready"  # FR v2.x models: creating | ready | invalid; DI/FR v3 models exist only when ready
     name: str = ""  # FR v2.x modelName (rules may select by it)
+    #: The lineage stamped on this asset as tags (DI v4 / FR v3 copies made by drplan), else None.
+    lineage: Lineage | None = None
+    #: DI / FR v3: expirationDateTime (a copy keeps its source's) and a digest of docTypes ("" when not listed).
+    expires: str = ""
+    content_digest: str = ""
     #: Family details the planner compares: a CU analyzer's definition, a Language project's metadata.
     detail: dict[str, Any] = field(default_factory=dict, compare=False)
 

@@ -6,13 +6,16 @@ only the path prefix (``/documentintelligence`` vs ``/formrecognizer``) and the 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from drplan.azure.client import AzureClient, retry_after_seconds
 from drplan.azure.lro import OpStatus, normalise_status
 from drplan.azure.paging import iterate_pages
+from drplan.azure.urls import place
 from drplan.errors import NotFoundError
 from drplan.redact import register_secret
 from drplan.services.base import (
@@ -22,6 +25,7 @@ from drplan.services.base import (
     Inventory,
     normalise_time,
 )
+from drplan.services.lineage import read_lineage_tags
 from drplan.spec.model import AssetKind
 
 PREFIX = {"document-intelligence": "documentintelligence", "form-recognizer": "formrecognizer"}
@@ -47,10 +51,28 @@ WIRE = {
 }
 
 
-def fingerprint(created: str) -> str:
-    """Models are immutable (contracts §2.4): a rebuild is delete + build, so createdDateTime names the version, and a
-    copy keeps the source's createdDateTime."""
-    return f"created={normalise_time(created)}"
+def fingerprint(created: str, modified: str = "") -> str:
+    """The version of a model or classifier, read from that asset alone (never compared with another asset's).
+
+    Models and classifiers are immutable (contracts §2.4): a rebuild is delete + build and gets a new createdDateTime;
+    ``modifiedDateTime`` (2024-11-30 only) is added when the service sends it. A copy's own fingerprint is *its*
+    createdDateTime, which real services set to the copy time since 2024 (and kept from the source before): drplan
+    therefore never compares a copy's fingerprint with its source's; it identifies copies by lineage (lineage.py).
+    """
+    text = f"created={normalise_time(created)}"
+    return f"{text};modified={normalise_time(modified)}" if modified else text
+
+
+def doc_types_digest(item: dict[str, Any], own_id: str) -> str:
+    """A short digest of ``docTypes``, or "" when the answer has none (FR v3 list items do not carry them).
+
+    A copy renames a docType key that equals the model id to the target id (contracts §2.4), so the asset's own id is
+    replaced by a placeholder first: a faithful copy under another id has the same digest as its source."""
+    doc_types = item.get("docTypes")
+    if not isinstance(doc_types, dict):
+        return ""
+    normal = {("$self" if k == own_id else k): v for k, v in doc_types.items()}
+    return hashlib.sha256(json.dumps(normal, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -78,13 +100,19 @@ class DocumentModelsAdapter(HttpAdapter):
     @staticmethod
     def _asset(kind: AssetKind, item: dict[str, Any]) -> Asset:
         created = item.get("createdDateTime") or ""
+        asset_id = item[WIRE[kind].id_field]
+        tags = {str(k): str(v) for k, v in (item.get("tags") or {}).items()}
+        expires = item.get("expirationDateTime") or ""
         return Asset(
             kind=kind,
-            id=item[WIRE[kind].id_field],
+            id=asset_id,
             created=normalise_time(created) if created else "",
-            fingerprint=fingerprint(created) if created else "",
+            fingerprint=fingerprint(created, item.get("modifiedDateTime") or "") if created else "",
             description=item.get("description") or "",
-            tags=dict(item.get("tags") or {}),
+            tags=tags,
+            lineage=read_lineage_tags(tags),
+            expires=normalise_time(expires) if expires else "",
+            content_digest=doc_types_digest(item, asset_id),
         )
 
     # -- read --------------------------------------------------------------------------------------------------
@@ -173,15 +201,17 @@ class DocumentModelsAdapter(HttpAdapter):
             raise NotFoundError(self._what(f"copy {source_id}: the 202 answer has no Operation-Location header"))
         return location, retry_after_seconds(r, 0.0)
 
-    async def find_copy_operation(self, kind: AssetKind, target_location: str, target_id: str, since: str) -> str | None:
+    async def find_copy_operation(self, kind: AssetKind, target_location: str, since: str) -> str | None:
         """Look for a copy this source started towards ``target_location`` at or after ``since``.
 
         Used when a copyTo's answer was lost or an apply died after sending it (DESIGN §3: look before you leap).
+        ``target_location`` is the target asset's full URL (the authorization's targetModelLocation, or the target
+        endpoint + path): an operation matches on scheme, host, port and path, never on the path alone, since real
+        URLs carry the account only in the host and two targets may hold the same id (issue 13).
         Returns the operation's URL on this resource, newest first, or None.
         """
         wire = WIRE[kind]
-        want_path = urlsplit(target_location).path.rstrip("/").lower() if target_location else ""
-        want_tail = f"/{wire.collection}/{target_id}".lower()
+        want = place(target_location)
         since_n = normalise_time(since) if since else ""
         best: tuple[str, str] | None = None
         async for op in iterate_pages(
@@ -192,23 +222,24 @@ class DocumentModelsAdapter(HttpAdapter):
             api_version=self.conn.api_version,
             what=self._what("list operations"),
         ):
-            if op.get("kind") != wire.copy_kind:
+            if not isinstance(op, dict) or op.get("kind") != wire.copy_kind or not op.get("operationId"):
                 continue
-            loc_path = urlsplit(op.get("resourceLocation") or "").path.rstrip("/").lower()
-            if want_path and loc_path != want_path:
+            if place(str(op.get("resourceLocation") or "")) != want:
                 continue
-            if not want_path and not loc_path.endswith(want_tail):
-                continue
-            created = normalise_time(op.get("createdDateTime") or "")
+            created = normalise_time(str(op.get("createdDateTime") or ""))
             if since_n and created and created < since_n:
                 continue
             if normalise_status(op.get("status")) is OpStatus.FAILED:
                 continue
             if best is None or created > best[0]:
-                best = (created, op["operationId"])
+                best = (created, str(op["operationId"]))
         if best is None:
             return None
         return self._url(f"operations/{quote(best[1], safe='')}")
 
+    def asset_location(self, kind: AssetKind, asset_id: str) -> str:
+        """Where ``asset_id`` lives on this resource (what an authorization names as the target location)."""
+        return f"{self.base}/{WIRE[kind].collection}/{quote(asset_id, safe='')}"
 
-__all__ = ["PREFIX", "CopyAuthorization", "DocumentModelsAdapter", "fingerprint"]
+
+__all__ = ["PREFIX", "CopyAuthorization", "DocumentModelsAdapter", "doc_types_digest", "fingerprint"]

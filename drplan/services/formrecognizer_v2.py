@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from drplan.azure.errors import explain
 from drplan.azure.client import AzureClient, retry_after_seconds
 from drplan.azure.paging import iterate_pages
 from drplan.errors import NotFoundError
@@ -137,5 +138,6 @@ class FormRecognizerV2Adapter(HttpAdapter):
 
 def copy_errors(body: dict[str, Any]) -> str:
     """The ``copyResult.errors`` of a failed v2 copy, readable."""
-    errs = (body.get("copyResult") or {}).get("errors") or []
-    return "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errs if isinstance(e, dict)) or "no details"
+    errs = [e for e in (body.get("copyResult") or {}).get("errors") or [] if isinstance(e, dict)]
+    text = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errs) or "no details"
+    return text + explain(*(str(e.get("code")) for e in errs))

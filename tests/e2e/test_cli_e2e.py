@@ -9,6 +9,8 @@ import socket
 
 from e2e_support import KEYS, read_json
 
+from drplan.services.lineage import without_lineage_tags
+
 EXPECTED_MODELS = {"invoice-2024", "receipt-2024", "po"}
 
 
@@ -28,10 +30,11 @@ def test_plan_apply_plan_converges(emu, spec_file, drplan, tmp_path):
     for target in ("west", "north"):
         copies = emu.models(target)
         assert set(copies) == EXPECTED_MODELS
-        for mid in EXPECTED_MODELS:  # a copy keeps the source's createdDateTime (contracts §2.4)
-            assert copies[mid]["createdDateTime"] == src[mid]["createdDateTime"]
+        for mid in EXPECTED_MODELS:  # a copy gets its own createdDateTime and keeps expirationDateTime (§2.4)
+            assert copies[mid]["expirationDateTime"] == src[mid]["expirationDateTime"]
+            assert copies[mid]["tags"]["drplan-source-id"] == mid
         assert copies["invoice-2024"]["description"] == "Invoices"
-        assert copies["invoice-2024"]["tags"] == {"team": "ap"}
+        assert without_lineage_tags(copies["invoice-2024"]["tags"]) == {"team": "ap"}
         assert set(emu.classifiers(target)) == {"router"}
 
     r = drplan("plan", "dr.toml", "--detailed-exitcode")
@@ -110,7 +113,7 @@ def test_rebuilt_source_is_replaced(emu, spec_file, drplan):
     assert r.code == 2
     assert "-/+ prod/west/document-model/po  (replace)" in r.out and "rebuilt" in r.out
     assert drplan("apply", "plan.json").code == 0
-    assert emu.models("west")["po"]["createdDateTime"].startswith("2025-01-01")
+    assert emu.models("west")["po"]["tags"]["drplan-source-version"].startswith("created=2025-01-01")
     assert drplan("plan", "dr.toml", "--detailed-exitcode").code == 0
 
 

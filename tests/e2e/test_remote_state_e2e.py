@@ -146,7 +146,7 @@ def test_plan_apply_and_state_commands_on_a_blob_state(emu, remote, drplan, tmp_
     assert adopt_cmd("dr.toml", addr) == 0
     assert f"Adopted {addr}" in capsys.readouterr().out
     rec = remote.state()["resources"][addr]
-    assert rec["adopted"] is True and rec["source_fingerprint"] == state["resources"][addr]["source_fingerprint"]
+    assert rec["adopted"] == "lineage-tags" and rec["source_fingerprint"] == state["resources"][addr]["source_fingerprint"]
     assert adopt_cmd("dr.toml", addr) == 0
     assert "already recorded" in capsys.readouterr().out  # idempotent
     with pytest.raises(StateError, match="does not plan this address"):

@@ -31,9 +31,11 @@ def sample_plan() -> dict:
                      rule("legacy", targets=("north",), models=("old-*",)),
                      resources=res, tmp=Path("/work/specs"))
     state = State(lineage="11111111-2222-3333-4444-555555555555", serial=4)
-    for addr, tid in (("prod/north/document-model/invoice", "invoice"), ("prod/north/document-model/gone", "gone")):
+    for addr, tid, tname in (("prod/north/document-model/invoice", "invoice", "north"),
+                             ("prod/north/document-model/gone", "gone", "north"),
+                             ("prod/west/document-model/receipt", "receipt", "west")):
         state.resources[addr] = {"rule": "prod", "kind": "document-model", "source_resource": "src", "source_id": tid,
-                                 "source_fingerprint": fingerprint(T0), "target_resource": "north", "target_id": tid,
+                                 "source_fingerprint": fingerprint(T0), "target_resource": tname, "target_id": tid,
                                  "copied_at": "2024-03-01T00:00:00Z"}
     invs = {
         "src": inventory("src", model("invoice", T1), model("receipt", T0), model("old-form", T0)),
