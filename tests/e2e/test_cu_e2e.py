@@ -137,6 +137,10 @@ def cu_spec(tmp_path, emu):
 def assert_converged(emu: Emu, tmp_path) -> None:
     state = read_json(tmp_path / "drplan.state.json")
     assert state["journal"] == {}
+    for addr, rec in state["resources"].items():  # every family answers "where did this copy come from" alike
+        if "/analyzer/" in addr:
+            assert rec["lineage"]["state"] == state["lineage"] and rec["lineage"]["source_resource"].endswith("/cusrc")
+            assert rec["lineage"]["source_version"] == rec["source_fingerprint"] == rec["target_fingerprint"]
     source = analyzers(emu, "cusrc")
     for target in ("cuwest", "cunorth"):
         copies = analyzers(emu, target)

@@ -92,6 +92,8 @@ def v2_spec(tmp_path, emu2):
 def assert_one_ready_copy_each(emu2, tmp_path):
     state = read_json(tmp_path / "drplan.state.json")
     assert state["journal"] == {}
+    assert all(rec["lineage"]["source_resource"].endswith("/v2src") and rec["target_fingerprint"]
+               for rec in state["resources"].values())
     for target in ("v2a", "v2b"):
         models = v2_models(emu2, target)
         assert len(models) == 2, models  # no duplicate, no blank left behind

@@ -159,6 +159,7 @@ def assert_replicated(emu: Emu, tmp_path, names=PROJECTS) -> None:
     for rec in recorded.values():
         assert rec["model_label"] == "dr" and rec["deployment"] == "prod"
         assert rec["content_digest"].startswith("sha256:")
+        assert rec["lineage"]["state"] == state["lineage"] and rec["lineage"]["source_resource"].endswith("/lsrc")
     text = (tmp_path / "drplan.state.json").read_text()
     assert all(key not in text for key in KEYS.values())
 

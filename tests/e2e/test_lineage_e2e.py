@@ -13,7 +13,8 @@ from e2e_support import SUB, emulator_fixtures, read_json
 
 from drplan.services.lineage import TAGS
 
-KEYS = {"lsrc": "lineage-key-src-5a5a", "lnew": "lineage-key-new-6b6b", "lkeep": "lineage-key-keep-7c7c"}
+KEYS = {"lsrc": "lineage-key-src-5a5a", "lnew": "lineage-key-new-6b6b", "lkeep": "lineage-key-keep-7c7c",
+        "lfrsrc": "lineage-key-frsrc-8d8d", "lfrnew": "lineage-key-frnew-9e9e", "lfrkeep": "lineage-key-frkeep-0f0f"}
 ENV = {f"KEY_{n.upper()}": k for n, k in KEYS.items()}
 MODELS = {"invoice", "receipt"}
 
@@ -54,19 +55,37 @@ key = "{KEYS['lnew']}"
 region = "northeurope"
 key = "{KEYS['lkeep']}"
 copy_keeps_created = true
+
+[accounts.lfrsrc]               # Form Recognizer v3: the same copy protocol under /formrecognizer
+region = "eastus2"
+key = "{KEYS['lfrsrc']}"
+
+[[accounts.lfrsrc.models]]
+model_id = "form-a"
+created = "2023-09-01T00:00:00Z"
+api_version = "2023-07-31"
+
+[accounts.lfrnew]
+region = "westus3"
+key = "{KEYS['lfrnew']}"
+
+[accounts.lfrkeep]
+region = "centralus"
+key = "{KEYS['lfrkeep']}"
+copy_keeps_created = true
 """
 
 lineage_emulator, lemu = emulator_fixtures(CONFIG, "lineage_emulator")
 
 
-def _resource(name: str, emu, region: str) -> str:
+def _resource(name: str, emu, region: str, family: str = "document-intelligence", api: str = "2024-11-30") -> str:
     return f"""
 [resources.{name}]
-family = "document-intelligence"
+family = "{family}"
 endpoint = "{emu.endpoint(name)}"
 region = "{region}"
 resource_id = "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/{name}"
-api_version = "2024-11-30"
+api_version = "{api}"
 key_env = "KEY_{name.upper()}"
 """
 
@@ -222,3 +241,22 @@ def test_lost_copy_operation_is_found_by_its_full_target_url(lemu, spec, run, tm
     assert op["resourceLocation"].startswith(lemu.endpoint("lnew") + "/"), op
     assert run("apply", "b.json").code == 0
     assert lemu.route_count("lsrc", "documentModels:copyTo") == 2  # one per target: no duplicate
+
+
+def test_form_recognizer_v3_converges_on_both_service_behaviours(lemu, run, tmp_path):
+    fr = {"family": "form-recognizer", "api": "2023-07-31"}
+    text = "version = 1\n" + _resource("lfrsrc", lemu, "eastus2", **fr) + _resource("lfrnew", lemu, "westus3", **fr) \
+        + _resource("lfrkeep", lemu, "centralus", **fr) + """
+[[replicate]]
+name = "forms"
+source = "lfrsrc"
+targets = ["lfrnew", "lfrkeep"]
+models = ["form-a"]
+"""
+    (tmp_path / "dr.toml").write_text(text, encoding="utf-8")
+    r = run("apply", "dr.toml", "--auto-approve")
+    assert r.code == 0 and "2 change(s) applied" in r.out, r.text
+    r = run("plan", "dr.toml", "--detailed-exitcode")
+    assert r.code == 0 and "No changes. 2 copies in sync." in r.out, r.text
+    state = read_json(tmp_path / "drplan.state.json")
+    assert {rec["lineage_tags"] for rec in state["resources"].values()} == {True}
