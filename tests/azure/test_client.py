@@ -206,3 +206,17 @@ def test_plain_http_client_refuses_https_urls():
 
     with pytest.raises(ServiceError, match="refusing to send the key"):
         run(go())
+
+
+@pytest.mark.parametrize("status,body,headers,expect", [
+    (400, {"error": {"code": "1002", "message": "Invalid request."}}, {}, "does not name a real account"),
+    (400, {"error": {"code": "InvalidRequest", "message": "x", "innererror": {"code": "ModelNotReady"}}}, {},
+     "source model is not ready"),
+    (400, {"error": {"message": "Could not retrieve authorization metadata."}}, {"ms-azure-ai-errorcode": "2024"},
+     "error 2024"),
+])
+def test_error_codes_with_a_fixed_meaning_are_explained(status, body, headers, expect):
+    from drplan.azure.errors import error_from_response
+
+    err = error_from_response(httpx.Response(status, json=body, headers=headers), "src: copy m1")
+    assert expect in str(err) and err.code in ("1002", "InvalidRequest", "2024")
