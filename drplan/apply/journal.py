@@ -2,11 +2,20 @@
 
 Entries hold what resume needs (step, target id, authorization expiry, operation URL) and never a token.
 Writes are serialised by one asyncio lock and each one is an atomic state write (StateManager.persist).
+
+A backend whose writes wait on the network (``network_io = True``: Azure Blob, an upload with ETag and lease) is
+written from a worker thread, so the other changes of the apply keep running while the state uploads (issue 14). The
+order is unchanged: each journal call mutates the state and waits for its write under the asyncio lock, and a
+threading lock keeps one writer at a time even when a cancelled call leaves its write running (it is allowed to
+finish first: the manager's ETag must follow every write). Only the journal mutates the state while changes run
+concurrently, and always under its lock, so the thread serialises a state nobody changes meanwhile. The local
+backend (a file write and two fsyncs) is written inline, as before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,12 +27,39 @@ def utcnow() -> str:
 
 
 class Journal:
-    def __init__(self, manager: StateManager, plan_digest: str) -> None:
+    def __init__(self, manager: StateManager, plan_digest: str, *, offload: bool | None = None) -> None:
+        """``offload``: write the state from a worker thread (None: when the backend says ``network_io``)."""
         assert manager.state is not None
         self.manager = manager
         self.state = manager.state
         self.plan_digest = plan_digest
         self._lock = asyncio.Lock()
+        self._offload = bool(getattr(manager.backend, "network_io", False)) if offload is None else offload
+        self._write_lock = threading.Lock()
+
+    def _persist_now(self) -> None:
+        with self._write_lock:
+            self.manager.persist()
+
+    async def _persist(self) -> None:
+        """``manager.persist()``, off the event loop for a network backend. Call it holding ``self._lock``."""
+        if not self._offload:
+            self.manager.persist()
+            return
+        write = asyncio.get_running_loop().run_in_executor(None, self._persist_now)
+        try:
+            await asyncio.shield(write)
+        except asyncio.CancelledError:
+            # The upload is already under way in its thread: let it end before this call (and its lock) does, so the
+            # next write starts from the ETag this one produced.
+            while not write.done():
+                try:
+                    await asyncio.wait({write})
+                except asyncio.CancelledError:
+                    continue
+            if not write.cancelled():
+                write.exception()  # retrieved: the cancellation is what propagates
+            raise
 
     def entry(self, address: str) -> dict[str, Any] | None:
         e = self.state.journal.get(address)
@@ -36,7 +72,7 @@ class Journal:
             entry.update({k: v for k, v in fields.items() if v is not None})
             entry.update({"plan_digest": self.plan_digest, "action": action, "step": step, "updated": utcnow()})
             self.state.journal[address] = entry
-            self.manager.persist()
+            await self._persist()
             return dict(entry)
 
     async def restart(self, address: str, action: str, step: str, **fields: Any) -> dict[str, Any]:
@@ -58,7 +94,7 @@ class Journal:
                 done = rec.setdefault("done", [])
                 if address not in done:
                     done.append(address)
-            self.manager.persist()
+            await self._persist()
 
     async def set_apply_status(self, status: str) -> None:
         async with self._lock:
@@ -67,4 +103,4 @@ class Journal:
             rec["status"] = status
             if status != "in-progress":
                 rec["finished"] = utcnow()
-            self.manager.persist()
+            await self._persist()

@@ -9,29 +9,93 @@ Retry rules (why: a POST whose answer was lost may still have started a copy, co
 * Could not connect: retried (nothing was sent).
 * Connection dropped after sending: GET/DELETE/HEAD retried; for POST raised as ResponseLostError so the caller looks
   before it leaps.
+
+Every wait is bounded (issue 19):
+* each attempt has connect, read, write and pool timeouts (:data:`DEFAULT_TIMEOUT`): a server that accepts the
+  connection and never answers fails one attempt after ``read`` seconds;
+* a ``Retry-After`` is obeyed up to ``max_retry_after`` seconds (:data:`MAX_RETRY_AFTER`), never a day;
+* one logical request (all its attempts and waits) stops retrying once ``retry_budget`` seconds have passed;
+* errors that cannot heal are not retried at all: a URL httpx refuses, a scheme that is not http(s), a header value
+  HTTP cannot carry (a key with a trailing newline, a non-ASCII key), a malformed host name, 401/403 and the other
+  4xx; those that rarely heal quickly (a host that does not resolve, a refused connection, a timeout) are tried
+  ``max_attempts_stuck`` times. Which failures were never sent, and the messages, live in ``drplan.azure.errors``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import random
+import re
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from drplan import __version__
 from drplan.azure.auth import Credential, auth_headers
-from drplan.azure.errors import error_from_response, error_from_transport
-from drplan.azure.urls import display, same_origin
+from drplan.azure.errors import (
+    cannot_heal,
+    error_from_request,
+    error_from_response,
+    error_from_transport,
+    header_error,
+    never_sent,
+    slow_to_heal,
+)
+from drplan.azure.urls import display, origin, same_origin
 from drplan.errors import ForeignHostError, ServiceError, ThrottledError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD", "DELETE", "PUT", "OPTIONS"})
+
+#: Per-attempt timeouts. Azure AI answers in well under a second; a long-running job is always asynchronous (202 +
+#: polling), so 30 s without a byte means the server is stuck, not busy. Connect: 10 s covers a slow TLS handshake
+#: across regions. (httpx applies ``read``/``write`` per socket operation, so a large upload is not cut short.)
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=30.0)
+#: The longest ``Retry-After`` obeyed, in seconds (requests here, operation polls in drplan.azure.lro). Azure AI
+#: services ask for seconds; a larger value is a misbehaving proxy or service, and obeying ``86400`` would stall an
+#: apply for a day: drplan waits this long and tries again (the attempt and time budgets still end it).
+MAX_RETRY_AFTER = 60.0
+#: Seconds one logical request may spend on attempts and waits before its last error is raised: long enough to ride
+#: out a throttling storm (several capped Retry-Afters), short enough that no single request holds an apply for long.
+RETRY_BUDGET = 300.0
+#: Attempts for failures that rarely heal within a retry loop (DNS failure, refused connection, timeouts).
+MAX_ATTEMPTS_STUCK = 2
+#: A host name as DNS can carry it: labels of letters, digits, "-" and "_" (service names in containers), 1-63
+#: characters, 253 in all. Anything else (spaces, empty labels, other punctuation) is refused before a DNS lookup.
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+#: A header value h11 will write and every server accepts: visible ASCII, inner spaces, no edge whitespace.
+_HEADER_VALUE = re.compile(r"(?:[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?)?")
+
+
+def _host_problem(url: str) -> str | None:
+    """Why ``url``'s host cannot be a real host name (None: it can). Checked before any lookup, so a typo such as
+    ``res..example`` or ``my res.example`` is one clear error, not a DNS retry loop."""
+    try:
+        host = urlsplit(url.strip()).hostname or ""
+    except ValueError:
+        return None  # httpx reports it (InvalidURL)
+    if not host:
+        return None
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    try:
+        ascii_host = host if host.isascii() else host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return f"the host name {host!r} is not a valid (internationalised) domain name"
+    name = ascii_host[:-1] if ascii_host.endswith(".") else ascii_host
+    if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in name.split(".")):
+        return f"the host name {host!r} is malformed (empty label, space or a character host names cannot hold)"
+    return None
 
 
 def retry_after_seconds(response: httpx.Response, default: float) -> float:
@@ -146,26 +210,50 @@ class AzureClient:
         transport: httpx.AsyncBaseTransport | None = None,
         per_endpoint: int = 8,
         max_attempts: int = 8,
-        timeout: float = 60.0,
+        timeout: float | httpx.Timeout | None = None,
         backoff: float = 0.5,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         tls: bool = True,
+        max_retry_after: float = MAX_RETRY_AFTER,
+        retry_budget: float = RETRY_BUDGET,
+        max_attempts_stuck: int = MAX_ATTEMPTS_STUCK,
+        operation_deadline: float | None = None,
     ) -> None:
+        """``timeout``: per attempt; a number applies to connect, read, write and pool alike (None:
+        :data:`DEFAULT_TIMEOUT`). ``max_retry_after``, ``retry_budget``, ``max_attempts_stuck``: the module docstring.
+        ``operation_deadline``: how long :func:`drplan.azure.lro.poll` waits for one operation when its caller names
+        no deadline (None: ``drplan.azure.lro.DEFAULT_DEADLINE``)."""
         limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
         # tls=False (every endpoint is plain http, e.g. the local emulator) skips loading the CA bundle, a tenth of a
         # second at start-up; such a client then refuses any https URL rather than talk TLS unverified.
         self._tls = tls
-        self._http = httpx.AsyncClient(transport=transport, timeout=timeout, limits=limits, follow_redirects=False,
-                                       verify=True if tls else False)
+        self.timeout = DEFAULT_TIMEOUT if timeout is None else (
+            timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout))
+        self._http = httpx.AsyncClient(transport=transport, timeout=self.timeout, limits=limits,
+                                       follow_redirects=False, verify=True if tls else False)
         self._per_endpoint = per_endpoint
         self._limiters: dict[str, AdaptiveLimiter] = {}
         self._max_attempts = max_attempts
+        self._max_attempts_stuck = max(1, max_attempts_stuck)
         self._backoff = backoff
         self._sleep = sleep
         self._clock = clock
+        self.max_retry_after = max_retry_after
+        self.retry_budget = retry_budget
+        self.operation_deadline = operation_deadline
         self.stats = Stats()
         self.requests_by_endpoint: dict[str, int] = defaultdict(int)
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The monotonic clock this client measures budgets with (injectable for tests)."""
+        return self._clock
+
+    @property
+    def sleep(self) -> Callable[[float], Awaitable[None]]:
+        """The sleep this client waits with (injectable for tests)."""
+        return self._sleep
 
     async def __aenter__(self) -> AzureClient:
         return self
@@ -202,6 +290,11 @@ class AzureClient:
         """
         # A key or token goes only to its own resource (issue 19): URLs that come from answers (nextLink,
         # Operation-Location, resultUrl) or from the state (journaled operation URLs) are checked here, once, for all.
+        try:
+            origin(endpoint)
+        except ValueError:
+            raise ServiceError(f"{what}: the resource's endpoint {endpoint.split('?')[0][:200]!r} is not an absolute "
+                               "http(s) URL; check it in the spec; nothing was sent") from None
         if not same_origin(url, endpoint):
             raise ForeignHostError(
                 f"{what}: refusing to send the resource's credentials to {display(url)}: it is not on the resource's "
@@ -210,14 +303,22 @@ class AzureClient:
         if not self._tls and url.lower().startswith("https:"):
             raise ServiceError(f"{what}: {url.split('?')[0]} is https, but this client was made for plain-http "
                                "endpoints only; refusing to send the key without a verified TLS connection")
+        problem = _host_problem(url)
+        if problem:
+            raise ServiceError(f"{what}: {display(url)}: {problem}; check the resource's endpoint in the spec; "
+                               "nothing was sent")
         hdrs = {"User-Agent": f"drplan/{__version__}"}
         if headers:
             hdrs.update(headers)
         limiter = self._limiter(endpoint)
+        started = self._clock()
         attempt = 0
         while True:
             attempt += 1
             hdrs.update(await auth_headers(key))
+            for name, value in hdrs.items():  # refused here, once, instead of by h11 on every attempt
+                if not _HEADER_VALUE.fullmatch(value):
+                    raise header_error(name, value, what)
             await limiter.acquire()
             throttled_for: float | None = None
             try:
@@ -225,23 +326,37 @@ class AzureClient:
                 self.requests_by_endpoint[endpoint] += 1
                 try:
                     response = await self._http.request(method, url, json=json, headers=hdrs)
-                except httpx.TransportError as exc:
-                    err = error_from_transport(exc, what)
-                    safe = method in IDEMPOTENT or isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-                    if not safe or attempt >= self._max_attempts:
+                except (httpx.InvalidURL, UnicodeError) as exc:  # httpx could not build the request: nothing sent
+                    raise error_from_request(exc, what, url) from None
+                except httpx.RequestError as exc:
+                    err = error_from_transport(exc, what, url=url, timeout=self.timeout)
+                    if cannot_heal(exc):
                         raise err from None
+                    safe = method in IDEMPOTENT or never_sent(exc)
+                    limit = min(self._max_attempts, self._max_attempts_stuck) if slow_to_heal(exc) \
+                        else self._max_attempts
+                    if not safe:
+                        raise err from None
+                    if attempt >= limit:
+                        raise _gave_up(err, attempt) from None
                     delay = self._delay(attempt)
                 else:
                     if response.status_code in ok:
                         return response
-                    if response.status_code not in RETRY_STATUSES or attempt >= self._max_attempts:
+                    if response.status_code not in RETRY_STATUSES:
                         raise error_from_response(response, what)
-                    delay = retry_after_seconds(response, self._delay(attempt))
+                    err = error_from_response(response, what)
+                    if attempt >= self._max_attempts:
+                        raise _gave_up(err, attempt)
+                    delay = min(self.max_retry_after, retry_after_seconds(response, self._delay(attempt)))
                     if response.status_code == 429:
                         self.stats.throttled += 1
                         throttled_for = delay
             finally:
                 await limiter.release(throttled_for=throttled_for)
+            elapsed = self._clock() - started
+            if elapsed + delay > self.retry_budget:
+                raise _gave_up(err, attempt, budget=self.retry_budget)
             self.stats.retries += 1
             await self._sleep(delay)
 
@@ -249,8 +364,15 @@ class AzureClient:
         return min(30.0, self._backoff * (2 ** (attempt - 1))) * (0.5 + random.random() / 2)
 
 
-def raise_unexpected(response: httpx.Response, what: str) -> ServiceError:  # pragma: no cover - helper for adapters
-    return error_from_response(response, what)
+def _gave_up(err: ServiceError, attempts: int, *, budget: float | None = None) -> ServiceError:
+    """``err`` (same class and fields) saying how many attempts were made, and why no more."""
+    if attempts <= 1 and budget is None:
+        return err
+    why = f"the retry budget of {budget:g} s is spent" if budget is not None else "no attempts left"
+    return type(err)(f"{err} (gave up after {attempts} attempt{'s' if attempts != 1 else ''}: {why})",
+                     status=err.status, code=err.code, inner_code=err.inner_code, request_id=err.request_id)
 
 
-__all__ = ["AdaptiveLimiter", "AzureClient", "ThrottledError", "retry_after_seconds"]
+
+__all__ = ["DEFAULT_TIMEOUT", "MAX_RETRY_AFTER", "RETRY_BUDGET", "AdaptiveLimiter", "AzureClient", "ThrottledError",
+           "retry_after_seconds"]

@@ -1,12 +1,27 @@
-"""The one place where HTTP answers and transport failures become drplan ServiceErrors."""
+"""The one place where HTTP answers and transport failures become drplan ServiceErrors.
+
+Every httpx failure is mapped here (``tests/azure/test_bounded.py`` checks each class): a request httpx could not
+build (:func:`error_from_request`: an invalid URL, a header value HTTP cannot carry) and every
+``httpx.RequestError`` (:func:`error_from_transport`). Two facts decide what the client does next, and both are
+answered here, once:
+
+* **Was it sent?** (:func:`never_sent`) A connect failure, a connect or pool timeout, a proxy refusal, a URL scheme
+  httpx cannot speak or a request h11 refused to write never reached the service: retrying is safe for every method,
+  and the message says "nothing was sent". Only a failure *after* sending says "it may have taken effect".
+* **Can a retry cure it?** (:func:`cannot_heal`: never retried; :func:`slow_to_heal`: one retry at most) A malformed
+  request never heals; a host that does not resolve, a refused connection or a server that accepts and never answers
+  rarely heals within a retry loop, and each attempt costs up to a timeout.
+"""
 
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 import httpx
 
+from drplan.azure.urls import display
 from drplan.errors import (
     AuthError,
     ConflictError,
@@ -68,6 +83,42 @@ def explain(*codes: str | None) -> str:
     return f"; {hint}" if hint else ""
 
 
+def json_object(response: httpx.Response, *, what: str, subject: str) -> dict[str, Any]:
+    """The JSON object a success answer must carry, or a ServiceError saying what came instead. ``subject`` names the
+    thing asked ("the operation at https://…/operations/1"); the message quotes at most 80 characters of the body."""
+    try:
+        body: Any = response.json()
+    except RecursionError:
+        raise ServiceError(f"{what}: {subject} answered JSON nested too deeply to read ({len(response.content)} "
+                           "bytes); drplan cannot read it: check the endpoint", status=response.status_code) from None
+    except (ValueError, UnicodeDecodeError):
+        text = response.text if response.content else ""
+        excerpt = text.strip()[:80]
+        kind = response.headers.get("content-type") or "no content type"
+        raise ServiceError(
+            f"{what}: {subject} answered HTTP {response.status_code} with a body that is not JSON ({kind}, "
+            f"{len(response.content)} bytes{f', starting {excerpt!r}' if excerpt else ''}); drplan cannot read it: "
+            "a proxy or gateway may be answering instead of the service; try again, and check the endpoint",
+            status=response.status_code) from None
+    if not isinstance(body, dict):
+        raise ServiceError(
+            f"{what}: {subject} answered a JSON {_json_kind(body)} where drplan expects an object; drplan cannot "
+            "read it: check the endpoint and the resource's API version", status=response.status_code)
+    return body
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "null" if value is None else type(value).__name__
+
+
 def error_from_response(response: httpx.Response, what: str) -> ServiceError:
     """Translate a non-success response. ``what`` names the resource and operation for the message."""
     code, inner, message = parse_error_body(response)
@@ -101,9 +152,150 @@ def error_from_response(response: httpx.Response, what: str) -> ServiceError:
     return cls(text, status=status, code=code, inner_code=inner, request_id=request_id)
 
 
-def error_from_transport(exc: httpx.TransportError, what: str) -> ServiceError:
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-        return ServiceError(f"{what}: cannot connect: {exc.__class__.__name__}: {exc}")
+#: Transport failures after which the request certainly did not reach the service.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError, httpx.UnsupportedProtocol,
+             httpx.LocalProtocolError)
+#: ... and those that no retry can cure: drplan's own request is malformed (a URL scheme that is not http(s), a header
+#: value h11 refuses to write, e.g. a key with a trailing newline).
+_CANNOT_HEAL = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+
+
+def _in_chain(exc: BaseException, kind: type[BaseException] | tuple[type[BaseException], ...]) -> bool:
+    """Whether ``exc`` or one of its causes (httpx -> httpcore -> the socket error) is a ``kind``."""
+    seen = 0
+    cur: BaseException | None = exc
+    while cur is not None and seen < 16:
+        if isinstance(cur, kind):
+            return True
+        cur = cur.__cause__ or cur.__context__
+        seen += 1
+    return False
+
+
+def is_dns_failure(exc: BaseException) -> bool:
+    """The host name did not resolve (getaddrinfo failed): a typo in the endpoint, or no network/DNS."""
+    return isinstance(exc, httpx.ConnectError) and _in_chain(exc, socket.gaierror)
+
+
+def is_refused(exc: BaseException) -> bool:
+    """Nothing listens at the endpoint's host and port."""
+    return isinstance(exc, httpx.ConnectError) and _in_chain(exc, ConnectionRefusedError)
+
+
+def never_sent(exc: BaseException) -> bool:
+    """True when the request certainly did not reach the service (safe to retry whatever the method)."""
+    return isinstance(exc, _NOT_SENT)
+
+
+def cannot_heal(exc: BaseException) -> bool:
+    """True for failures no retry can cure (the request itself is malformed): raise at once."""
+    return isinstance(exc, _CANNOT_HEAL)
+
+
+def slow_to_heal(exc: BaseException) -> bool:
+    """True for failures a quick retry rarely cures and each attempt of which may cost a whole timeout: a host that
+    does not resolve, a refused connection, any timeout (a server that accepts and never answers). The client tries
+    these at most a couple of times instead of its full attempt budget (issue 19: "retry loops for errors that cannot
+    heal")."""
+    return is_dns_failure(exc) or is_refused(exc) or isinstance(exc, httpx.TimeoutException)
+
+
+def _safe_display(url: str) -> str:
+    try:
+        return display(url)
+    except ValueError:  # urlsplit refuses some malformed URLs (an unclosed IPv6 bracket)
+        text = url.split("?", 1)[0].strip()
+        return text if len(text) <= 200 else text[:200] + "…(truncated)"
+
+
+def _host(url: str | None) -> str:
+    if not url:
+        return "the endpoint"
+    try:
+        return display(url).split("/")[2] or "the endpoint"
+    except (ValueError, IndexError):
+        return "the endpoint"
+
+
+def _seconds(timeout: httpx.Timeout | None, field: str) -> str:
+    value = getattr(timeout, field, None) if timeout is not None else None
+    return f" within {value:g} s" if isinstance(value, int | float) else ""
+
+
+def header_error(name: str, value: str, what: str) -> ServiceError:
+    """A header value HTTP cannot carry, found before sending. Names the header and what is wrong with it, never the
+    value (it is usually the key)."""
+    lname = name.lower()
+    if lname == "ocp-apim-subscription-key":
+        thing, fix = "the resource's API key", "check the environment variable its key_env names"
+    elif lname == "authorization":
+        thing, fix = "the Entra ID token", "check the credential drplan signs in with"
+    else:
+        thing, fix = f"the {name} header", "check where its value comes from"
+    if value != value.strip():
+        problem = "it has leading or trailing whitespace (often a newline left at the end of the variable)"
+    elif any(ord(ch) > 126 for ch in value):
+        problem = "it holds a non-ASCII character"
+    else:
+        problem = "it holds a control character"
+    return ServiceError(f"{what}: {thing} cannot be sent in an HTTP header: {problem}; {fix}; nothing was sent")
+
+
+def error_from_request(exc: Exception, what: str, url: str) -> ServiceError:
+    """A request httpx could not even build: ``httpx.InvalidURL``, or a ``UnicodeError`` (a header value or a host
+    name that HTTP cannot carry). Nothing was sent; no retry can cure it."""
+    if isinstance(exc, httpx.InvalidURL):
+        return ServiceError(f"{what}: {_safe_display(url)!r} is not a valid URL ({exc}); check the resource's "
+                            "endpoint in the spec (or the service answer the URL came from); nothing was sent")
+    return ServiceError(f"{what}: the request to {_safe_display(url)!r} holds a character HTTP cannot carry "
+                        f"({exc.__class__.__name__}: a non-ASCII host name or header value); check the resource's "
+                        "endpoint and key; nothing was sent")
+
+
+def error_from_transport(exc: httpx.RequestError, what: str, *, url: str | None = None,
+                         timeout: httpx.Timeout | None = None) -> ServiceError:
+    """Translate a failed request (``httpx.RequestError``: transport failures, an undecodable answer). ``url`` and
+    ``timeout`` make the message precise; neither is required."""
+    name = exc.__class__.__name__
+    where = _host(url or (str(exc.request.url) if _has_request(exc) else None))
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return ServiceError(f"{what}: {_safe_display(url) if url else 'the URL'} is not an http:// or https:// URL; "
+                            "check the resource's endpoint in the spec; nothing was sent")
+    if isinstance(exc, httpx.LocalProtocolError):
+        # h11's own message quotes the offending header value, i.e. usually the key: never repeat it.
+        return ServiceError(f"{what}: drplan could not write a valid HTTP request ({name}): a header value holds "
+                            "whitespace or a control character, usually the API key (check the environment variable "
+                            "its key_env names for a trailing newline or space); nothing was sent")
+    if is_dns_failure(exc):
+        return ServiceError(f"{what}: cannot connect: the host {where} does not resolve ({exc}); check the "
+                            "resource's endpoint in the spec, and DNS/network access; nothing was sent")
+    if is_refused(exc):
+        return ServiceError(f"{what}: cannot connect: {where} refused the connection (nothing listens there); check "
+                            "the resource's endpoint in the spec, or that the service (or emulator) is running; "
+                            "nothing was sent")
+    if isinstance(exc, httpx.ConnectTimeout):
+        return ServiceError(f"{what}: cannot connect: no connection to {where}{_seconds(timeout, 'connect')} "
+                            f"({name}); check the endpoint and network access (a firewall that drops packets); "
+                            "nothing was sent")
+    if isinstance(exc, httpx.PoolTimeout):
+        return ServiceError(f"{what}: cannot connect: no free connection to {where}{_seconds(timeout, 'pool')} "
+                            f"({name}); nothing was sent")
+    if isinstance(exc, httpx.ConnectError | httpx.ProxyError):
+        return ServiceError(f"{what}: cannot connect: {name}: {exc}; nothing was sent")
+    if isinstance(exc, httpx.ReadTimeout):
+        return ResponseLostError(f"{what}: the request was sent but no answer came back{_seconds(timeout, 'read')} "
+                                 f"({name}); it may have taken effect")
+    if isinstance(exc, httpx.DecodingError):
+        return ResponseLostError(f"{what}: the request was sent but its answer could not be decoded ({name}); it may "
+                                 "have taken effect")
     return ResponseLostError(
-        f"{what}: the request was sent but no answer came back ({exc.__class__.__name__}); it may have taken effect"
+        f"{what}: the request was sent but no answer came back ({name}); it may have taken effect"
     )
+
+
+def _has_request(exc: httpx.RequestError) -> bool:
+    try:
+        exc.request  # noqa: B018 - httpx raises RuntimeError when the exception carries no request
+    except RuntimeError:
+        return False
+    return True

@@ -1,12 +1,46 @@
-"""Polling long-running operations: status words normalised in one place; the interval honours Retry-After."""
+"""Polling long-running operations: the one poller every family uses (issue 14), with every wait bounded (issue 19).
+
+Decisions are free of I/O and the async part is a thin shell (the azure-core habit, STYLE.md):
+
+* :func:`parse_status` reads one poll answer: status words are normalised in one place, and a missing or unknown
+  status is a :class:`ServiceError`, never "still running" (that polled forever).
+* :func:`next_delay` picks the wait before the next poll: the service's ``Retry-After`` when it sends one, capped at
+  ``min(max_interval, max_retry_after)`` (so ``Retry-After: 86400`` cannot stall an apply); otherwise an adaptive
+  interval that starts small and grows by ``growth`` per poll up to ``interval`` (Language jobs and Document
+  Intelligence copies send no Retry-After: short operations are seen promptly, long ones are not polled hard).
+* :func:`poll` waits at most ``deadline`` seconds for one operation, then raises :class:`OperationTimeoutError` naming
+  the operation URL (never its query) and what to do.
+
+:func:`normalise_status` stays for callers that *scan* lists of operations or jobs: there an unknown word is
+:attr:`OpStatus.UNKNOWN` (not terminal), never an error, and never mistaken for running or done.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import enum
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from drplan.azure.client import AzureClient, retry_after_seconds
+import httpx
+
+from drplan.azure.auth import Credential
+from drplan.azure.client import MAX_RETRY_AFTER, AzureClient, retry_after_seconds
+from drplan.azure.errors import json_object
+from drplan.azure.urls import display
+from drplan.errors import OperationTimeoutError, ServiceError
+
+#: How long :func:`poll` waits for one operation when neither its caller nor the client names a deadline. Copies of
+#: custom models take seconds to minutes; half an hour leaves a wide margin, and a run that hits it can be run again
+#: (apply resumes a journaled operation instead of starting another).
+DEFAULT_DEADLINE = 1800.0
+#: The first wait when the service sends no Retry-After (no operation is done the instant it starts).
+DEFAULT_START_INTERVAL = 0.25
+#: How much the wait grows per poll without Retry-After (1.5: 0.25, 0.375, 0.56, 0.84, 1 s with ``interval=1``).
+GROWTH = 1.5
+#: The shortest wait between polls: a ``Retry-After: 0`` never turns into a busy loop.
+MIN_WAIT = 0.1
 
 
 class OpStatus(str, enum.Enum):
@@ -15,27 +49,73 @@ class OpStatus(str, enum.Enum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELED = "canceled"
+    #: Only from :func:`normalise_status`: a word drplan does not know (or no status at all). Not terminal; poll
+    #: never returns it (it raises instead).
+    UNKNOWN = "unknown"
 
     @property
     def terminal(self) -> bool:
         return self in (OpStatus.SUCCEEDED, OpStatus.FAILED, OpStatus.CANCELED)
 
 
+#: Every status word of the four families' operations and jobs, lower-cased and without "_" (contracts §2.7, §6):
+#: DI / FR v3 / FR v2.1 operations, Content Understanding (PascalCase), Language jobs (TextAuthoringOperationStatus).
 _STATUS = {
     "notstarted": OpStatus.NOT_STARTED,
     "running": OpStatus.RUNNING,
     "inprogress": OpStatus.RUNNING,
+    "cancelling": OpStatus.RUNNING,  # Language: on its way to "cancelled", not there yet
     "succeeded": OpStatus.SUCCEEDED,
     "completed": OpStatus.SUCCEEDED,  # 2024-02-29-preview enum (contracts §2.7)
     "failed": OpStatus.FAILED,
+    # Language: some of the job's tasks failed. Not a success: the result is incomplete, so drplan treats it as failed
+    # (the job's own word is kept in every message, from the body).
+    "partiallycompleted": OpStatus.FAILED,
     "canceled": OpStatus.CANCELED,
     "cancelled": OpStatus.CANCELED,
     "skipped": OpStatus.CANCELED,
 }
+_KNOWN = "notStarted, running, succeeded, failed, canceled (and their spellings in each family)"
 
 
-def normalise_status(value: str | None) -> OpStatus:
-    return _STATUS.get((value or "").replace("_", "").lower(), OpStatus.RUNNING)
+def normalise_status(value: Any) -> OpStatus:
+    """The status a word names, or :attr:`OpStatus.UNKNOWN` for a word drplan does not know, a non-string or None.
+    For scanning lists; :func:`parse_status` is the strict reading of a poll answer."""
+    if not isinstance(value, str):
+        return OpStatus.UNKNOWN
+    return _STATUS.get(value.replace("_", "").lower(), OpStatus.UNKNOWN)
+
+
+def parse_status(body: dict[str, Any], *, url: str, what: str) -> OpStatus:
+    """The status of one poll answer; a ServiceError when it has none or one drplan does not know."""
+    subject = f"the operation at {display(url)}"
+    if "status" not in body or body["status"] is None or body["status"] == "":
+        keys = ", ".join(sorted(str(k) for k in body)[:10]) or "none"
+        raise ServiceError(f"{what}: {subject} answered without a status (its fields: {keys}); drplan cannot tell "
+                           "whether it is still running and stops waiting: check the operation on the service")
+    raw = body["status"]
+    status = normalise_status(raw)
+    if status is OpStatus.UNKNOWN:
+        shown = raw if isinstance(raw, str) else repr(raw)
+        shown = shown if len(shown) <= 100 else shown[:100] + "…(truncated)"
+        raise ServiceError(
+            f"{what}: {subject} answered status '{shown}', which drplan does not know (it knows {_KNOWN}); drplan "
+            "stops waiting rather than guess whether it is still running: check the operation on the service, and "
+            "that the resource's api_version is one drplan supports")
+    return status
+
+
+def next_delay(*, retry_after: float | None, adaptive: float, cap: float, remaining: float) -> float:
+    """Seconds to wait before the next poll: ``retry_after`` (the service's, None when it sent none) capped at
+    ``cap``, else ``adaptive``; never under :data:`MIN_WAIT`, never past the deadline (``remaining`` seconds away), so
+    the last poll happens at the deadline."""
+    wait = min(cap, retry_after) if retry_after is not None else adaptive
+    return max(0.0, min(max(MIN_WAIT, wait), remaining))
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = retry_after_seconds(response, -1.0)
+    return None if value < 0 else value
 
 
 async def poll(
@@ -43,7 +123,7 @@ async def poll(
     url: str,
     *,
     endpoint: str,
-    key: str,
+    key: Credential,
     what: str,
     interval: float = 1.0,
     max_interval: float = 10.0,
@@ -51,26 +131,65 @@ async def poll(
     sleep: Callable[[float], Any] | None = None,
     first_delay: float = 0.0,
     start_interval: float | None = None,
+    deadline: float | None = None,
+    max_retry_after: float | None = None,
+    growth: float = GROWTH,
+    clock: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
-    """GET ``url`` until the operation is terminal; return the final body. ``first_delay`` is the Retry-After of the
-    answer that started the operation (a poll before it is wasted: the service said when to come back).
-    ``start_interval``: for services whose job answers carry no Retry-After (Language authoring, contracts §6), wait
-    this long after the first poll and double the wait up to ``interval``, so short jobs finish promptly and long ones
-    are not polled hard."""
-    import asyncio
+    """GET ``url`` until the operation is terminal; return the final body (succeeded, failed or canceled: the caller
+    decides what a failure means).
 
-    do_sleep = sleep or asyncio.sleep
+    * ``first_delay``: the Retry-After of the answer that started the operation (a poll before it is wasted), capped
+      like any Retry-After.
+    * Without Retry-After the wait starts at ``start_interval`` (None: :data:`DEFAULT_START_INTERVAL`) and grows by
+      ``growth`` per poll up to ``interval``. A Retry-After is obeyed up to ``min(max_interval, max_retry_after)``
+      (``max_retry_after`` None: the client's, else :data:`~drplan.azure.client.MAX_RETRY_AFTER`).
+    * ``deadline``: seconds for the whole wait (None: the client's ``operation_deadline``, else
+      :data:`DEFAULT_DEADLINE`); past it, :class:`OperationTimeoutError`. Time counts on ``clock`` (None: the
+      client's), and never less than the time slept.
+    * ``sleep`` None: the client's sleep (one injectable sleep for tests).
+    * A missing or unknown status, or an answer that is not a JSON object: :class:`ServiceError`.
+    """
+    do_sleep: Callable[[float], Awaitable[Any]] = sleep or getattr(client, "sleep", None) or asyncio.sleep
+    now: Callable[[], float] = clock or getattr(client, "clock", None) or time.monotonic
+    if deadline is None:
+        deadline = getattr(client, "operation_deadline", None)
+        deadline = DEFAULT_DEADLINE if deadline is None else deadline
+    if max_retry_after is None:
+        max_retry_after = getattr(client, "max_retry_after", None)
+        max_retry_after = MAX_RETRY_AFTER if max_retry_after is None else max_retry_after
+    cap = min(max_interval, max_retry_after)
+    started, slept = now(), 0.0
+
+    def elapsed() -> float:
+        return max(now() - started, slept)
+
+    async def pause(seconds: float) -> None:
+        nonlocal slept
+        if seconds > 0:
+            await do_sleep(seconds)
+            slept += seconds
+
     if first_delay > 0:
-        await do_sleep(min(max_interval, first_delay))
-    wait = interval if start_interval is None else min(start_interval, interval)
+        await pause(min(cap, first_delay, deadline))
+    adaptive = min(interval, DEFAULT_START_INTERVAL if start_interval is None else start_interval)
     while True:
         response = await client.request("GET", url, endpoint=endpoint, key=key, what=what)
-        body = response.json()
-        status = normalise_status(body.get("status"))
+        body = json_object(response, what=what, subject=f"the operation at {display(url)}")
+        status = parse_status(body, url=url, what=what)
         if on_progress:
             on_progress(status, body)
         if status.terminal:
             return body
-        # Retry-After is honoured, with a small floor so a "0" never turns into a busy loop.
-        await do_sleep(max(0.1, min(max_interval, retry_after_seconds(response, wait))))
-        wait = min(interval, wait * 2)
+        remaining = deadline - elapsed()
+        if remaining <= 0:
+            raise OperationTimeoutError(
+                f"{what}: the operation at {display(url)} is still {body.get('status')!s} after {elapsed():.0f} s, "
+                f"past its deadline of {deadline:g} s; drplan stopped waiting, but the operation may still be running "
+                "on the service: run the same command again later to pick it up (apply resumes a journaled "
+                "operation instead of starting another), or check it on the service")
+        await pause(next_delay(retry_after=_retry_after(response), adaptive=adaptive, cap=cap, remaining=remaining))
+        adaptive = min(interval, adaptive * growth)
+
+
+__all__ = ["DEFAULT_DEADLINE", "OpStatus", "next_delay", "normalise_status", "parse_status", "poll"]

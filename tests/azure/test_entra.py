@@ -14,8 +14,8 @@ from drplan.azure.auth import SCOPE, EntraToken
 from drplan.azure.client import AzureClient
 from drplan.errors import AuthError
 from drplan.redact import redact
-from drplan.services.base import Connection
-from drplan.services.documentintelligence import DocumentModelsAdapter
+from drplan.families.base import Connection
+from drplan.families.document_intelligence.adapter import DocumentModelsAdapter
 from drplan.spec.model import AssetKind
 
 

@@ -14,7 +14,8 @@
   an empty blob, which reads as "no state yet" (``read()`` returns ``(None, etag)``).
 * **Writes** are uploads with ``If-Match`` the ETag read (``If-None-Match: *`` when nothing was stored), carrying our
   lease when we hold the lock. A run that lost its lease, or read a state somebody has written since, gets
-  :class:`StateConflictError` and writes nothing.
+  :class:`StateConflictError` and writes nothing. They are network calls (``network_io``): the apply journal makes
+  them from a worker thread, one at a time, so concurrent changes keep running while the state uploads.
 * **Secrets**: the connection string / account key come from the environment variables the spec names, are
   registered with :mod:`drplan.redact` the moment they are read (every part of a connection string that is a secret
   too), and are never part of a message: azure-core exceptions are translated in exactly one place,
@@ -51,7 +52,13 @@ from azure.storage.blob import (
     ExponentialRetry,
 )
 
-from drplan.errors import DrplanError, SpecError, StateConflictError, StateError, StateLockedError
+from drplan.errors import (
+    DrplanError,
+    SpecError,
+    StateConflictError,
+    StateError,
+    StateLockedError,
+)
 from drplan.redact import register_secret
 from drplan.state.backends.base import ExitGuard, LockInfo
 
@@ -161,6 +168,11 @@ def _register_connection_string(value: str) -> None:
 class AzureBlobBackend:
     """State in ``{account_url}/{container}/{blob}``; lock = a lease on that blob (module docstring)."""
 
+    #: Every read and write is a network call (up to the SDK's timeouts and retries): async callers run writes in a
+    #: worker thread (drplan.apply.journal) so they do not block the event loop. Calls are not made concurrently on
+    #: one backend object; the caller keeps one writer at a time (the ETag of each write feeds the next).
+    network_io = True
+
     def __init__(
         self,
         account_url: str,
@@ -210,7 +222,9 @@ class AzureBlobBackend:
             return cls(config["account_url"], config["container"], config["blob"],
                        credential=_secret_from_env(env, "account_key_env"), auth=f"the account key in ${env}",
                        **common)
-        from azure.identity import DefaultAzureCredential  # Entra ID: az login, managed or workload identity
+        from azure.identity import (
+            DefaultAzureCredential,  # Entra ID: az login, managed or workload identity
+        )
 
         return cls(config["account_url"], config["container"], config["blob"],
                    credential=DefaultAzureCredential(), auth="the Entra ID identity's role on the container "
