@@ -3,6 +3,7 @@ copy into the state."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
@@ -11,15 +12,14 @@ from typing import Any
 
 import httpx
 
+from drplan.apply.context import copy_record
 from drplan.apply.executor import ApplyResult, Executor
 from drplan.azure.client import AzureClient
 from drplan.errors import StateError
-from drplan.plan.language import language_fetches
+from drplan.families import family_of, family_of_kind
 from drplan.plan.planfile import seal
-from drplan.plan.planner import build_plan, kinds_of
-from drplan.refresh import connections, fetch_language_details, refresh
-from drplan.services.lineage import Lineage
-from drplan.services.registry import adapter_for
+from drplan.plan.planner import build_plan
+from drplan.refresh import connections, refresh
 from drplan.spec.model import AssetKind, Spec, StateConfig
 from drplan.state.backends import backend_from_config
 from drplan.state.manager import StateManager
@@ -69,7 +69,7 @@ async def make_plan(
     needs: dict[str, set[AssetKind]] = {}
     quota_for: set[str] = set()
     for rule in spec.rules:
-        kinds = kinds_of(rule, spec)
+        kinds = family_of(spec.resources[rule.source]).rule_kinds(rule)
         needs.setdefault(rule.source, set()).update(kinds)
         for t in rule.targets:
             needs.setdefault(t, set()).update(kinds)
@@ -82,10 +82,10 @@ async def make_plan(
     conns = connections({n: spec.resources[n].public() for n in needs}, where=str(spec.path))
     async with _client(transport, spec.per_endpoint_parallelism, [c.endpoint for c in conns.values()]) as client:
         inventories = await refresh(client, conns, needs, quota_for=quota_for, emit=emit)
-        # Language: export the projects the state cannot vouch for, read the target's models (plan/language.py).
-        wanted = language_fetches(spec, inventories, state, targets=tuple(targets), excludes=tuple(excludes))
-        if wanted:
-            await fetch_language_details(client, conns, inventories, wanted.exports, wanted.training, emit=emit)
+        # Reads beyond the list APIs that some families plan with (Language exports), each family at once.
+        used = {id(f): f for f in (family_of(spec.resources[r.source]) for r in spec.rules)}
+        await asyncio.gather(*(f.prepare_plan(client, conns, spec, inventories, state, targets=tuple(targets),
+                                              excludes=tuple(excludes), emit=emit) for f in used.values()))
         if stats is not None:
             stats["requests"] = client.stats.requests
             stats["throttled"] = client.stats.throttled
@@ -134,13 +134,8 @@ async def adopt(
     assert_copy: bool = False,
 ) -> tuple[dict[str, Any], bool]:
     """Record in state a target copy that exists already (made by hand, by another tool or another drplan state, or
-    before a lost state), after checking live that it is a copy of the source version the spec selects.
-
-    Document Intelligence / Form Recognizer v3 copies are identified by lineage, never by timestamps (issue 13). The
-    evidence, strongest first, is recorded as ``adopted``: ``lineage-tags`` (the copy's drplan tags name this source
-    version), ``heuristic`` (no tags, but the copy's expirationDateTime, which a copy keeps from its source, and its
-    docTypes digest equal the source's), ``asserted`` (``assert_copy``: the caller states it is a copy; the mapping is
-    the address itself). Content Understanding, Language and FR v2.x compare content as before.
+    before a lost state), after checking live that it is a copy of the source version the spec selects: the family
+    says by what evidence (``Family.adopt_evidence``; recorded as ``adopted``).
 
     The planner decides what ``address`` means (rule, target, kind, id, renames), from a fresh refresh made under the
     state lock, so adopt and plan can never disagree about it. Returns ``(record, added)``; adopting an address
@@ -149,7 +144,7 @@ async def adopt(
     with manager.locked("adopt", timeout=lock_timeout) as state:
         plan = await make_plan(spec, transport=transport, targets=(address,))
         if not manager.exists and plan["state"].get("recover_lineage"):
-            state.lineage = plan["state"]["recover_lineage"]  # a lost state: its copies name it (planner.py)
+            state.lineage = plan["state"]["recover_lineage"]  # a lost state: its copies name it (plan.context)
         change = next((c for c in plan["changes"] if c["address"] == address), None)
         if change is None:
             raise StateError(
@@ -157,36 +152,12 @@ async def adopt(
                 "<rule>/<target-resource>/<kind>/<target-id>, see drplan plan -v); nothing was recorded"
             )
         src, tgt = change["source"], change["target"]
-        where = f"{tgt['resource']}/{tgt['id']}"
         if not tgt.get("exists"):
-            raise StateError(f"{address}: there is no {change['kind']} {where} to adopt; drplan plan would create it")
+            raise StateError(f"{address}: there is no {change['kind']} {tgt['resource']}/{tgt['id']} to adopt; "
+                             "drplan plan would create it")
         if address in state.journal:
             raise StateError(f"{address}: an apply is in the middle of this copy (journal step "
                              f"{state.journal[address]['step']}); run that apply again to finish it instead")
-        language = change["kind"] == AssetKind.LANGUAGE_PROJECT.value
-        lineage_kinds = (AssetKind.DOCUMENT_MODEL.value, AssetKind.DOCUMENT_CLASSIFIER.value)
-        evidence: str | bool = True
-        extra: dict[str, Any] = {}
-        if language and "content_digest" not in tgt and address in state.resources:
-            return state.resources[address], False  # recorded and in sync by the state: nothing was exported
-        if change["kind"] in lineage_kinds:
-            recorded = state.resources.get(address)
-            if recorded is not None and recorded.get("target_id") == tgt["id"] \
-                    and recorded.get("source_fingerprint") == src["fingerprint"]:
-                return recorded, False
-            evidence, extra = await _lineage_evidence(spec, change, state.lineage, transport, assert_copy)
-        elif language:
-            # A project's version is its content: adopt when the exports were compared at plan time and are equal.
-            if not src.get("content_digest") or tgt.get("content_digest") != src["content_digest"]:
-                raise StateError(
-                    f"{address}: {where} does not hold the same assets as {src['resource']}/{src['id']}"
-                    + "; refusing to adopt it")
-        elif tgt.get("fingerprint") != src["fingerprint"]:
-            raise StateError(
-                f"{address}: {where} is not a copy of {src['resource']}/{src['id']} as it is now (target "
-                f"{tgt.get('fingerprint')}, source {src['fingerprint']}); refusing to adopt it: delete it on the "
-                "target and let drplan copy it, or map the source elsewhere with rename"
-            )
         recorded = state.resources.get(address)
         if recorded is not None and recorded.get("target_id") == tgt["id"] \
                 and recorded.get("source_fingerprint") == src["fingerprint"]:
@@ -195,70 +166,12 @@ async def adopt(
             raise StateError(f"{address}: already recorded in state with another copy (source fingerprint "
                              f"{recorded.get('source_fingerprint')}); drplan state rm it first if you mean to replace "
                              "that record")
-        resources = plan["resources"]
-        source_res = resources[src["resource"]]
-        record = {
-            "rule": change["rule"],
-            "kind": change["kind"],
-            "source_resource": src["resource"],
-            "source_id": src["id"],
-            "source_fingerprint": src["fingerprint"],
-            "target_resource": tgt["resource"],
-            "target_resource_id": resources[tgt["resource"]]["resource_id"],
-            "target_id": tgt["id"],
-            "copied_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "encryption_downgrade": bool(change["flags"].get("encryption_downgrade", False)),
-            "source_encryption": source_res["encryption"],
-            "target_encryption": resources[tgt["resource"]]["encryption"],
-            "adopted": evidence,
-            "lineage": Lineage(state.lineage, source_res.get("resource_id") or source_res["endpoint"], src["id"],
-                               src["fingerprint"]).to_dict(),
-            **extra,
-        }
-        if tgt.get("fingerprint") and change["kind"] in lineage_kinds:
-            record["target_fingerprint"] = tgt["fingerprint"]
-        if language:
-            record.update({"source_modified": src["fingerprint"].removeprefix("modified="),
-                           "target_modified": tgt.get("modified") or "", "content_digest": src["content_digest"]})
+        names = (src["resource"], tgt["resource"])
+        conns = connections({n: spec.resources[n].public() for n in names}, where=str(spec.path))
+        async with _client(transport, spec.per_endpoint_parallelism, [c.endpoint for c in conns.values()]) as client:
+            evidence, extra = await family_of_kind(change["kind"]).adopt_evidence(
+                client, conns, spec, change, state, assert_copy=assert_copy)
+        record = {**copy_record(change, plan["resources"], state.lineage), "adopted": evidence, **extra}
         state.resources[address] = record
         manager.persist()
         return record, True
-
-
-async def _lineage_evidence(spec: Spec, change: dict[str, Any], state_lineage: str,
-                            transport: httpx.AsyncBaseTransport | None, assert_copy: bool) -> tuple[str, dict[str, Any]]:
-    """Why a DI / FR v3 target asset may be recorded as a copy of the planned source version (see ``adopt``), and
-    what the record adds; raises StateError naming what was compared when nothing matches."""
-    src, tgt = change["source"], change["target"]
-    address, where = change["address"], f"{tgt['resource']}/{tgt['id']}"
-    kind = AssetKind(change["kind"])
-    conns = connections({n: spec.resources[n].public() for n in (src["resource"], tgt["resource"])},
-                        where=str(spec.path))
-    async with _client(transport, spec.per_endpoint_parallelism, [c.endpoint for c in conns.values()]) as client:
-        source = await adapter_for(client, conns[src["resource"]]).get(kind, src["id"])
-        target = await adapter_for(client, conns[tgt["resource"]]).get(kind, tgt["id"])
-    if source is None or target is None:
-        raise StateError(f"{address}: {src['resource']}/{src['id'] if source is None else tgt['id']} disappeared "
-                         "while adopting; run drplan plan again")
-    ref = spec.resources[src["resource"]].resource_id or spec.resources[src["resource"]].endpoint
-    want = Lineage(state_lineage, ref, source.id, source.fingerprint)
-    if target.lineage is not None:
-        if not target.lineage.same_version(want):
-            raise StateError(f"{address}: {where} is not a copy of {src['resource']}/{src['id']} as it is now "
-                             f"(version {source.fingerprint}): its lineage tags say it is a "
-                             f"{target.lineage.describe()}; refusing to adopt it")
-        extra = {"lineage_tags": True}
-        if target.lineage.state != state_lineage:
-            extra["adopted_from_state"] = target.lineage.state
-        return "lineage-tags", extra
-    if target.expires and target.expires == source.expires and target.content_digest \
-            and target.content_digest == source.content_digest:
-        return "heuristic", {"lineage_tags": False}
-    if assert_copy:
-        return "asserted", {"lineage_tags": False}
-    compared = (f"expirationDateTime {target.expires or '(none)'} vs {source.expires or '(none)'}, docTypes digest "
-                f"{target.content_digest or '(none)'} vs {source.content_digest or '(none)'}")
-    raise StateError(
-        f"{address}: {where} carries no drplan lineage tags, and the heuristic does not match ({compared}); refusing "
-        f"to adopt it. If you know it is a copy of {src['resource']}/{src['id']}, run drplan adopt again with "
-        "--assert-copy; otherwise delete it on the target and let drplan copy it")

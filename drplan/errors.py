@@ -20,7 +20,10 @@
     │   ├── ResponseLostError        a request whose answer never arrived (it may have had its effect)
     │   ├── ForeignHostError         a URL (from an answer or the state) is not on the resource's own host:
     │   │                            refused before any key or token is attached
-    │   └── OperationFailedError     a long-running operation ended failed/canceled
+    │   ├── OperationFailedError     a long-running operation ended failed/canceled
+    │   └── OperationTimeoutError    a long-running operation did not end within its deadline (it may still be
+    │                                running on the service: names the operation URL and what to do)
+    ├── ApplyStepError               one change could not go on (what happened, what to do); the executor collects them
     └── ApplyError                   one or more changes failed during apply (details per address)
 
 Only the CLI's top level turns these into exit codes. Every message passes through drplan.redact.
@@ -133,8 +136,17 @@ class OperationFailedError(ServiceError):
     pass
 
 
+class OperationTimeoutError(ServiceError):
+    """A long-running operation was still not terminal when its deadline passed (drplan.azure.lro.poll). Nothing is
+    known about its outcome: it may still be running, and a later run can pick it up from its URL."""
+
+
 class ForeignHostError(ServiceError):
     """A URL to be called with a resource's credentials is not on that resource's endpoint: nothing was sent."""
+
+
+class ApplyStepError(DrplanError):
+    """One change of an apply could not go on; the message says what happened and what to do."""
 
 
 class ApplyError(DrplanError):

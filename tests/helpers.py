@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from drplan.services.base import Asset, Inventory
-from drplan.services.documentintelligence import fingerprint
+from drplan.families.base import Asset, Inventory
+from drplan.families.document_intelligence.adapter import fingerprint
 from drplan.spec.model import AssetKind, Encryption, Family, Resource, Rule, Spec, StateConfig
 
 SUB = "00000000-0000-0000-0000-000000000000"

@@ -1,83 +1,27 @@
 """Apply a saved plan: check it is still valid, take the lock, run each change's steps with bounded concurrency,
 journal before and after every side effect, verify, and record. Resume an interrupted apply from the journal.
 
-Crash safety (DESIGN §2.5, §3): the journal is written *before* each side effect, so after a kill at any point the
-next apply knows what may have happened and looks before it leaps:
-* ``authorizing``: authorizeCopy may have reserved the target id; try again; a 409 then means the old reservation
-  holds until its authorization expires, which is explained to the user.
-* ``copy-requested``: copyTo may have started; search the source's ``/operations`` for a copy towards our target
-  location, and check the target, before authorizing anew.
-* ``copying``: poll the journaled operation URL; if it is gone (retention), check the target.
-* ``deleting`` (replace/delete): delete again (404 is fine).
+The executor owns what is the same for every family: the plan's validity, the state's lineage and serial, the live
+preconditions, ordering (``depends_on``), concurrency, deletes, and the apply record. Each change's own steps are
+its family's (``drplan.families.<family>.apply``), run with an :class:`~drplan.apply.context.ApplyContext`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from drplan.apply.cuflow import run_cu_copy, run_set_default
+from drplan.apply.context import ApplyContext, CrashPoints, Emit
 from drplan.apply.journal import Journal, utcnow
-from drplan.apply.languageflow import run_language_change
-from drplan.apply.v2flow import run_v2_copy
 from drplan.azure.client import AzureClient
-from drplan.azure.errors import explain
-from drplan.azure.lro import OpStatus, normalise_status
-from drplan.errors import (
-    ApplyError,
-    ConflictError,
-    DrplanError,
-    NotApplyableError,
-    NotFoundError,
-    OperationFailedError,
-    ResponseLostError,
-    ServiceError,
-    StalePlanError,
-)
+from drplan.errors import ApplyError, DrplanError, NotApplyableError, StalePlanError
+from drplan.families import adapter_for, family_of_kind
+from drplan.families.base import Connection, Inventory
 from drplan.plan.model import Action, change_action
 from drplan.refresh import connections, refresh
-from drplan.services.base import Asset, Connection, Inventory, normalise_time
-from drplan.services.documentintelligence import (
-    CopyAuthorization,
-)
-from drplan.services.lineage import Lineage, without_lineage_tags
-from drplan.services.registry import adapter_for
 from drplan.spec.model import AssetKind
 from drplan.state.manager import StateManager
-
-#: Clock skew tolerated when matching a source operation to a journaled authorization time.
-SKEW = timedelta(minutes=10)
-
-Emit = Callable[[dict[str, Any]], None]
-
-
-class _Crash:
-    """Test hook: ``DRPLAN_TEST_CRASH_AT=<point>`` kills the process (exit 137, no cleanup) the first time the named
-    point is reached, to prove that every step can be interrupted. Points: after-journal-authorizing,
-    after-authorize, after-journal-copy-requested, after-copy-sent, after-journal-copying, after-copy-done,
-    after-delete.
-
-    Content Understanding (apply/cuflow.py): after-journal-granting / after-journal-authorizing (GA grant / token
-    flow journaled, nothing sent), after-authorize (granted or token received), after-journal-copy-requested,
-    after-copy-sent (the target accepted the copy, its operation URL not journaled), after-journal-copying,
-    after-copy-done (the operation succeeded, not yet verified and recorded).
-
-    Language projects (apply/languageflow.py): after-journal-exporting (``exporting`` journaled, nothing sent),
-    after-export-sent (the export job exists, its URL is not journaled), after-export-done (export fetched and its
-    digest checked, ``exported`` journaled), after-import-sent (import job started, URL not journaled),
-    after-import-journaled, after-import-done (``imported`` journaled), after-train-sent, after-train-journaled,
-    after-train-done, after-deploy-sent, after-deploy-journaled."""
-
-    def __init__(self) -> None:
-        self.point = os.environ.get("DRPLAN_TEST_CRASH_AT", "")
-
-    def __call__(self, point: str) -> None:
-        if self.point and self.point == point:
-            os._exit(137)
 
 
 @dataclass
@@ -87,17 +31,6 @@ class ApplyResult:
     skipped: list[str] = field(default_factory=list)
     refreshed: list[str] = field(default_factory=list)  # no-ops whose state record was brought up to date
     already_applied: bool = False
-
-
-class _StepError(DrplanError):
-    pass
-
-
-def _parse_time(value: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(normalise_time(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 class Executor:
@@ -117,9 +50,10 @@ class Executor:
         self.parallelism = parallelism or plan["options"].get("parallelism", 10)
         self.emit = emit or (lambda event: None)
         self.poll_interval = poll_interval
-        self.crash = _Crash()
-        self.adapters: dict[str, Any] = {}  # resource name -> its family's adapter (drplan.services.registry)
+        self.crash = CrashPoints()
+        self.adapters: dict[str, Any] = {}  # resource name -> its family's adapter (drplan.families)
         self.journal: Journal | None = None
+        self.ctx: ApplyContext | None = None
 
     # -- the whole apply -----------------------------------------------------------------------------------------
     async def run(self) -> ApplyResult:
@@ -166,6 +100,8 @@ class Executor:
             rec["status"] = "in-progress"
         self.manager.persist()
         self.journal = Journal(self.manager, digest)
+        self.ctx = ApplyContext(plan=plan, state=state, journal=self.journal, adapters=self.adapters, emit=self.emit,
+                                poll_interval=self.poll_interval, crash=self.crash)
 
         result = ApplyResult(skipped=sorted(done), refreshed=[c["address"] for c in refreshes])
         sem = asyncio.Semaphore(self.parallelism)
@@ -262,286 +198,22 @@ class Executor:
             )
 
     # -- one change -------------------------------------------------------------------------------------------
-    def _step(self, change: dict[str, Any], step: str, message: str, **extra: Any) -> None:
-        self.emit({"type": "step", "address": change["address"], "step": step, "message": message, **extra})
-
     async def _run_change(self, change: dict[str, Any]) -> None:
-        assert self.journal is not None
-        action = change_action(change)
-        entry = self.journal.entry(change["address"])
-        if action is Action.DELETE:
+        assert self.journal is not None and self.ctx is not None
+        if change_action(change) is Action.DELETE:
             await self._delete(change)
             return
-        if change["kind"] == AssetKind.MODEL_DEPLOYMENT.value:
-            await run_set_default(self, change)
-            return
-        if change["kind"] == AssetKind.ANALYZER.value:
-            await run_cu_copy(self, change, entry)
-            return
-        if change["kind"] == AssetKind.LANGUAGE_PROJECT.value:
-            await run_language_change(self, change, entry)
-            return
-        if change["kind"] == AssetKind.CUSTOM_MODEL.value:
-            await run_v2_copy(self, change, entry)
-            return
-        if action is Action.REPLACE and (entry is None or entry["step"] == "deleting"):
-            await self._delete_old_copy(change)
-            entry = self.journal.entry(change["address"])
-        if entry is not None and entry["step"] in ("authorizing", "copy-requested", "copying"):
-            if await self._resume_copy(change, entry):
-                return
-            entry = self.journal.entry(change["address"])
-        await self._copy(change, entry)
-
-    async def _delete_old_copy(self, change: dict[str, Any]) -> None:
-        assert self.journal is not None
-        tgt = self.adapters[change["target"]["resource"]]
-        kind = AssetKind(change["kind"])
-        await self.journal.record(change["address"], "replace", "deleting", target_id=change["target"]["id"])
-        self._step(change, "deleting", f"deleting the old copy {change['target']['id']} on {tgt.conn.name}")
-        await tgt.delete(kind, change["target"]["id"])
-        self.crash("after-delete")
-        await self.journal.record(change["address"], "replace", "deleted")
+        await family_of_kind(change["kind"]).apply_change(self.ctx, change, self.journal.entry(change["address"]))
 
     async def _delete(self, change: dict[str, Any]) -> None:
-        assert self.journal is not None
+        assert self.journal is not None and self.ctx is not None
         tgt = self.adapters[change["target"]["resource"]]
         await self.journal.record(change["address"], "delete", "deleting", target_id=change["target"]["id"])
-        self._step(change, "deleting", f"deleting {change['target']['id']} on {tgt.conn.name}")
+        self.ctx.step(change, "deleting", f"deleting {change['target']['id']} on {tgt.conn.name}")
         await tgt.delete(AssetKind(change["kind"]), change["target"]["id"])
-        self.crash("after-delete")
+        self.ctx.crash("after-delete")
         await self.journal.finish(change["address"], None)
 
-    async def _copy(self, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
-        assert self.journal is not None
-        addr = change["address"]
-        action = change_action(change).value
-        src = self.adapters[change["source"]["resource"]]
-        tgt = self.adapters[change["target"]["resource"]]
-        kind = AssetKind(change["kind"])
-        tid = change["target"]["id"]
-        # Keep the first authorization time of an interrupted attempt: resume searches operations from then on.
-        authorized_at = (entry or {}).get("authorized_at") or utcnow()
-        await self.journal.record(addr, action, "authorizing", target_id=tid, authorized_at=authorized_at)
-        self.crash("after-journal-authorizing")
-        self._step(change, "authorizing", f"authorizing the copy on {tgt.conn.name} as {tid}")
-        # The copy carries the source's description and tags, plus its lineage (services/lineage.py): the tags given
-        # to authorizeCopy are kept on the copy in every recording, so a lost state can still tell drplan's copies.
-        tags = {**without_lineage_tags(change["source"]["tags"]), **self.lineage(change).tags()}
-        try:
-            auth = await tgt.authorize_copy(kind, tid, description=change["source"]["description"], tags=tags)
-        except ConflictError as exc:
-            await self._on_authorize_conflict(change, exc, entry)
-            return
-        except ResponseLostError as exc:
-            raise _StepError(
-                f"{exc}. The target may now hold a reservation for {tid!r} that drplan cannot use (the authorization "
-                "was never received); run drplan apply again: it will explain when the id frees up"
-            ) from None
-        self.crash("after-authorize")
-        await self.journal.record(addr, action, "copy-requested", authorization_expires=auth.expires,
-                                  target_location=auth.target_location)
-        self.crash("after-journal-copy-requested")
-        degrade = bool(change["flags"]["encryption_downgrade"])
-        self._step(change, "copying", f"copying {src.conn.name}/{change['source']['id']} to {tgt.conn.name}/{tid}"
-                   + (" (encryption downgrade allowed)" if degrade else ""))
-        first_delay = 0.0
-        try:
-            op_url, first_delay = await src.copy_to(kind, change["source"]["id"], auth, degrade=degrade)
-        except (ResponseLostError, ServiceError) as exc:
-            # A lost answer, or a retried copyTo answering "authorization already used": the first one may be running.
-            op_url = await src.find_copy_operation(kind, auth.target_location or tgt.asset_location(kind, tid),
-                                                   _minus_skew(authorized_at))
-            if op_url is None:
-                if isinstance(exc, ResponseLostError) and await self._target_done(change):
-                    return
-                raise _StepError(self._copy_error_message(change, exc, auth)) from None
-        self.crash("after-copy-sent")
-        await self.journal.record(addr, action, "copying", operation_url=op_url)
-        self._step(change, "copying", "copy started", operation_url=op_url, level="debug")
-        self.crash("after-journal-copying")
-        await self._wait_and_finish(change, op_url, first_delay=first_delay)
-
-    def _copy_error_message(self, change: dict[str, Any], exc: DrplanError, auth: CopyAuthorization) -> str:
-        text = str(exc)  # codes with a fixed meaning (1002, ModelNotReady, ...) were explained by azure/errors.py
-        if "DataProtection" in text or "downgrade" in text.lower():
-            hint = ("the service refused to copy from a customer-managed-key resource to one without; the plan "
-                    "did not allow an encryption downgrade")
-        elif getattr(exc, "inner_code", None) == "ModelNotFound" or isinstance(exc, NotFoundError):
-            hint = "the source model is gone; run drplan plan again"
-        else:
-            hint = ""
-        return f"{text}{'; ' + hint if hint else ''}. The target id {auth.target_id!r} stays reserved until {auth.expires}"
-
-    async def _on_authorize_conflict(self, change: dict[str, Any], exc: ConflictError,
-                                     entry: dict[str, Any] | None) -> None:
-        tid = change["target"]["id"]
-        tname = change["target"]["resource"]
-        # A 409 means the id is taken by a model, or reserved by an unused authorization (contracts §2.4). The live
-        # body of the second case is not recorded, so the inner code is not trusted: the target itself tells.
-        tgt = self.adapters[tname]
-        asset = await tgt.get(AssetKind(change["kind"]), tid)
-        if asset is not None:
-            if self._is_our_copy(change, asset):
-                await self._record_done(change, operation_url=None, target_fingerprint=asset.fingerprint)
-                return
-            found = asset.lineage.describe() if asset.lineage else "it carries no drplan lineage tags"
-            raise _StepError(
-                f"{tname!r} now has a {change['kind']} {tid!r} that is not this apply's copy of the planned source "
-                f"version ({found}); it appeared after the plan was made: run drplan plan again"
-            ) from None
-        when = ""
-        if entry and entry.get("authorized_at"):
-            when = f" An interrupted apply asked for that authorization at {entry['authorized_at']}"
-            if entry.get("authorization_expires"):
-                when += f"; it expires at {entry['authorization_expires']}"
-            when += "."
-        # Document Intelligence v4 / Form Recognizer v3 authorizations expired 1 hour after issue in every recorded
-        # answer (2023 and 2024; the docs say 24 h): the expiry drplan read is quoted when it has one.
-        await self.journal.record(change["address"], change_action(change).value, "authorizing",
-                                  note="target id reserved by an unused authorization")  # type: ignore[union-attr]
-        raise _StepError(
-            f"the target id {tid!r} on {tname!r} is reserved by an earlier copy authorization that was never used "
-            f"(HTTP 409).{when} The service frees the id when that authorization expires (1 hour after it was "
-            "issued in every recorded answer); run drplan apply again after then, or rename the copy in the spec"
-        ) from None
-
-    async def _resume_copy(self, change: dict[str, Any], entry: dict[str, Any]) -> bool:
-        """Continue an interrupted copy. True when the change is finished; False to start the copy afresh."""
-        assert self.journal is not None
-        src = self.adapters[change["source"]["resource"]]
-        kind = AssetKind(change["kind"])
-        tid = change["target"]["id"]
-        self._step(change, "resuming", f"resuming from journal step '{entry['step']}' ({entry['updated']})")
-        if entry["step"] == "copying" and entry.get("operation_url"):
-            try:
-                await self._wait_and_finish(change, entry["operation_url"])
-                return True
-            except NotFoundError:
-                pass  # the operation aged out of retention: the target tells what happened
-        if await self._target_done(change):
-            return True
-        if entry["step"] in ("copy-requested", "copying"):
-            tgt = self.adapters[change["target"]["resource"]]
-            op_url = await src.find_copy_operation(kind, entry.get("target_location") or tgt.asset_location(kind, tid),
-                                                   _minus_skew(entry.get("authorized_at", "")))
-            if op_url:
-                await self.journal.record(change["address"], change_action(change).value, "copying",
-                                          operation_url=op_url)
-                await self._wait_and_finish(change, op_url)
-                return True
-        return False
-
-    async def _target_done(self, change: dict[str, Any]) -> bool:
-        """If the target already holds this state's copy of the planned source version (by its lineage tags),
-        record it and say so."""
-        tgt = self.adapters[change["target"]["resource"]]
-        asset = await tgt.get(AssetKind(change["kind"]), change["target"]["id"])
-        if asset is not None and self._is_our_copy(change, asset):
-            await self._record_done(change, operation_url=None, target_fingerprint=asset.fingerprint)
-            return True
-        return False
-
-    def lineage(self, change: dict[str, Any]) -> Lineage:
-        """The lineage a copy made by this change carries: this state, the source resource, id and version."""
-        assert self.manager.state is not None
-        src = change["source"]
-        res = self.plan["resources"][src["resource"]]
-        return Lineage(self.manager.state.lineage, res.get("resource_id") or res["endpoint"], src["id"],
-                       src["fingerprint"])
-
-    def _is_our_copy(self, change: dict[str, Any], asset: Asset) -> bool:
-        """A target asset is this change's copy when its lineage tags name this state and the planned source
-        version. Never by comparing timestamps with the source: a copy's createdDateTime is its own (issue 13)."""
-        want = self.lineage(change)
-        if asset.lineage is not None:
-            return asset.lineage.state == want.state and asset.lineage.same_version(want)
-        # No tags (a classifier copy shows none): the journal says this apply started the copy, so a target that
-        # kept the source's expirationDateTime and docTypes is taken as ours (the documented heuristic).
-        src = change["source"]
-        return bool(asset.expires and asset.content_digest and asset.expires == src.get("expires")
-                    and asset.content_digest == src.get("content_digest"))
-
-    async def _wait_and_finish(self, change: dict[str, Any], op_url: str, *, first_delay: float = 0.0) -> None:
-        assert self.journal is not None
-        src = self.adapters[change["source"]["resource"]]
-        last = [-1]
-
-        def progress(status: OpStatus, body: dict[str, Any]) -> None:
-            pct = body.get("percentCompleted")
-            if pct is not None and pct != last[0]:
-                last[0] = pct
-                self._step(change, "copying", f"{status.value} {pct}%", percent=pct, operation_url=op_url,
-                           level="debug")
-
-        body = await src.wait(op_url, what=f"copy operation for {change['address']}", on_progress=progress,
-                              interval=self.poll_interval, first_delay=first_delay)
-        status = normalise_status(body.get("status"))
-        if status is not OpStatus.SUCCEEDED:
-            err = body.get("error") or {}
-            inner = err.get("innererror") or {}
-            detail = "/".join(x for x in (err.get("code"), inner.get("code")) if x)
-            await self.journal.record(change["address"], change_action(change).value, "authorizing",
-                                      operation_url=None, note=f"copy operation {status.value}")
-            raise OperationFailedError(
-                f"the copy operation ended {status.value}: {detail}: {err.get('message', 'no details')}"
-                + (f" ({inner.get('message')})" if inner.get("message") else "") + explain(inner.get("code"), err.get("code")),
-                code=err.get("code"), inner_code=inner.get("code"),
-            )
-        self.crash("after-copy-done")
-        tgt = self.adapters[change["target"]["resource"]]
-        asset = await tgt.get(AssetKind(change["kind"]), change["target"]["id"])
-        # Verify by id and lineage, never by createdDateTime (a copy gets its own since 2024, issue 13). A copy whose
-        # tags were not kept is accepted on the operation's word (the recordings always keep them; drplan does not
-        # depend on it) and recorded without tag lineage.
-        if asset is None or (asset.lineage is not None and not self._is_our_copy(change, asset)):
-            raise _StepError(
-                f"the copy operation succeeded but {tgt.conn.name}/{change['target']['id']} "
-                + ("does not exist" if asset is None else f"carries another lineage ({asset.lineage.describe()}; "
-                   f"expected {self.lineage(change).describe()})" if asset.lineage else "")
-            )
-        await self._record_done(change, operation_url=op_url, target_fingerprint=asset.fingerprint,
-                                extra={"lineage_tags": asset.lineage is not None})
-
-    async def _record_done(self, change: dict[str, Any], operation_url: str | None, *,
-                           target_id: str | None = None, extra: dict[str, Any] | None = None,
-                           target_fingerprint: str | None = None) -> None:
-        """Record a finished copy: what it was copied from (its lineage, the same for every family) and the copy's
-        own fingerprint as seen right after the copy (a later change of it is drift)."""
-        assert self.journal is not None
-        tgt = self.adapters[change["target"]["resource"]]
-        record: dict[str, Any] = {
-            "rule": change["rule"],
-            "kind": change["kind"],
-            "source_resource": change["source"]["resource"],
-            "source_id": change["source"]["id"],
-            "source_fingerprint": change["source"]["fingerprint"],
-            "target_resource": change["target"]["resource"],
-            "target_resource_id": tgt.conn.resource_id,
-            "target_id": target_id or change["target"]["id"],
-            "copied_at": utcnow(),
-            "encryption_downgrade": bool(change["flags"]["encryption_downgrade"]),
-            "source_encryption": self.plan["resources"][change["source"]["resource"]]["encryption"],
-            "target_encryption": self.plan["resources"][change["target"]["resource"]]["encryption"],
-            "plan_digest": self.plan["digest"],
-            "lineage": self.lineage(change).to_dict(),
-        }
-        if target_fingerprint:
-            record["target_fingerprint"] = target_fingerprint
-        if operation_url:
-            record["operation_url"] = operation_url
-        record.update(extra or {})
-        await self.journal.finish(change["address"], record)
-        done = {"model-deployment": f"set {tgt.conn.name} /defaults {record['target_id']}",
-                "language-project": f"replicated to {tgt.conn.name}/{record['target_id']}"}
-        self._step(change, "done", done.get(change["kind"], f"copied to {tgt.conn.name}/{record['target_id']}"))
-
-
-def _minus_skew(when: str) -> str:
-    t = _parse_time(when) if when else None
-    if t is None:
-        return ""
-    return (t - SKEW).astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _violations(change: dict[str, Any], inventories: dict[str, Inventory]) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from drplan.cli.main import cli, run_command
+from drplan.cli.app import cli, run_command
 from drplan.errors import EXIT_CHANGES, EXIT_OK, PlanFileError
 from drplan.plan.model import Action, change_action
 from drplan.plan.planfile import load_plan, save_plan
@@ -226,12 +226,3 @@ def emulator(config: str, host: str, port: int, url_file: str | None) -> None:
     if url_file:
         argv += ["--url-file", url_file]
     sys.exit(emulator_main(argv))
-
-
-@cli.command("demo")
-@click.option("--dir", "workdir", type=click.Path(file_okay=False), help="Work here instead of a temporary directory.")
-def demo(workdir: str | None) -> None:
-    """Start the bundled emulator, plan, apply, and plan again (no changes)."""
-    from drplan.cli.demo import demo_cmd
-
-    run_command(demo_cmd, workdir)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from drplan.cli.app import cli, run_command
 from drplan.errors import EXIT_OK, DrplanError
 
 DEMO_KEYS = {  # emulator-only keys of the demo accounts (drplan/demo/emulator.toml); not secrets of anything real
@@ -69,3 +70,10 @@ def _run(work: Path, start_emulator, plan_cmd, apply_cmd, state_list_cmd, keep: 
     click.echo(f"The spec, plan and state are in {work}" if keep else
                "The temporary directory is removed now; run drplan demo --dir DIR to keep the spec, plan and state.")
     return EXIT_OK
+
+
+@cli.command("demo")
+@click.option("--dir", "workdir", type=click.Path(file_okay=False), help="Work here instead of a temporary directory.")
+def demo(workdir: str | None) -> None:
+    """Start the bundled emulator, plan, apply, and plan again (no changes)."""
+    run_command(demo_cmd, workdir)

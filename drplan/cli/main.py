@@ -7,63 +7,17 @@ Exit codes: 0 ok · 1 error · 2 changes present (plan/apply --detailed-exitcode
 from __future__ import annotations
 
 import gc
-import os
-import sys
-from collections.abc import Callable
-from typing import Any
 
-import click
+from drplan.cli.app import cli, run_command
 
-from drplan import __version__
-from drplan.errors import EXIT_ERROR, DrplanError
-from drplan.redact import redact
-
-
-class Context:
-    def __init__(self, json_events: bool = False, quiet: bool = False) -> None:
-        self.json_events = json_events
-        self.quiet = quiet
-
-
-def run_command(fn: Callable[..., int], *args: Any, **kwargs: Any) -> None:
-    """Run a command function and exit with its code; the one place exceptions become exit codes."""
-    try:
-        code = fn(*args, **kwargs)
-    except DrplanError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        code = exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("Interrupted. The journal keeps what was done; run the same command again to resume.", err=True)
-        code = 130
-    except click.exceptions.Exit:
-        raise
-    except click.ClickException:
-        raise
-    except Exception as exc:  # noqa: BLE001 - last resort: a readable, redacted line instead of a traceback
-        if os.environ.get("DRPLAN_DEBUG"):
-            raise
-        click.echo(f"Error: internal error: {exc.__class__.__name__}: {redact(str(exc))} "
-                   "(set DRPLAN_DEBUG=1 for a traceback)", err=True)
-        code = EXIT_ERROR
-    sys.exit(code)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="drplan")
-def cli() -> None:
-    """drplan: plan and apply disaster-recovery copies of custom Azure AI models.
-
-    \b
-    Exit codes: 0 ok, 1 error, 2 changes present (with --detailed-exitcode),
-                3 stale plan, 4 state locked by another run.
-    """
+__all__ = ["cli", "main", "run_command"]
 
 
 def main() -> None:
     # drplan builds many small dicts (thousands of changes) and frees them all at exit: a rarer cyclic GC saves a
     # noticeable share of a large plan's CPU time (the same trade pip and mypy make).
     gc.set_threshold(50_000, 50, 100)
-    from drplan.cli import commands, state_cmds  # noqa: F401 - registers the commands
+    from drplan.cli import commands, demo, state_cmds  # noqa: F401 - registers the commands
 
     gc.freeze()  # what start-up imported is never garbage: keep the collector off it
 

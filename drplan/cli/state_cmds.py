@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from drplan.cli.main import cli, run_command
+from drplan.cli.app import cli, run_command
 from drplan.errors import EXIT_OK, StateError
 from drplan.spec.load import load_spec
 from drplan.state.manager import StateManager

@@ -1,25 +1,33 @@
-"""What the planner and the executor need from a service family, as small data types and one Protocol.
+"""The seam between drplan's core and its service families: the ``Family`` Protocol, the ``Adapter`` Protocol, and the
+small data types both sides share (Connection, Asset, Inventory).
 
+The core (spec loader, planner, executor, drift check, renderers, state) asks a family; it never branches on one.
+A family is one package under ``drplan/families/`` and one line in the registry (``drplan/families/__init__.py``).
 Adapters know a wire protocol; they do not know plans. Everything here is free of secrets except ``Connection.key``,
 which lives only in memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
 from drplan.azure.auth import Credential
-from drplan.services.lineage import Lineage
+from drplan.errors import StateError
+from drplan.lineage import Lineage
+from drplan.spec.model import AssetKind, Resource, Rule, Spec
+from drplan.state.model import State
 
 if TYPE_CHECKING:
     import httpx
 
+    from drplan.apply.context import ApplyContext
     from drplan.azure.client import AzureClient
     from drplan.azure.lro import OpStatus
-from drplan.spec.model import AssetKind
+    from drplan.plan.context import PlanContext
+    from drplan.plan.model import Change
 
 
 @dataclass(frozen=True)
@@ -91,9 +99,6 @@ def normalise_time(value: str) -> str:
     return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-ProgressFn = Callable[[str, dict[str, Any]], None]
-
-
 class HttpAdapter:
     """The plumbing every family's adapter shares: its client and connection, the service's base URL under the
     endpoint, and requests whose errors name the resource and the operation."""
@@ -113,22 +118,140 @@ class HttpAdapter:
     async def wait(self, operation_url: str, *, what: str,
                    on_progress: Callable[[OpStatus, dict[str, Any]], None] | None = None,
                    interval: float = 1.0, first_delay: float = 0.0,
-                   start_interval: float | None = None) -> dict[str, Any]:
-        """Poll an operation (or job) URL on this resource until it is terminal; return its final body."""
+                   start_interval: float | None = None, deadline: float | None = None) -> dict[str, Any]:
+        """Poll an operation (or job) URL on this resource until it is terminal; return its final body. The one
+        poller (drplan.azure.lro): Retry-After honoured and capped, adaptive without it, bounded by ``deadline``
+        seconds (None: the client's default)."""
         from drplan.azure.lro import poll
 
         return await poll(self.client, operation_url, endpoint=self.conn.endpoint, key=self.conn.key,
                           what=self._what(what), interval=interval, on_progress=on_progress,
-                          first_delay=first_delay, start_interval=start_interval)
+                          first_delay=first_delay, start_interval=start_interval, deadline=deadline)
 
 
-class ServiceAdapter(Protocol):
-    """The copy protocol of one family, spoken to one resource."""
+    async def wait_asset(self, kind: AssetKind, asset_id: str, *, busy: str = "creating", interval: float = 1.0,
+                         deadline: float = 1800.0) -> Asset | None:
+        """Poll an asset (through the family's ``get``) until its status leaves ``busy``; None if it disappears.
+        A CU analyzer or an FR v2 model still ``busy`` after ``deadline`` seconds is an OperationTimeoutError."""
+        import asyncio
+        import time
+
+        from drplan.errors import OperationTimeoutError
+
+        give_up = time.monotonic() + deadline
+        while True:
+            asset: Asset | None = await self.get(kind, asset_id)  # type: ignore[attr-defined]
+            if asset is None or asset.status != busy:
+                return asset
+            if time.monotonic() > give_up:
+                raise OperationTimeoutError(
+                    f"{self.conn.name}: {kind.value} {asset_id} is still {busy} after {deadline:.0f} s; run the same "
+                    "command again later (the journal keeps the step)")
+            await asyncio.sleep(interval)
+
+
+class Adapter(Protocol):
+    """The copy protocol of one family, spoken to one resource: what the core itself calls (refresh, delete)."""
 
     conn: Connection
 
-    async def inventory(self, kinds: frozenset[AssetKind]) -> Inventory: ...
+    async def inventory(self, kinds: frozenset[AssetKind], *, quota: bool = False) -> Inventory: ...
 
     async def get(self, kind: AssetKind, asset_id: str) -> Asset | None: ...
 
     async def delete(self, kind: AssetKind, asset_id: str) -> bool: ...
+
+
+class Family(Protocol):
+    """One service family: everything specific to it, behind the methods the core calls.
+
+    Adding a family = one package under ``drplan/families/`` implementing this, one registry line, one emulator
+    service module, its schema fragment, its tests (README, "Architecture")."""
+
+    #: The copy protocol id (``drplan.spec.model.copy_protocol``): resources copy to each other only within one.
+    protocol: str
+    #: For messages: "Content Understanding".
+    title: str
+    #: Rule keys that select this family's assets (the others are spec errors), and rule options only it understands.
+    selectors: tuple[str, ...]
+    options: tuple[str, ...]
+    #: The asset kinds this family owns (a change's ``kind`` names its family).
+    kinds: tuple[AssetKind, ...]
+    #: Kinds that take a slot of the target's custom-model quota (GET /info, v2 op=summary).
+    quota_kinds: frozenset[AssetKind]
+    #: Kinds several rules may claim on one target as long as their changes' settings agree (a CU /defaults key).
+    shared_kinds: frozenset[AssetKind]
+    #: ``[resources.X]`` keys only this family's resources may set (CU: ``copy_flow``).
+    resource_options: tuple[str, ...]
+
+    def adapter(self, client: AzureClient, conn: Connection) -> Any: ...
+
+    def rule_kinds(self, rule: Rule) -> frozenset[AssetKind]:
+        """The kinds a rule of this family lists on its source and targets."""
+        ...
+
+    def rule_errors(self, where: str, raw: Mapping[str, Any], src: Resource,
+                    targets: Sequence[Resource], *, check_env: bool = True) -> list[str]:
+        """Semantic spec errors of one ``[[replicate]]`` rule whose source is of this family (the schema and the
+        generic checks ran already)."""
+        ...
+
+    def plan_rule(self, ctx: PlanContext, rule: Rule) -> tuple[list[Change], list[str]]:
+        """The changes (one per target address) and warnings of one rule."""
+        ...
+
+    def orphan(self, ctx: PlanContext, rule: Rule, addr: str, rec: Mapping[str, Any],
+               target: dict[str, Any]) -> Change | None:
+        """A change for a state record the rule no longer plans; None: the generic prune/keep handling."""
+        ...
+
+    async def prepare_plan(self, client: AzureClient, conns: Mapping[str, Connection], spec: Spec,
+                           inventories: dict[str, Inventory], state: State, *, targets: tuple[str, ...],
+                           excludes: tuple[str, ...], emit: Callable[[dict[str, Any]], None] | None) -> None:
+        """Plan-time reads beyond the list APIs, into ``Asset.detail`` (Language exports); most families: none."""
+        ...
+
+    async def apply_change(self, ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
+        """Run one create / replace / update change (deletes are generic), journaled through ``ctx``."""
+        ...
+
+    async def adopt_evidence(self, client: AzureClient, conns: Mapping[str, Connection], spec: Spec,
+                             change: Mapping[str, Any], state: State, *,
+                             assert_copy: bool) -> tuple[str | bool, dict[str, Any]]:
+        """Why an existing target asset may be recorded as a copy of the planned source version (recorded as
+        ``adopted``) and what the record adds; raises StateError naming what was compared when nothing matches."""
+        ...
+
+
+class BaseFamily:
+    """Defaults for the optional parts of ``Family``; a family overrides what it needs."""
+
+    options: tuple[str, ...] = ()
+    quota_kinds: frozenset[AssetKind] = frozenset()
+    shared_kinds: frozenset[AssetKind] = frozenset()
+    resource_options: tuple[str, ...] = ()
+
+    def rule_errors(self, where: str, raw: Mapping[str, Any], src: Resource,
+                    targets: Sequence[Resource], *, check_env: bool = True) -> list[str]:
+        return []
+
+    def orphan(self, ctx: PlanContext, rule: Rule, addr: str, rec: Mapping[str, Any],
+               target: dict[str, Any]) -> Change | None:
+        return None
+
+    async def prepare_plan(self, client: AzureClient, conns: Mapping[str, Connection], spec: Spec,
+                           inventories: dict[str, Inventory], state: State, *, targets: tuple[str, ...],
+                           excludes: tuple[str, ...], emit: Callable[[dict[str, Any]], None] | None) -> None:
+        return None
+
+    async def adopt_evidence(self, client: AzureClient, conns: Mapping[str, Connection], spec: Spec,
+                             change: Mapping[str, Any], state: State, *,
+                             assert_copy: bool) -> tuple[str | bool, dict[str, Any]]:
+        """The default: the target's fingerprint equals the planned source's (content-addressed families)."""
+        src, tgt = change["source"], change["target"]
+        if tgt.get("fingerprint") != src["fingerprint"]:
+            raise StateError(
+                f"{change['address']}: {tgt['resource']}/{tgt['id']} is not a copy of {src['resource']}/{src['id']} "
+                f"as it is now (target {tgt.get('fingerprint')}, source {src['fingerprint']}); refusing to adopt it: "
+                "delete it on the target and let drplan copy it, or map the source elsewhere with rename")
+        return True, {}

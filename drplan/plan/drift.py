@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from drplan.lineage import same_fingerprint
 from drplan.plan.model import Action, change_action
-from drplan.services.lineage import same_fingerprint
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from drplan.errors import SpecError
+from drplan.families import FAMILIES, family_of
 from drplan.schemas import first_error, json_path, validator
 from drplan.spec.model import (
     API_VERSIONS,
-    CLASSIFIER_COPY_VERSIONS,
     Encryption,
     Family,
     LanguageTraining,
@@ -76,40 +77,8 @@ def build_spec(data: dict[str, Any], *, path: Path, digest: str, check_env: bool
         raise SpecError("\n".join(errors))
 
     errors = []
-    resources: dict[str, Resource] = {}
-    for rname, r in data["resources"].items():
-        family = Family(r["family"])
-        where = f"{name}: resources.{rname}"
-        if r["api_version"] not in API_VERSIONS[family]:
-            errors.append(
-                f"{where}.api_version: {r['api_version']!r} is not supported for {family.value}; "
-                f"use one of: {', '.join(API_VERSIONS[family])}"
-            )
-        auth = r.get("auth", "key")
-        if auth == "key" and not r.get("key_env"):
-            errors.append(f"{where}: key_env is required (the env var holding the resource key), or set auth = "
-                          "\"entra\" to use an Entra ID token")
-        elif auth == "entra" and r.get("key_env"):
-            errors.append(f"{where}.key_env: auth = \"entra\" uses an Entra ID token, not a key; remove key_env")
-        elif auth == "key" and check_env and not os.environ.get(r["key_env"]):
-            errors.append(
-                f"{where}.key_env: environment variable {r['key_env']} is not set; export the resource key in it"
-            )
-        resources[rname] = Resource(
-            name=rname,
-            family=family,
-            endpoint=r["endpoint"].rstrip("/"),
-            region=r["region"],
-            resource_id=r["resource_id"],
-            api_version=r["api_version"],
-            key_env=r.get("key_env", ""),
-            auth=auth,
-            encryption=Encryption(r.get("encryption", Encryption.MICROSOFT_MANAGED.value)),
-            copy_flow=r.get("copy_flow", "grant"),
-        )
-        if "copy_flow" in r and family is not Family.CONTENT_UNDERSTANDING:
-            errors.append(f"{where}.copy_flow: only content-understanding resources choose a copy flow; remove it")
-
+    resources = {rname: _resource(f"{name}: resources.{rname}", rname, r, errors, check_env)
+                 for rname, r in data["resources"].items()}
     # One multi-service (Azure AI services / Foundry) account may host several families, each its own resource in
     # the spec; two resources of the same family on one account would copy onto themselves.
     seen_ids: dict[tuple[str, str], str] = {}
@@ -129,78 +98,8 @@ def build_spec(data: dict[str, Any], *, path: Path, digest: str, check_env: bool
         if r["name"] in rule_names:
             errors.append(f"{where}.name: rule name {r['name']!r} is already used by replicate[{rule_names[r['name']]}]")
         rule_names[r["name"]] = i
-        known = ", ".join(sorted(resources))
-        src = resources.get(r["source"])
-        if src is None:
-            errors.append(f"{where}.source: unknown resource {r['source']!r}; defined resources: {known}")
-        if src is not None:
-            errors.extend(_selector_errors(where, r, src))
-        for j, t in enumerate(r["targets"]):
-            tgt = resources.get(t)
-            if tgt is None:
-                errors.append(f"{where}.targets[{j}]: unknown resource {t!r}; defined resources: {known}")
-                continue
-            if t == r["source"]:
-                errors.append(f"{where}.targets[{j}]: {t!r} is the rule's source; a rule cannot copy a resource onto itself")
-                continue
-            if src is not None and src.protocol != tgt.protocol:
-                errors.append(
-                    f"{where}.targets[{j}]: cannot copy from {src.name!r} ({src.family.value} {src.api_version}) to "
-                    f"{tgt.name!r} ({tgt.family.value} {tgt.api_version}); {_PROTOCOL_HINT}"
-                )
-            elif src is not None and src.protocol == "cu" and src.copy_flow != tgt.copy_flow:
-                errors.append(
-                    f"{where}.targets[{j}]: {src.name!r} uses copy_flow = {src.copy_flow!r} but {tgt.name!r} uses "
-                    f"{tgt.copy_flow!r}; a rule's source and targets must use the same Content Understanding copy flow"
-                )
-            if r.get("classifiers") and not (src is not None and src.protocol == "fr-v2"):
-                for role, res in (("source", src), (f"targets[{j}]", tgt)):
-                    if res is not None and res.api_version not in CLASSIFIER_COPY_VERSIONS:
-                        errors.append(
-                            f"{where}.classifiers: classifier copy needs api_version 2024-11-30 on every resource, "
-                            f"but the {role} {res.name!r} uses {res.api_version}; set resources.{res.name}.api_version "
-                            "= \"2024-11-30\" or remove classifiers from this rule"
-                        )
-        rename = r.get("rename", {})
-        targets_of_rename = list(rename.values())
-        if len(set(targets_of_rename)) != len(targets_of_rename):
-            errors.append(f"{where}.rename: two assets are renamed to the same id")
-        rules.append(
-            Rule(
-                name=r["name"],
-                source=r["source"],
-                targets=tuple(r["targets"]),
-                models=tuple(r.get("models", ())),
-                classifiers=tuple(r.get("classifiers", ())),
-                exclude=tuple(r.get("exclude", ())),
-                rename=dict(rename),
-                allow_encryption_downgrade=bool(r.get("allow_encryption_downgrade", False)),
-                prune=bool(r.get("prune", False)),
-                analyzers=tuple(r.get("analyzers", ())),
-                deployments={t: dict(roles) for t, roles in r.get("deployments", {}).items()},
-                encryption_key_env=r.get("encryption_key_env"),
-                decryption_key_env=r.get("decryption_key_env") or r.get("encryption_key_env"),
-                projects=tuple(r.get("projects", ())),
-                train=LanguageTraining(r["train"]["model_label"], r["train"]["training_config_version"],
-                                       r["train"].get("deployment")) if "train" in r else None,
-            )
-        )
-        if src is not None and src.protocol == "cu":
-            for t in r.get("deployments", {}):
-                if t not in r["targets"]:
-                    errors.append(f"{where}.deployments.{t}: {t!r} is not one of this rule's targets "
-                                  f"({', '.join(r['targets'])}); overrides are per target")
-            token = src.copy_flow == "token"
-            for key in ("encryption_key_env", "decryption_key_env"):
-                env = r.get(key)
-                if env and not token:
-                    errors.append(f"{where}.{key}: only the token copy flow encrypts its token; {src.name!r} uses "
-                                  "copy_flow = \"grant\" (remove the key, or set copy_flow = \"token\")")
-                elif env and check_env and not os.environ.get(env):
-                    errors.append(f"{where}.{key}: environment variable {env} is not set; export the key in it")
-            if r.get("decryption_key_env") and not r.get("encryption_key_env"):
-                errors.append(f"{where}.decryption_key_env: set encryption_key_env too (the source encrypts the token "
-                              "with it)")
+        errors.extend(_rule_errors(where, r, resources, check_env))
+        rules.append(_rule(r))
     state = _state_config(data.get("state", {}), path=path, errors=errors, check_env=check_env)
     if errors:
         raise SpecError("\n".join(dict.fromkeys(errors)))
@@ -217,46 +116,115 @@ def build_spec(data: dict[str, Any], *, path: Path, digest: str, check_env: bool
     )
 
 
+def _resource(where: str, rname: str, r: dict[str, Any], errors: list[str], check_env: bool) -> Resource:
+    """One ``[resources.NAME]`` table; its errors go to ``errors``."""
+    family = Family(r["family"])
+    if r["api_version"] not in API_VERSIONS[family]:
+        errors.append(
+            f"{where}.api_version: {r['api_version']!r} is not supported for {family.value}; "
+            f"use one of: {', '.join(API_VERSIONS[family])}"
+        )
+    auth = r.get("auth", "key")
+    if auth == "key" and not r.get("key_env"):
+        errors.append(f"{where}: key_env is required (the env var holding the resource key), or set auth = "
+                      "\"entra\" to use an Entra ID token")
+    elif auth == "entra" and r.get("key_env"):
+        errors.append(f"{where}.key_env: auth = \"entra\" uses an Entra ID token, not a key; remove key_env")
+    elif auth == "key" and check_env and not os.environ.get(r["key_env"]):
+        errors.append(
+            f"{where}.key_env: environment variable {r['key_env']} is not set; export the resource key in it"
+        )
+    res = Resource(
+        name=rname,
+        family=family,
+        endpoint=r["endpoint"].rstrip("/"),
+        region=r["region"],
+        resource_id=r["resource_id"],
+        api_version=r["api_version"],
+        key_env=r.get("key_env", ""),
+        auth=auth,
+        encryption=Encryption(r.get("encryption", Encryption.MICROSOFT_MANAGED.value)),
+    )
+    owners = [f for f in FAMILIES.values() if "copy_flow" in f.resource_options]
+    if family_of(res) in owners:  # "grant" unless the resource says otherwise
+        return replace(res, copy_flow=r.get("copy_flow", "grant"))
+    if "copy_flow" in r:
+        errors.append(f"{where}.copy_flow: only {' / '.join(f.title for f in owners)} resources choose a copy "
+                      "flow; remove it")
+    return res
+
+
+def _rule_errors(where: str, r: dict[str, Any], resources: dict[str, Resource], check_env: bool) -> list[str]:
+    """A rule's references (source, targets), its selectors and options, and its family's own checks."""
+    errors: list[str] = []
+    known = ", ".join(sorted(resources))
+    src = resources.get(r["source"])
+    if src is None:
+        errors.append(f"{where}.source: unknown resource {r['source']!r}; defined resources: {known}")
+    else:
+        errors.extend(_selector_errors(where, r, src))
+    for j, t in enumerate(r["targets"]):
+        tgt = resources.get(t)
+        if tgt is None:
+            errors.append(f"{where}.targets[{j}]: unknown resource {t!r}; defined resources: {known}")
+        elif t == r["source"]:
+            errors.append(f"{where}.targets[{j}]: {t!r} is the rule's source; a rule cannot copy a resource onto itself")
+        elif src is not None and src.protocol != tgt.protocol:  # family-neutral: same protocol on both ends
+            errors.append(
+                f"{where}.targets[{j}]: cannot copy from {src.name!r} ({src.family.value} {src.api_version}) to "
+                f"{tgt.name!r} ({tgt.family.value} {tgt.api_version}); {_PROTOCOL_HINT}"
+            )
+    if src is not None:  # the family's own rules (copy flows, classifier versions, deployments, ...)
+        same = [resources[t] for t in r["targets"] if t in resources and t != r["source"]
+                and resources[t].protocol == src.protocol]  # family-neutral
+        errors.extend(family_of(src).rule_errors(where, r, src, same, check_env=check_env))
+    renamed = list(r.get("rename", {}).values())
+    if len(set(renamed)) != len(renamed):
+        errors.append(f"{where}.rename: two assets are renamed to the same id")
+    return errors
+
+
+def _rule(r: dict[str, Any]) -> Rule:
+    return Rule(
+        name=r["name"],
+        source=r["source"],
+        targets=tuple(r["targets"]),
+        models=tuple(r.get("models", ())),
+        classifiers=tuple(r.get("classifiers", ())),
+        exclude=tuple(r.get("exclude", ())),
+        rename=dict(r.get("rename", {})),
+        allow_encryption_downgrade=bool(r.get("allow_encryption_downgrade", False)),
+        prune=bool(r.get("prune", False)),
+        analyzers=tuple(r.get("analyzers", ())),
+        deployments={t: dict(roles) for t, roles in r.get("deployments", {}).items()},
+        encryption_key_env=r.get("encryption_key_env"),
+        decryption_key_env=r.get("decryption_key_env") or r.get("encryption_key_env"),
+        projects=tuple(r.get("projects", ())),
+        train=LanguageTraining(r["train"]["model_label"], r["train"]["training_config_version"],
+                               r["train"].get("deployment")) if "train" in r else None,
+    )
+
+
 _PROTOCOL_HINT = ("resources copy only within one protocol: Document Intelligence v4 / Form Recognizer v3, Form "
                   "Recognizer v2.x (its own model store), Content Understanding, or Language")
 
-#: Which selector keys each copy protocol understands (the others are errors, so a typo cannot select nothing).
-_SELECTORS: dict[str, tuple[str, ...]] = {
-    "di": ("models", "classifiers"),
-    "fr-v2": ("models",),
-    "cu": ("analyzers",),
-    "language": ("projects",),
-}
-_PROTOCOL_NAMES = {"di": "Document Intelligence / Form Recognizer v3", "fr-v2": "Form Recognizer v2.x",
-                   "cu": "Content Understanding", "language": "Language"}
-_OPTIONS: dict[str, tuple[str, ...]] = {
-    "deployments": ("cu",), "encryption_key_env": ("cu",), "decryption_key_env": ("cu",), "train": ("language",),
-    "allow_encryption_downgrade": ("di", "fr-v2"),
-}
-
-
 def _selector_errors(where: str, r: dict[str, Any], src: Resource) -> list[str]:
-    """Selectors and options that do not fit the source's protocol, and a rule that selects nothing."""
-    proto = src.protocol
-    allowed = _SELECTORS[proto]
+    """Selectors and options that do not fit the source's family, and a rule that selects nothing."""
+    family = family_of(src)
+    allowed = family.selectors
     out = []
-    for key in ("models", "classifiers", "analyzers", "projects"):
-        if r.get(key) and key not in allowed:
-            if proto == "fr-v2" and key == "classifiers":
-                out.append(f"{where}.classifiers: Form Recognizer v2.x has no classifiers; remove classifiers from "
-                           "this rule")
-            else:
-                out.append(f"{where}.{key}: the source {src.name!r} is {_PROTOCOL_NAMES[proto]}, which selects "
-                           f"with {' / '.join(allowed)}; use that instead")
-    for key, protos in _OPTIONS.items():
-        if r.get(key) and proto not in protos:  # truthy: the schema fills in defaults (false)
-            out.append(f"{where}.{key}: only for {' / '.join(_PROTOCOL_NAMES[p] for p in protos)} rules; remove it")
-    if proto == "fr-v2" and r.get("rename"):
-        out.append(f"{where}.rename: Form Recognizer v2.x copies get ids chosen by the target service; "
-                   "rename is not possible, remove it")
+    for key in sorted({k for f in FAMILIES.values() for k in f.selectors}):
+        if r.get(key) and key not in allowed and not (key == "classifiers" and "models" in allowed):
+            out.append(f"{where}.{key}: the source {src.name!r} is {family.title}, which selects with "
+                       f"{' / '.join(allowed)}; use that instead")
+    for f in FAMILIES.values():
+        for key in f.options:
+            if r.get(key) and key not in family.options:  # truthy: the schema fills in defaults (false)
+                owners = [g.title for g in FAMILIES.values() if key in g.options]
+                out.append(f"{where}.{key}: only for {' / '.join(owners)} rules; remove it")
     if not any(r.get(k) for k in allowed):
         out.append(f"{where}: selects nothing; add {' and/or '.join(f'{k} = [...]' for k in allowed)} (ids or globs)")
-    return out
+    return list(dict.fromkeys(out))
 
 
 _BLOB_KEYS = ("account_url", "container", "blob", "connection_string_env", "account_key_env", "lease_seconds")

@@ -29,36 +29,26 @@ class AssetKind(str, enum.Enum):
     LANGUAGE_PROJECT = "language-project"  # Language analyze-text authoring project (contracts §6)
 
 
-#: api-versions each family speaks (contracts §2, §3), and which of them can copy classifiers (§2.4, §2.7).
-API_VERSIONS: dict[Family, tuple[str, ...]] = {
-    Family.DOCUMENT_INTELLIGENCE: ("2024-11-30", "2024-02-29-preview"),
-    Family.FORM_RECOGNIZER: ("2023-07-31", "2022-08-31", "2.1", "2.0", "2.0-preview"),
-    # 2025-05-01-preview has no copy operation at all (contracts §5.5), so it cannot take part in DR.
-    Family.CONTENT_UNDERSTANDING: ("2025-11-01",),
-    Family.LANGUAGE: ("2023-04-01", "2022-05-01"),
+#: The spec's family vocabulary: family -> api-version -> copy protocol id (contracts §2-§6). Resources copy to each
+#: other only within one protocol; the registry (drplan.families) maps each id to the family that implements it.
+#: Kept here, as data, because the spec model is standard-library only. CU 2025-05-01-preview has no copy operation
+#: at all (contracts §5.5), so it cannot take part in DR.
+PROTOCOLS: dict[str, dict[str, str]] = {
+    "document-intelligence": {"2024-11-30": "di", "2024-02-29-preview": "di"},
+    # v3 shares DI v4's model store and copy protocol (contracts §3); v2.x is path-versioned with its own (§4).
+    "form-recognizer": {"2023-07-31": "di", "2022-08-31": "di", "2.1": "fr-v2", "2.0": "fr-v2", "2.0-preview": "fr-v2"},
+    "content-understanding": {"2025-11-01": "cu"},
+    "language": {"2023-04-01": "language", "2022-05-01": "language"},
 }
-CLASSIFIER_COPY_VERSIONS = frozenset({"2024-11-30"})
-#: Path-versioned Form Recognizer v2.x (contracts §4): its own model store and copy protocol.
-V2_VERSIONS = frozenset({"2.1", "2.0", "2.0-preview"})
-
-
-#: Content Understanding copy flows (contracts §5.3 GA grant, §5.4 preview-era token).
-CU_FLOWS = ("grant", "token")
-#: The model roles an analyzer's ``models`` map names (contracts §5.2), and the override keys of the token flow's copy
-#: body (§5.4) they map to.
-CU_ROLES = ("completion", "embedding")
+#: api-versions each family speaks.
+API_VERSIONS: dict[Family, tuple[str, ...]] = {Family(f): tuple(v) for f, v in PROTOCOLS.items()}
 
 
 def copy_protocol(family: Family | str, api_version: str) -> str:
-    """Resources can copy to each other only when they speak the same copy protocol."""
-    fam = Family(family)
-    if fam is Family.FORM_RECOGNIZER and api_version in V2_VERSIONS:
-        return "fr-v2"
-    if fam is Family.CONTENT_UNDERSTANDING:
-        return "cu"
-    if fam is Family.LANGUAGE:
-        return "language"
-    return "di"  # DI v4 and FR v3 are one service with one authorizeCopy/copyTo protocol (contracts §3)
+    """The copy protocol id a resource speaks (``PROTOCOLS``). An api-version the family does not speak (a spec error
+    the loader reports) is taken as the family's first, so the remaining checks can still run."""
+    versions = PROTOCOLS[Family(family).value]
+    return versions.get(api_version) or next(iter(versions.values()))
 
 
 @dataclass(frozen=True)
@@ -71,7 +61,8 @@ class Resource:
     api_version: str
     key_env: str
     encryption: Encryption = Encryption.MICROSOFT_MANAGED
-    copy_flow: str = "grant"  # Content Understanding only: "grant" (GA, default) or "token" (contracts §5.4)
+    #: Content Understanding only: "grant" (GA, the default) or "token" (contracts §5.4); None for other families.
+    copy_flow: str | None = None
     auth: str = "key"  # "key": the API key in key_env; "entra": an Entra ID token (DefaultAzureCredential)
 
     @property
@@ -88,7 +79,7 @@ class Resource:
             "api_version": self.api_version,
             **({"key_env": self.key_env} if self.auth == "key" else {"auth": self.auth}),
             "encryption": self.encryption.value,
-            **({"copy_flow": self.copy_flow} if self.family is Family.CONTENT_UNDERSTANDING else {}),
+            **({"copy_flow": self.copy_flow} if self.copy_flow is not None else {}),
         }
 
 

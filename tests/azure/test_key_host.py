@@ -14,8 +14,8 @@ from drplan.azure.lro import poll
 from drplan.azure.paging import iterate_pages
 from drplan.azure.urls import display, origin, same_origin
 from drplan.errors import ForeignHostError
-from drplan.services.base import Connection
-from drplan.services.documentintelligence import DocumentModelsAdapter
+from drplan.families.base import Connection
+from drplan.families.document_intelligence.adapter import DocumentModelsAdapter
 from drplan.spec.model import AssetKind
 
 KEY = "key-host-test-secret-4411"

@@ -13,8 +13,8 @@ import respx
 from drplan.azure.client import AzureClient
 from drplan.errors import ServiceError
 from drplan.redact import redact
-from drplan.services.base import Connection
-from drplan.services.contentunderstanding import AnalyzersAdapter, referenced_analyzers
+from drplan.families.base import Connection
+from drplan.families.content_understanding.adapter import AnalyzersAdapter, referenced_analyzers
 from drplan.spec.model import AssetKind
 
 EP = "https://cu.example"
@@ -120,7 +120,7 @@ def test_referenced_analyzers_skip_prebuilt():
 
 
 def test_sas_tokens_in_a_definition_never_reach_plans_or_state():
-    from drplan.services.contentunderstanding import definition
+    from drplan.families.content_understanding.adapter import definition
 
     item = {"analyzerId": "a", "knowledgeSources": [{
         "kind": "labeledData", "fileListPath": "list.jsonl",

@@ -7,8 +7,8 @@ from pathlib import Path
 from helpers import inventory, rule
 
 from drplan.plan.planner import build_plan
-from drplan.services.base import Asset
-from drplan.services.formrecognizer_v2 import fingerprint
+from drplan.families.base import Asset
+from drplan.families.form_recognizer_v2.adapter import fingerprint
 from drplan.spec.model import AssetKind, Family, Resource, Spec, StateConfig
 from drplan.state.model import State
 

@@ -13,8 +13,8 @@ import respx
 from drplan.azure.client import AzureClient
 from drplan.errors import AuthError, OperationFailedError, ServiceError
 from drplan.redact import register_secret
-from drplan.services.base import Connection
-from drplan.services.language import ProjectsAdapter, job_errors
+from drplan.families.base import Connection
+from drplan.families.language.adapter import ProjectsAdapter, job_errors
 from drplan.spec.model import AssetKind
 
 EP = "https://lang.example"

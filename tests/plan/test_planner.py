@@ -20,7 +20,7 @@ def by_addr(plan):
 
 
 def record(addr_rule="r", target="west", tid="m1", fp_time=T0, src="m1"):
-    from drplan.services.documentintelligence import fingerprint
+    from drplan.families.document_intelligence.adapter import fingerprint
 
     return {"rule": addr_rule, "kind": "document-model", "source_resource": "src", "source_id": src,
             "source_fingerprint": fingerprint(fp_time), "target_resource": target, "target_id": tid,

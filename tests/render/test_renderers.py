@@ -15,7 +15,7 @@ from drplan.render.human import render_plan
 from drplan.render.jsonout import render_plan_json
 from drplan.render.markdown import COMMENT_LIMIT, render_markdown
 from drplan.schemas import first_error
-from drplan.services.documentintelligence import fingerprint
+from drplan.families.document_intelligence.adapter import fingerprint
 from drplan.spec.model import Encryption
 from drplan.state.model import State
 

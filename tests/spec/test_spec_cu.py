@@ -91,7 +91,7 @@ def test_copy_flow_only_on_cu_and_cross_family_refused(write_spec):
                       'family = "document-intelligence"\nendpoint = "https://west').replace(
         'api_version = "2025-11-01"\nkey_env = "WEST_KEY"', 'api_version = "2024-11-30"\nkey_env = "WEST_KEY"')
     msg = _err(write_spec, text)
-    assert "resources.west.copy_flow: only content-understanding resources choose a copy flow" in msg
+    assert "resources.west.copy_flow: only Content Understanding resources choose a copy flow" in msg
     assert "cannot copy from 'src' (content-understanding 2025-11-01) to 'west' (document-intelligence" in msg
 
 

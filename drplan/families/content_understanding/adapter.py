@@ -17,14 +17,14 @@ from urllib.parse import quote
 from drplan.azure.client import AzureClient, retry_after_seconds
 from drplan.azure.paging import iterate_pages
 from drplan.errors import NotFoundError, ServiceError
-from drplan.redact import register_secret
-from drplan.services.base import (
+from drplan.families.base import (
     Asset,
     Connection,
     HttpAdapter,
     Inventory,
     normalise_time,
 )
+from drplan.redact import register_secret
 from drplan.spec.model import AssetKind
 
 #: What a copy carries over, and so what names an analyzer's version (contracts §5.2: everything but description and

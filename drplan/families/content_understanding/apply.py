@@ -13,105 +13,98 @@ with allowReplace for a replace). Journal steps: granting|authorizing -> copy-re
 
 from __future__ import annotations
 
-import asyncio
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from drplan.apply.context import ApplyContext
 from drplan.apply.journal import utcnow
 from drplan.azure.lro import OpStatus, normalise_status
 from drplan.errors import (
+    ApplyStepError,
     ConflictError,
-    DrplanError,
     NotFoundError,
     OperationFailedError,
     ResponseLostError,
     ServiceError,
 )
+from drplan.families.content_understanding.adapter import (
+    TOKEN_ROLE_KEYS,
+    AnalyzersAdapter,
+)
 from drplan.plan.model import Action, change_action
 from drplan.redact import register_secret
-from drplan.services.contentunderstanding import TOKEN_ROLE_KEYS, AnalyzersAdapter
 from drplan.spec.model import AssetKind
-
-if TYPE_CHECKING:
-    from drplan.apply.executor import Executor
 
 ANALYZER = AssetKind.ANALYZER
 
 
-class CuStepError(DrplanError):
-    pass
+def _adapters(ctx: ApplyContext, change: dict[str, Any]) -> tuple[AnalyzersAdapter, AnalyzersAdapter]:
+    return ctx.adapters[change["source"]["resource"]], ctx.adapters[change["target"]["resource"]]  # type: ignore[return-value]
 
 
-def _adapters(ex: Executor, change: dict[str, Any]) -> tuple[AnalyzersAdapter, AnalyzersAdapter]:
-    return ex.adapters[change["source"]["resource"]], ex.adapters[change["target"]["resource"]]  # type: ignore[return-value]
-
-
-async def run_set_default(ex: Executor, change: dict[str, Any]) -> None:
+async def run_set_default(ctx: ApplyContext, change: dict[str, Any]) -> None:
     """PATCH the target's /defaults with the one key the plan shows (idempotent: resume simply sets it again)."""
-    assert ex.journal is not None
-    tgt = ex.adapters[change["target"]["resource"]]
+    tgt = ctx.adapters[change["target"]["resource"]]
     model, deployment = change["settings"]["model"], change["settings"]["deployment"]
-    await ex.journal.record(change["address"], "update", "setting-default")
-    ex._step(change, "setting-default", f"setting {tgt.conn.name} /defaults {model} -> {deployment}")
+    await ctx.journal.record(change["address"], "update", "setting-default")
+    ctx.step(change, "setting-default", f"setting {tgt.conn.name} /defaults {model} -> {deployment}")
     after = await tgt.set_defaults({model: deployment})  # type: ignore[attr-defined]
     if after.get(model) != deployment:
-        raise CuStepError(f"{tgt.conn.name}: /defaults {model} is {after.get(model)!r} after setting it to "
+        raise ApplyStepError(f"{tgt.conn.name}: /defaults {model} is {after.get(model)!r} after setting it to "
                           f"{deployment!r}")
-    await ex._record_done(change, operation_url=None, extra={"value": deployment})
+    await ctx.record_done(change, operation_url=None, extra={"value": deployment},
+                          message=f"set {tgt.conn.name} /defaults {change['target']['id']}")
 
 
-async def run_cu_copy(ex: Executor, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
-    assert ex.journal is not None
-    src, tgt = _adapters(ex, change)
-    if entry is not None and await _resume(ex, change, entry):
+async def run_cu_copy(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
+    src, tgt = _adapters(ctx, change)
+    if entry is not None and await _resume(ctx, change, entry):
         return
-    flow = ex.plan["resources"][change["source"]["resource"]].get("copy_flow", "grant")
-    await _copy(ex, change, src, tgt, flow)
+    flow = ctx.plan["resources"][change["source"]["resource"]].get("copy_flow", "grant")
+    await _copy(ctx, change, src, tgt, flow)
 
 
-async def _resume(ex: Executor, change: dict[str, Any], entry: dict[str, Any]) -> bool:
+async def _resume(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any]) -> bool:
     """Continue an interrupted copy; True when it is finished, False to authorize and copy afresh."""
-    ex._step(change, "resuming", f"resuming from journal step '{entry['step']}' ({entry['updated']})")
+    ctx.step(change, "resuming", f"resuming from journal step '{entry['step']}' ({entry['updated']})")
     if entry["step"] == "copying" and entry.get("operation_url"):
         try:
-            await _wait_and_finish(ex, change, entry["operation_url"])
+            await _wait_and_finish(ctx, change, entry["operation_url"])
             return True
         except NotFoundError:
             pass  # the operation aged out: the target analyzer tells what happened
         except OperationFailedError as exc:
-            ex._step(change, "resuming", f"the interrupted copy ended failed ({exc}); copying again", level="warning")
+            ctx.step(change, "resuming", f"the interrupted copy ended failed ({exc}); copying again", level="warning")
             return False
-    return await _target_settles(ex, change)
+    return await _target_settles(ctx, change)
 
 
-async def _target_settles(ex: Executor, change: dict[str, Any]) -> bool:
+async def _target_settles(ctx: ApplyContext, change: dict[str, Any]) -> bool:
     """If the target analyzer carries (or is being created with) the planned definition, wait for it and record it."""
-    _, tgt = _adapters(ex, change)
+    _, tgt = _adapters(ctx, change)
     tid = change["target"]["id"]
     asset = await tgt.get(ANALYZER, tid)
     want = change["source"]["fingerprint"]
     if asset is None or asset.fingerprint != want:
         return False
-    while asset is not None and asset.status == "creating":
-        await asyncio.sleep(ex.poll_interval)
-        asset = await tgt.get(ANALYZER, tid)
+    if asset.status == "creating":
+        asset = await tgt.wait_asset(ANALYZER, tid, interval=ctx.poll_interval)
     if asset is None or asset.status != "ready" or asset.fingerprint != want:
         return False
-    await _finish(ex, change, None, asset.detail.get("warnings") or [], asset.fingerprint)
+    await _finish(ctx, change, None, asset.detail.get("warnings") or [], asset.fingerprint)
     return True
 
 
-async def _copy(ex: Executor, change: dict[str, Any], src: AnalyzersAdapter, tgt: AnalyzersAdapter, flow: str) -> None:
-    assert ex.journal is not None
+async def _copy(ctx: ApplyContext, change: dict[str, Any], src: AnalyzersAdapter, tgt: AnalyzersAdapter, flow: str) -> None:
     addr = change["address"]
     action = change_action(change).value
     sid, tid = change["source"]["id"], change["target"]["id"]
     replace = change_action(change) is Action.REPLACE
     step = "granting" if flow == "grant" else "authorizing"
-    await ex.journal.restart(addr, action, step, target_id=tid, requested_at=utcnow())
-    ex.crash(f"after-journal-{step}")
+    await ctx.journal.restart(addr, action, step, target_id=tid, requested_at=utcnow())
+    ctx.crash(f"after-journal-{step}")
     if flow == "grant":
-        ex._step(change, step, f"granting {tgt.conn.name} the right to copy {src.conn.name}/{sid}")
+        ctx.step(change, step, f"granting {tgt.conn.name} the right to copy {src.conn.name}/{sid}")
         await src.grant_copy(sid, tgt.conn.resource_id, tgt.conn.region)
         body: dict[str, Any] = {"sourceAnalyzerId": sid, "sourceAzureResourceId": src.conn.resource_id,
                                 "sourceRegion": src.conn.region}
@@ -119,7 +112,7 @@ async def _copy(ex: Executor, change: dict[str, Any], src: AnalyzersAdapter, tgt
         settings = change.get("settings") or {}
         enc = _env_secret(settings.get("encryption_key_env"), change)
         dec = _env_secret(settings.get("decryption_key_env"), change)
-        ex._step(change, step, f"getting a copy token for {src.conn.name}/{sid}, locked to {tgt.conn.name}/{tid}"
+        ctx.step(change, step, f"getting a copy token for {src.conn.name}/{sid}, locked to {tgt.conn.name}/{tid}"
                  + (" (double-encrypted)" if enc else ""))
         token = await src.copy_token(sid, target_url=tgt.analyzer_url(tid), encryption_key=enc)
         body = {"source": token.source or src.analyzer_url(sid), "authorizationToken": token.token}
@@ -129,29 +122,29 @@ async def _copy(ex: Executor, change: dict[str, Any], src: AnalyzersAdapter, tgt
                      for role, d in sorted(change.get("deployments", {}).items()) if d["via"] == "override"}
         if overrides:
             body["deployments"] = overrides
-    ex.crash("after-authorize")
-    await ex.journal.record(addr, action, "copy-requested")
-    ex.crash("after-journal-copy-requested")
-    ex._step(change, "copying", f"copying {src.conn.name}/{sid} to {tgt.conn.name}/{tid}"
+    ctx.crash("after-authorize")
+    await ctx.journal.record(addr, action, "copy-requested")
+    ctx.crash("after-journal-copy-requested")
+    ctx.step(change, "copying", f"copying {src.conn.name}/{sid} to {tgt.conn.name}/{tid}"
              + (" (allowReplace)" if replace else ""))
     try:
         op_url, first_delay = await tgt.copy(tid, body, allow_replace=replace)
     except ResponseLostError as exc:
-        if await _target_settles(ex, change):
+        if await _target_settles(ctx, change):
             return
-        raise CuStepError(f"{exc}; the target does not show the copy: run drplan apply again") from None
+        raise ApplyStepError(f"{exc}; the target does not show the copy: run drplan apply again") from None
     except ConflictError as exc:
         # Our own earlier copy may be running into the id (a lost answer, a killed apply): the target tells.
-        if await _target_settles(ex, change):
+        if await _target_settles(ctx, change):
             return
-        raise CuStepError(f"{exc}; {tgt.conn.name} has an analyzer {tid!r} that is not the planned copy: "
+        raise ApplyStepError(f"{exc}; {tgt.conn.name} has an analyzer {tid!r} that is not the planned copy: "
                           "run drplan plan again") from None
     except ServiceError as exc:
-        raise CuStepError(_copy_error_message(change, exc)) from None
-    ex.crash("after-copy-sent")
-    await ex.journal.record(addr, action, "copying", operation_url=op_url)
-    ex.crash("after-journal-copying")
-    await _wait_and_finish(ex, change, op_url, first_delay=first_delay)
+        raise ApplyStepError(_copy_error_message(change, exc)) from None
+    ctx.crash("after-copy-sent")
+    await ctx.journal.record(addr, action, "copying", operation_url=op_url)
+    ctx.crash("after-journal-copying")
+    await _wait_and_finish(ctx, change, op_url, first_delay=first_delay)
 
 
 def _env_secret(env: str | None, change: dict[str, Any]) -> str | None:
@@ -159,7 +152,7 @@ def _env_secret(env: str | None, change: dict[str, Any]) -> str | None:
         return None
     value = os.environ.get(env)
     if not value:
-        raise CuStepError(f"environment variable {env} (named by the rule {change['rule']!r}) is not set; export "
+        raise ApplyStepError(f"environment variable {env} (named by the rule {change['rule']!r}) is not set; export "
                           "the copy-token key in it")
     register_secret(value)
     return value
@@ -185,37 +178,36 @@ def hint_for_code(code: str) -> str:
     return ""
 
 
-async def _wait_and_finish(ex: Executor, change: dict[str, Any], op_url: str, *, first_delay: float = 0.0) -> None:
-    _, tgt = _adapters(ex, change)
-    body = await tgt.wait(op_url, what=f"copy operation for {change['address']}", interval=ex.poll_interval,
+async def _wait_and_finish(ctx: ApplyContext, change: dict[str, Any], op_url: str, *, first_delay: float = 0.0) -> None:
+    _, tgt = _adapters(ctx, change)
+    body = await tgt.wait(op_url, what=f"copy operation for {change['address']}", interval=ctx.poll_interval,
                           first_delay=first_delay)
     status = normalise_status(body.get("status"))
     if status is not OpStatus.SUCCEEDED:
         err = body.get("error") or {}
         inner = (err.get("innererror") or {}).get("code")
-        assert ex.journal is not None
-        await ex.journal.record(change["address"], change_action(change).value, "copy-requested",
+        await ctx.journal.record(change["address"], change_action(change).value, "copy-requested",
                                 note=f"copy operation {status.value}")
         raise OperationFailedError(
             f"the copy operation ended {status.value}: {'/'.join(x for x in (err.get('code'), inner) if x)}: "
             f"{err.get('message', 'no details')}", code=err.get("code"), inner_code=inner)
-    ex.crash("after-copy-done")
+    ctx.crash("after-copy-done")
     asset = await tgt.get(ANALYZER, change["target"]["id"])
     want = change["source"]["fingerprint"]
     if asset is None or asset.status != "ready" or asset.fingerprint != want:
-        raise CuStepError(
+        raise ApplyStepError(
             f"the copy operation succeeded but {tgt.conn.name}/{change['target']['id']} "
             + ("does not exist" if asset is None else
                f"is {asset.status} with definition {asset.fingerprint}, expected {want}"))
-    await _finish(ex, change, op_url, asset.detail.get("warnings") or [], asset.fingerprint)
+    await _finish(ctx, change, op_url, asset.detail.get("warnings") or [], asset.fingerprint)
 
 
-async def _finish(ex: Executor, change: dict[str, Any], op_url: str | None, warnings: list[Any],
+async def _finish(ctx: ApplyContext, change: dict[str, Any], op_url: str | None, warnings: list[Any],
                   target_fingerprint: str) -> None:
     for w in warnings:
         text = w.get("message") or w.get("code") if isinstance(w, dict) else str(w)
-        ex._step(change, "warning", f"the service warns: {text}", level="warning")
+        ctx.step(change, "warning", f"the service warns: {text}", level="warning")
     used = {role: {"model": d["model"], "deployment": d["deployment"]}
             for role, d in sorted(change.get("deployments", {}).items())}
-    await ex._record_done(change, operation_url=op_url, extra={"deployments": used} if used else None,
+    await ctx.record_done(change, operation_url=op_url, extra={"deployments": used} if used else None,
                           target_fingerprint=target_fingerprint)

@@ -11,12 +11,12 @@ deployment registered there for model M serves M).
 
 from __future__ import annotations
 
-import fnmatch
 from typing import Any
 
+from drplan.families.base import Asset, Inventory
+from drplan.plan.addresses import address, matches
 from drplan.plan.diffs import diff_lines
 from drplan.plan.model import Action, Change
-from drplan.services.base import Asset, Inventory
 from drplan.spec.model import AssetKind, Rule, Spec
 from drplan.state.model import State
 
@@ -24,14 +24,8 @@ ANALYZER = AssetKind.ANALYZER
 DEFAULT = AssetKind.MODEL_DEPLOYMENT
 
 
-def _address(rule: str, target: str, kind: AssetKind, target_id: str) -> str:
-    return f"{rule}/{target}/{kind.value}/{target_id}"
-
-
 def selected(rule: Rule, asset_id: str) -> bool:
-    if not any(fnmatch.fnmatchcase(asset_id, p) for p in rule.analyzers):
-        return False
-    return not any(fnmatch.fnmatchcase(asset_id, p) for p in rule.exclude)
+    return matches([asset_id], rule.analyzers, rule.exclude)
 
 
 def _source_block(rule: Rule, asset: Asset) -> dict[str, Any]:
@@ -44,7 +38,7 @@ def _source_block(rule: Rule, asset: Asset) -> dict[str, Any]:
 def plan_analyzers(spec: Spec, rule: Rule, inventories: dict[str, Inventory], state: State) -> tuple[list[Change], list[str]]:
     """Every change one CU rule implies: analyzer copies and the /defaults keys they need (GA flow)."""
     src_inv = inventories[rule.source]
-    flow = spec.resources[rule.source].copy_flow
+    flow = spec.resources[rule.source].copy_flow or "grant"
     sources = sorted((a for a in src_inv.assets.values() if a.kind is ANALYZER and selected(rule, a.id)),
                      key=lambda a: a.id)
     warnings: list[str] = []
@@ -75,7 +69,7 @@ def plan_analyzers(spec: Spec, rule: Rule, inventories: dict[str, Inventory], st
 
 def _default_change(rule: Rule, tname: str, model: str, deployment: str, defaults: dict[str, str],
                     state: State) -> Change:
-    addr = _address(rule.name, tname, DEFAULT, model)
+    addr = address(rule.name, tname, DEFAULT, model)
     current = defaults.get(model)
     target = {"resource": tname, "id": model, "exists": current is not None,
               "fingerprint": f"deployment={current}" if current else None}
@@ -122,7 +116,7 @@ def _analyzer_change(spec: Spec, rule: Rule, asset: Asset, tname: str, tgt_inv: 
                      overrides: dict[str, str], planned: dict[str, str], default_changes: dict[str, Change],
                      selected_ids: set[str]) -> Change:
     target_id = rule.rename.get(asset.id, asset.id)
-    addr = _address(rule.name, tname, ANALYZER, target_id)
+    addr = address(rule.name, tname, ANALYZER, target_id)
     observed = tgt_inv.get(ANALYZER, target_id)
     recorded = state.resources.get(addr)
     defn = asset.detail.get("definition", {})
@@ -166,7 +160,7 @@ def _analyzer_change(spec: Spec, rule: Rule, asset: Asset, tname: str, tgt_inv: 
             errors.append(f"references analyzer {ref!r}, which rule {rule.name!r} renames on the target; the copied "
                           "definition would still name the old id: do not rename referenced analyzers")
         elif ref in selected_ids:
-            depends.append(_address(rule.name, tname, ANALYZER, ref))
+            depends.append(address(rule.name, tname, ANALYZER, ref))
         elif tgt_inv.get(ANALYZER, ref) is None:
             errors.append(f"references custom analyzer {ref!r}, which rule {rule.name!r} does not copy and "
                           f"{tname!r} does not have; add {ref!r} to the rule's analyzers")

@@ -17,15 +17,15 @@ from drplan.azure.lro import OpStatus, normalise_status
 from drplan.azure.paging import iterate_pages
 from drplan.azure.urls import place
 from drplan.errors import NotFoundError
-from drplan.redact import register_secret
-from drplan.services.base import (
+from drplan.families.base import (
     Asset,
     Connection,
     HttpAdapter,
     Inventory,
     normalise_time,
 )
-from drplan.services.lineage import read_lineage_tags
+from drplan.lineage import read_lineage_tags
+from drplan.redact import register_secret
 from drplan.spec.model import AssetKind
 
 PREFIX = {"document-intelligence": "documentintelligence", "form-recognizer": "formrecognizer"}

@@ -12,18 +12,18 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from drplan.azure.errors import explain
 from drplan.azure.client import AzureClient, retry_after_seconds
+from drplan.azure.errors import explain
 from drplan.azure.paging import iterate_pages
 from drplan.errors import NotFoundError
-from drplan.redact import register_secret
-from drplan.services.base import (
+from drplan.families.base import (
     Asset,
     Connection,
     HttpAdapter,
     Inventory,
     normalise_time,
 )
+from drplan.redact import register_secret
 from drplan.spec.model import AssetKind
 
 KIND = AssetKind.CUSTOM_MODEL
@@ -123,17 +123,9 @@ class FormRecognizerV2Adapter(HttpAdapter):
             raise NotFoundError(self._what(f"copy {source_id}: the 202 answer has no Operation-Location header"))
         return CopyStarted(location, retry_after_seconds(r, 0.0))
 
-    async def wait_model(self, model_id: str, *, interval: float = 1.0, timeout: float = 3600.0) -> Asset | None:
-        """Poll a target model until it leaves ``creating`` (None if it disappears)."""
-        import asyncio
-        import time
-
-        deadline = time.monotonic() + timeout
-        while True:
-            asset = await self.get(KIND, model_id)
-            if asset is None or asset.status != "creating" or time.monotonic() > deadline:
-                return asset
-            await asyncio.sleep(interval)
+    async def wait_model(self, model_id: str, *, interval: float = 1.0) -> Asset | None:
+        """Poll a target model until it leaves ``creating`` (None if it disappears; bounded: HttpAdapter.wait_asset)."""
+        return await self.wait_asset(KIND, model_id, interval=interval)
 
 
 def copy_errors(body: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ the calls are split (``start_*`` / :meth:`ProjectsAdapter.wait_job` / :meth:`Pro
 apply flow can journal each job URL the moment it is known. Job statuses are lowercase, with British "cancelled"
 (normalised in drplan.azure.lro).
 
-The adapter knows the wire protocol only: what a change is, and when to export, is drplan.plan.language's business.
+The adapter knows the wire protocol only: what a change is, and when to export, is drplan.families.language.plan's business.
 Exports carry labels and document *references*, never secrets; the key lives only in the Connection.
 """
 
@@ -23,7 +23,7 @@ from drplan.azure.client import AzureClient, retry_after_seconds
 from drplan.azure.lro import OpStatus, normalise_status
 from drplan.azure.paging import ensure_api_version, iterate_pages
 from drplan.errors import NotFoundError, OperationFailedError, ServiceError
-from drplan.services.base import (
+from drplan.families.base import (
     Asset,
     Connection,
     HttpAdapter,
@@ -191,13 +191,14 @@ class ProjectsAdapter(HttpAdapter):
 
     # -- jobs --------------------------------------------------------------------------------------------------
     async def wait_job(self, url: str, *, what: str, interval: float = 1.0, first_delay: float = 0.0,
-                       on_progress: Callable[[OpStatus, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+                       on_progress: Callable[[OpStatus, dict[str, Any]], None] | None = None,
+                       deadline: float | None = None) -> dict[str, Any]:
         """Poll a job URL until it is terminal; return its final JobState (succeeded or not: see check_job).
         Job answers carry no Retry-After, so the first look is after a tenth of a second (a job is never done at
         once) and the wait doubles from there up to ``interval``: short jobs end promptly, long ones are polled
         gently."""
         return await self.wait(url, what=what, interval=interval, on_progress=on_progress,
-                               first_delay=first_delay or 0.1, start_interval=0.1)
+                               first_delay=first_delay or 0.1, start_interval=0.1, deadline=deadline)
 
     def check_job(self, body: dict[str, Any], *, what: str, url: str) -> dict[str, Any]:
         """The body of a succeeded job; an OperationFailedError naming the job and its errors otherwise."""

@@ -29,38 +29,36 @@ training settings may differ): its running jobs are waited for, then this plan's
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from drplan.apply.context import ApplyContext
 from drplan.apply.journal import utcnow
 from drplan.azure.lro import OpStatus
 from drplan.errors import (
+    ApplyStepError,
     DrplanError,
     NotFoundError,
     OperationFailedError,
     ResponseLostError,
     StalePlanError,
 )
-from drplan.plan.language_assets import content_digest
+from drplan.families.base import normalise_time
+from drplan.families.language.adapter import ProjectsAdapter, job_id
+from drplan.families.language.assets import content_digest
+from drplan.families.language.plan import FLOATING_CONFIG
 from drplan.plan.model import Action, change_action
-from drplan.services.base import normalise_time
-from drplan.services.language import ProjectsAdapter, job_id
-
-if TYPE_CHECKING:
-    from drplan.apply.executor import Executor
 
 #: Journal steps in chain order; a resumed change skips every phase before its step.
 ORDER = ("exporting", "exported", "importing", "imported", "training", "trained", "deploying")
-#: Training config versions that name no fixed version (the model reports the one the service resolved).
-_FLOATING_CONFIG = {"latest"}
 _ENTRY_KEYS = ("plan_digest", "action", "step", "updated")
 
 
-class LanguageStepError(DrplanError):
-    pass
+#: Training a custom NER model can take hours; the poller's 30-minute default is for copies (contracts §6).
+JOB_DEADLINE = 6 * 3600.0
 
 
-def _adapters(ex: Executor, change: dict[str, Any]) -> tuple[ProjectsAdapter, ProjectsAdapter]:
-    src, tgt = ex.adapters[change["source"]["resource"]], ex.adapters[change["target"]["resource"]]
+def _adapters(ctx: ApplyContext, change: dict[str, Any]) -> tuple[ProjectsAdapter, ProjectsAdapter]:
+    src, tgt = ctx.adapters[change["source"]["resource"]], ctx.adapters[change["target"]["resource"]]
     return src, tgt
 
 
@@ -68,57 +66,54 @@ def _at(entry: dict[str, Any] | None) -> int:
     return ORDER.index(entry["step"]) if entry and entry.get("step") in ORDER else -1
 
 
-async def _journal(ex: Executor, change: dict[str, Any], step: str, *, drop: tuple[str, ...] = (),
+async def _journal(ctx: ApplyContext, change: dict[str, Any], step: str, *, drop: tuple[str, ...] = (),
                    **fields: Any) -> dict[str, Any]:
     """Set the change's journal entry to ``step`` with ``fields``, keeping the earlier fields except ``drop`` (the
     URL of a job that failed must not be polled again)."""
-    assert ex.journal is not None
-    current = ex.journal.entry(change["address"]) or {}
+    current = ctx.journal.entry(change["address"]) or {}
     kept = {k: v for k, v in current.items() if k not in drop and k not in _ENTRY_KEYS}
     kept.update({k: v for k, v in fields.items() if v is not None})
-    return await ex.journal.restart(change["address"], change_action(change).value, step, **kept)
+    return await ctx.journal.restart(change["address"], change_action(change).value, step, **kept)
 
 
-async def run_language_change(ex: Executor, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
+async def run_language_change(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
     """Run (or resume) the steps the plan lists for one Language project: export/import for create and replace,
     train/deploy when the rule asks (update: those alone), then verify the target and record it."""
-    assert ex.journal is not None
     addr = change["address"]
     steps = change.get("steps") or []
-    if entry is not None and entry.get("plan_digest") != ex.plan["digest"]:
-        await _settle_other_plan(ex, change, entry)
+    if entry is not None and entry.get("plan_digest") != ctx.plan["digest"]:
+        await _settle_other_plan(ctx, change, entry)
         entry = None
     elif entry is not None:
-        ex._step(change, "resuming", f"resuming from journal step '{entry['step']}' ({entry['updated']})")
+        ctx.step(change, "resuming", f"resuming from journal step '{entry['step']}' ({entry['updated']})")
     if "import" in steps and _at(entry) < ORDER.index("imported"):
-        await _export_and_import(ex, change, entry)
-        entry = ex.journal.entry(addr)
+        await _export_and_import(ctx, change, entry)
+        entry = ctx.journal.entry(addr)
     if "train" in steps and _at(entry) < ORDER.index("trained"):
-        await _train(ex, change, entry if entry and entry["step"] == "training" else None)
-        entry = ex.journal.entry(addr)
+        await _train(ctx, change, entry if entry and entry["step"] == "training" else None)
+        entry = ctx.journal.entry(addr)
     if "deploy" in steps:
-        await _deploy(ex, change, entry if entry and entry["step"] == "deploying" else None)
-    await _finish(ex, change)
+        await _deploy(ctx, change, entry if entry and entry["step"] == "deploying" else None)
+    await _finish(ctx, change)
 
 
-async def _settle_other_plan(ex: Executor, change: dict[str, Any], entry: dict[str, Any]) -> None:
+async def _settle_other_plan(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any]) -> None:
     """The journal holds an interrupted apply of another (older) plan for this address. Its steps may not fit this
     plan (other content, other training settings), so this plan runs its own steps afresh; but first it waits for
     the jobs that apply left running on the target, so two imports or trainings never race."""
-    _, tgt = _adapters(ex, change)
-    ex._step(change, "resuming", f"the journal holds step '{entry['step']}' of another plan's apply; waiting for its "
+    _, tgt = _adapters(ctx, change)
+    ctx.step(change, "resuming", f"the journal holds step '{entry['step']}' of another plan's apply; waiting for its "
              "jobs, then running this plan's steps afresh", level="warning")
     for key in ("import_url", "train_url", "deploy_url"):
         if entry.get(key):
             try:
                 await tgt.wait_job(entry[key], what=f"{key[:-4]} job of the interrupted apply",
-                                   interval=ex.poll_interval)
+                                   interval=ctx.poll_interval, deadline=JOB_DEADLINE)
             except DrplanError:
                 pass  # gone or unreadable: nothing left to race with
     steps = change.get("steps") or []
     first = "exporting" if "import" in steps else "training" if "train" in steps else "deploying"
-    assert ex.journal is not None
-    await ex.journal.restart(change["address"], change_action(change).value, first,
+    await ctx.journal.restart(change["address"], change_action(change).value, first,
                              note="started afresh after another plan's interrupted apply")
 
 
@@ -127,104 +122,104 @@ def _source_modified(change: dict[str, Any]) -> str:
     return str(change["source"]["fingerprint"]).split("=", 1)[-1]
 
 
-async def _export(ex: Executor, change: dict[str, Any], entry: dict[str, Any] | None) -> dict[str, Any]:
+async def _export(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any] | None) -> dict[str, Any]:
     """The source project's export, as the plan showed it (content digest checked), journaled."""
-    src, _ = _adapters(ex, change)
+    src, _ = _adapters(ctx, change)
     sid = change["source"]["id"]
     want = change["source"].get("content_digest")
     url = (entry or {}).get("export_url")
     if url:
         try:
-            exported = await src.finish_export(url, name=sid, interval=ex.poll_interval)
+            exported = await src.finish_export(url, name=sid, interval=ctx.poll_interval)
         except (NotFoundError, OperationFailedError) as exc:
-            ex._step(change, "exporting", f"the interrupted export cannot be used ({exc}); exporting again",
+            ctx.step(change, "exporting", f"the interrupted export cannot be used ({exc}); exporting again",
                      level="debug")
         else:
             if want is None or content_digest(exported) == want:
                 return exported
-    await _journal(ex, change, "exporting", drop=("export_url", "import_url", "content_digest", "note"),
+    await _journal(ctx, change, "exporting", drop=("export_url", "import_url", "content_digest", "note"),
                    requested_at=utcnow(), source_modified=_source_modified(change))
-    ex.crash("after-journal-exporting")
-    ex._step(change, "exporting", f"exporting {src.conn.name}/{sid}")
+    ctx.crash("after-journal-exporting")
+    ctx.step(change, "exporting", f"exporting {src.conn.name}/{sid}")
     try:
         url, delay = await src.start_export(sid)
     except ResponseLostError:  # an export changes nothing: ask again (the lost one is simply never read)
         url, delay = await src.start_export(sid)
-    ex.crash("after-export-sent")
-    await _journal(ex, change, "exporting", export_url=url)
+    ctx.crash("after-export-sent")
+    await _journal(ctx, change, "exporting", export_url=url)
     try:
-        exported = await src.finish_export(url, name=sid, interval=ex.poll_interval, first_delay=delay)
+        exported = await src.finish_export(url, name=sid, interval=ctx.poll_interval, first_delay=delay)
     except OperationFailedError:
-        await _journal(ex, change, "exporting", drop=("export_url",), note="export job failed")
+        await _journal(ctx, change, "exporting", drop=("export_url",), note="export job failed")
         raise
     digest = content_digest(exported)
     if want and digest != want:
         raise StalePlanError(
             f"the source project {src.conn.name}/{sid} changed since the plan was made: its assets now export as "
             f"{digest}, the plan was reviewed with {want}; nothing was imported. Run drplan plan again")
-    await _journal(ex, change, "exported", content_digest=digest)
-    ex.crash("after-export-done")
+    await _journal(ctx, change, "exported", content_digest=digest)
+    ctx.crash("after-export-done")
     return exported
 
 
-async def _export_and_import(ex: Executor, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
-    _, tgt = _adapters(ex, change)
+async def _export_and_import(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
+    _, tgt = _adapters(ctx, change)
     tid = change["target"]["id"]
     if entry is not None and entry["step"] == "importing" and entry.get("import_url"):
         try:
-            await _wait_import(ex, change, entry["import_url"])
+            await _wait_import(ctx, change, entry["import_url"])
             return
         except NotFoundError:
-            ex._step(change, "importing", "the interrupted import job is gone; importing again", level="debug")
-    exported = await _export(ex, change, entry)
-    await _journal(ex, change, "importing", drop=("import_url", "note"))
+            ctx.step(change, "importing", "the interrupted import job is gone; importing again", level="debug")
+    exported = await _export(ctx, change, entry)
+    await _journal(ctx, change, "importing", drop=("import_url", "note"))
     replaces = change_action(change) is Action.REPLACE
-    ex._step(change, "importing", f"importing into {tgt.conn.name}/{tid}"
+    ctx.step(change, "importing", f"importing into {tgt.conn.name}/{tid}"
              + (" (replacing the project there)" if replaces else ""))
     try:
         url, delay = await tgt.start_import(tid, exported)
     except ResponseLostError:
         # The import may have started; another one is harmless (it replaces the project with the same content).
         url, delay = await tgt.start_import(tid, exported)
-    ex.crash("after-import-sent")
-    await _journal(ex, change, "importing", import_url=url)
-    ex.crash("after-import-journaled")
-    await _wait_import(ex, change, url, first_delay=delay)
+    ctx.crash("after-import-sent")
+    await _journal(ctx, change, "importing", import_url=url)
+    ctx.crash("after-import-journaled")
+    await _wait_import(ctx, change, url, first_delay=delay)
 
 
-async def _wait_ok(ex: Executor, change: dict[str, Any], url: str, *, kind: str, step: str, url_key: str,
+async def _wait_ok(ctx: ApplyContext, change: dict[str, Any], url: str, *, kind: str, step: str, url_key: str,
                    first_delay: float = 0.0,
                    on_progress: Callable[[OpStatus, dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Wait for one of the target's jobs. A failed job raises with its errors, and its URL leaves the journal entry
     (kept at ``step``), so the next apply redoes that step instead of polling the failed job again."""
-    _, tgt = _adapters(ex, change)
-    body = await tgt.wait_job(url, what=f"{kind} job of {change['target']['id']}", interval=ex.poll_interval,
-                              first_delay=first_delay, on_progress=on_progress)
+    _, tgt = _adapters(ctx, change)
+    body = await tgt.wait_job(url, what=f"{kind} job of {change['target']['id']}", interval=ctx.poll_interval,
+                              first_delay=first_delay, on_progress=on_progress, deadline=JOB_DEADLINE)
     try:
         tgt.check_job(body, what=kind, url=url)
     except OperationFailedError:
-        await _journal(ex, change, step, drop=(url_key,), note=f"{kind} job {job_id(url)} failed")
+        await _journal(ctx, change, step, drop=(url_key,), note=f"{kind} job {job_id(url)} failed")
         raise
     return body
 
 
-async def _wait_import(ex: Executor, change: dict[str, Any], url: str, *, first_delay: float = 0.0) -> None:
-    _, tgt = _adapters(ex, change)
+async def _wait_import(ctx: ApplyContext, change: dict[str, Any], url: str, *, first_delay: float = 0.0) -> None:
+    _, tgt = _adapters(ctx, change)
     tid = change["target"]["id"]
-    await _wait_ok(ex, change, url, kind="import", step="importing", url_key="import_url", first_delay=first_delay)
+    await _wait_ok(ctx, change, url, kind="import", step="importing", url_key="import_url", first_delay=first_delay)
     project = await tgt.get_project(tid)
     if project is None:
-        raise LanguageStepError(f"{tgt.conn.name}: the import job {job_id(url)} succeeded but project {tid!r} does "
+        raise ApplyStepError(f"{tgt.conn.name}: the import job {job_id(url)} succeeded but project {tid!r} does "
                                 "not exist; run drplan apply again")
-    await _journal(ex, change, "imported", target_modified=normalise_time(project["lastModifiedDateTime"]))
-    ex.crash("after-import-done")
+    await _journal(ctx, change, "imported", target_modified=normalise_time(project["lastModifiedDateTime"]))
+    ctx.crash("after-import-done")
 
 
 # -- train -------------------------------------------------------------------------------------------------------
-async def _fresh_model(ex: Executor, change: dict[str, Any], baseline: str, prior: str) -> dict[str, Any] | None:
+async def _fresh_model(ctx: ApplyContext, change: dict[str, Any], baseline: str, prior: str) -> dict[str, Any] | None:
     """The target's model of the rule's label if it was trained on the current assets: at or after the project's
     last modification, after the model the target had before this training, with the configured version."""
-    _, tgt = _adapters(ex, change)
+    _, tgt = _adapters(ctx, change)
     settings = change["settings"]
     model = await tgt.get_model(change["target"]["id"], settings["model_label"])
     if model is None or not model["trained"]:
@@ -234,64 +229,64 @@ async def _fresh_model(ex: Executor, change: dict[str, Any], baseline: str, prio
     if prior and model["trained"] <= prior:
         return None
     version = settings["training_config_version"]
-    if version not in _FLOATING_CONFIG and model["training_config_version"] not in ("", version):
+    if version not in FLOATING_CONFIG and model["training_config_version"] not in ("", version):
         return None
     return model
 
 
-async def _baseline(ex: Executor, change: dict[str, Any]) -> str:
-    _, tgt = _adapters(ex, change)
+async def _baseline(ctx: ApplyContext, change: dict[str, Any]) -> str:
+    _, tgt = _adapters(ctx, change)
     project = await tgt.get_project(change["target"]["id"])
     if project is None:
-        raise LanguageStepError(f"{tgt.conn.name}: project {change['target']['id']!r} is gone; run drplan plan again")
+        raise ApplyStepError(f"{tgt.conn.name}: project {change['target']['id']!r} is gone; run drplan plan again")
     return normalise_time(project["lastModifiedDateTime"])
 
 
-async def _train(ex: Executor, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
-    _, tgt = _adapters(ex, change)
+async def _train(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
+    _, tgt = _adapters(ctx, change)
     tid = change["target"]["id"]
     label, version = change["settings"]["model_label"], change["settings"]["training_config_version"]
-    baseline = await _baseline(ex, change)
+    baseline = await _baseline(ctx, change)
     if entry is not None:
         prior = entry.get("prior_trained") or ""
         url = entry.get("train_url")
         if url:
             try:
-                if await _wait_train(ex, change, url, baseline, prior):
+                if await _wait_train(ctx, change, url, baseline, prior):
                     return
             except NotFoundError:
                 pass  # the job aged out: the model tells
-        model = await _fresh_model(ex, change, baseline, prior)
+        model = await _fresh_model(ctx, change, baseline, prior)
         if model is not None:
-            ex._step(change, "training", f"model {label!r} was trained by the interrupted apply", level="debug")
-            await _trained(ex, change, model)
+            ctx.step(change, "training", f"model {label!r} was trained by the interrupted apply", level="debug")
+            await _trained(ctx, change, model)
             return
         url = await tgt.find_train_job(tid, label)
         if url is not None:
-            ex._step(change, "training", f"waiting for the training job {job_id(url)} the interrupted apply started")
-            await _journal(ex, change, "training", train_url=url)
-            if await _wait_train(ex, change, url, baseline, prior):
+            ctx.step(change, "training", f"waiting for the training job {job_id(url)} the interrupted apply started")
+            await _journal(ctx, change, "training", train_url=url)
+            if await _wait_train(ctx, change, url, baseline, prior):
                 return
     model = await tgt.get_model(tid, label)
     prior = model["trained"] if model else ""
-    await _journal(ex, change, "training", drop=("train_url", "prior_trained", "note"), requested_at=utcnow(),
+    await _journal(ctx, change, "training", drop=("train_url", "prior_trained", "note"), requested_at=utcnow(),
                    prior_trained=prior or None)
-    ex._step(change, "training", f"training {tgt.conn.name}/{tid} as model {label!r} (training config {version})")
+    ctx.step(change, "training", f"training {tgt.conn.name}/{tid} as model {label!r} (training config {version})")
     try:
         url, delay = await tgt.start_train(tid, label, version)
     except ResponseLostError:
         found = await tgt.find_train_job(tid, label)
         url, delay = (found, 0.0) if found else await tgt.start_train(tid, label, version)
-    ex.crash("after-train-sent")
-    await _journal(ex, change, "training", train_url=url)
-    ex.crash("after-train-journaled")
-    if not await _wait_train(ex, change, url, baseline, prior, first_delay=delay):
-        raise LanguageStepError(
+    ctx.crash("after-train-sent")
+    await _journal(ctx, change, "training", train_url=url)
+    ctx.crash("after-train-journaled")
+    if not await _wait_train(ctx, change, url, baseline, prior, first_delay=delay):
+        raise ApplyStepError(
             f"{tgt.conn.name}: the training job {job_id(url)} succeeded but model {label!r} of {tid!r} is not newer "
             "than the project's last import; run drplan apply again")
 
 
-async def _wait_train(ex: Executor, change: dict[str, Any], url: str, baseline: str, prior: str, *,
+async def _wait_train(ctx: ApplyContext, change: dict[str, Any], url: str, baseline: str, prior: str, *,
                       first_delay: float = 0.0) -> bool:
     """Wait for a training job; True when it produced a current model (journaled ``trained``)."""
     last = [-1]
@@ -300,58 +295,57 @@ async def _wait_train(ex: Executor, change: dict[str, Any], url: str, baseline: 
         pct = (((body.get("result") or {}).get("trainingStatus") or {}).get("percentComplete"))
         if pct is not None and pct != last[0]:
             last[0] = pct
-            ex._step(change, "training", f"{status.value} {pct}%", percent=pct, level="debug")
+            ctx.step(change, "training", f"{status.value} {pct}%", percent=pct, level="debug")
 
-    await _wait_ok(ex, change, url, kind="training", step="training", url_key="train_url", first_delay=first_delay,
+    await _wait_ok(ctx, change, url, kind="training", step="training", url_key="train_url", first_delay=first_delay,
                    on_progress=progress)
-    model = await _fresh_model(ex, change, baseline, prior)
+    model = await _fresh_model(ctx, change, baseline, prior)
     if model is None:
         return False
-    await _trained(ex, change, model)
+    await _trained(ctx, change, model)
     return True
 
 
-async def _trained(ex: Executor, change: dict[str, Any], model: dict[str, Any]) -> None:
-    await _journal(ex, change, "trained", trained_at=model["trained"])
-    ex.crash("after-train-done")
+async def _trained(ctx: ApplyContext, change: dict[str, Any], model: dict[str, Any]) -> None:
+    await _journal(ctx, change, "trained", trained_at=model["trained"])
+    ctx.crash("after-train-done")
 
 
 # -- deploy ------------------------------------------------------------------------------------------------------
-async def _deploy(ex: Executor, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
-    _, tgt = _adapters(ex, change)
+async def _deploy(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
+    _, tgt = _adapters(ctx, change)
     tid = change["target"]["id"]
     label, deployment = change["settings"]["model_label"], change["settings"]["deployment"]
     if entry is not None and entry.get("deploy_url"):
         try:
-            await _wait_deploy(ex, change, entry["deploy_url"])
+            await _wait_deploy(ctx, change, entry["deploy_url"])
             return
         except NotFoundError:
             pass  # the job aged out: deploy again (a PUT is idempotent)
-    await _journal(ex, change, "deploying", drop=("deploy_url", "note"), requested_at=utcnow())
-    ex._step(change, "deploying", f"deploying model {label!r} of {tgt.conn.name}/{tid} as {deployment!r}")
+    await _journal(ctx, change, "deploying", drop=("deploy_url", "note"), requested_at=utcnow())
+    ctx.step(change, "deploying", f"deploying model {label!r} of {tgt.conn.name}/{tid} as {deployment!r}")
     url, delay = await tgt.start_deploy(tid, deployment, label)  # a PUT: the client retries a lost answer itself
-    ex.crash("after-deploy-sent")
-    await _journal(ex, change, "deploying", deploy_url=url)
-    ex.crash("after-deploy-journaled")
-    await _wait_deploy(ex, change, url, first_delay=delay)
+    ctx.crash("after-deploy-sent")
+    await _journal(ctx, change, "deploying", deploy_url=url)
+    ctx.crash("after-deploy-journaled")
+    await _wait_deploy(ctx, change, url, first_delay=delay)
 
 
-async def _wait_deploy(ex: Executor, change: dict[str, Any], url: str, *, first_delay: float = 0.0) -> None:
-    await _wait_ok(ex, change, url, kind="deployment", step="deploying", url_key="deploy_url", first_delay=first_delay)
+async def _wait_deploy(ctx: ApplyContext, change: dict[str, Any], url: str, *, first_delay: float = 0.0) -> None:
+    await _wait_ok(ctx, change, url, kind="deployment", step="deploying", url_key="deploy_url", first_delay=first_delay)
 
 
 # -- verify and record -------------------------------------------------------------------------------------------
-async def _finish(ex: Executor, change: dict[str, Any]) -> None:
+async def _finish(ctx: ApplyContext, change: dict[str, Any]) -> None:
     """Check the target project (and its model and deployment) is what the change promised; record it."""
-    assert ex.manager.state is not None
-    _, tgt = _adapters(ex, change)
+    _, tgt = _adapters(ctx, change)
     tid = change["target"]["id"]
     where = f"{tgt.conn.name}/{tid}"
     project = await tgt.get_project(tid)
     if project is None:
-        raise LanguageStepError(f"{where}: the project is missing after the apply; run drplan plan again")
+        raise ApplyStepError(f"{where}: the project is missing after the apply; run drplan plan again")
     steps = change.get("steps") or []
-    before = ex.manager.state.resources.get(change["address"]) or {}
+    before = ctx.state.resources.get(change["address"]) or {}
     extra: dict[str, Any] = {"target_modified": normalise_time(project["lastModifiedDateTime"])}
     if "import" in steps:
         extra["source_modified"] = _source_modified(change)
@@ -365,15 +359,16 @@ async def _finish(ex: Executor, change: dict[str, Any]) -> None:
         label = settings["model_label"]
         model = await tgt.get_model(tid, label)
         if model is None:
-            raise LanguageStepError(f"{where}: model {label!r} is missing after training; run drplan apply again")
+            raise ApplyStepError(f"{where}: model {label!r} is missing after training; run drplan apply again")
         extra["model_label"] = label
         extra["trained_at"] = model["trained"]
         if settings.get("deployment"):
             dep = await tgt.get_deployment(tid, settings["deployment"])
             if dep is None or dep["modelId"] != model["modelId"]:
-                raise LanguageStepError(
+                raise ApplyStepError(
                     f"{where}: deployment {settings['deployment']!r} "
                     + ("is missing" if dep is None else f"serves {dep['modelId']}, not {model['modelId']}")
                     + " after deploying; run drplan apply again")
             extra["deployment"] = settings["deployment"]
-    await ex._record_done(change, operation_url=None, extra={k: v for k, v in extra.items() if v})
+    await ctx.record_done(change, operation_url=None, extra={k: v for k, v in extra.items() if v},
+                          message=f"replicated to {tgt.conn.name}/{tid}")

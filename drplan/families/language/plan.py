@@ -27,35 +27,32 @@ agree through this one function.
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
-from drplan.plan.language_assets import category_noun, content_digest, counts, summarise
+from drplan.families.base import Asset, Inventory
+from drplan.families.language.assets import (
+    category_noun,
+    content_digest,
+    counts,
+    summarise,
+)
+from drplan.plan.addresses import address, address_selected, matches
 from drplan.plan.model import Action, Change
-from drplan.services.base import Asset, Inventory
 from drplan.spec.model import AssetKind, Rule, Spec
 from drplan.state.model import State
 
 KIND = AssetKind.LANGUAGE_PROJECT
 #: A training config version that names no fixed version: the trained model reports the one it resolved to.
-_FLOATING_CONFIG = {"latest"}
+FLOATING_CONFIG = frozenset({"latest"})
 
 
 def _address(rule: str, target: str, target_id: str) -> str:
-    return f"{rule}/{target}/{KIND.value}/{target_id}"
+    return address(rule, target, KIND, target_id)
 
 
 def selected(rule: Rule, name: str) -> bool:
-    if not any(fnmatch.fnmatchcase(name, p) for p in rule.projects):
-        return False
-    return not any(fnmatch.fnmatchcase(name, p) for p in rule.exclude)
-
-
-def _wanted(addr: str, targets: tuple[str, ...], excludes: tuple[str, ...]) -> bool:
-    if targets and not any(fnmatch.fnmatchcase(addr, t) for t in targets):
-        return False
-    return not any(fnmatch.fnmatchcase(addr, e) for e in excludes)
+    return matches([name], rule.projects, rule.exclude)
 
 
 def _modified(asset: Asset | None) -> str:
@@ -95,7 +92,7 @@ def language_fetches(spec: Spec, inventories: dict[str, Inventory], state: State
             tid = rule.rename.get(asset.id, asset.id)
             for tname in rule.targets:
                 addr = _address(rule.name, tname, tid)
-                if tname not in inventories or not _wanted(addr, targets, excludes):
+                if tname not in inventories or not address_selected(addr, targets, excludes):
                     continue
                 observed = inventories[tname].get(KIND, tid)
                 if not in_sync_by_state(state.resources.get(addr), asset, observed):
@@ -153,7 +150,7 @@ def _training_gap(rule: Rule, observed: Asset) -> tuple[list[str], str]:
     elif modified and model["trained"] and model["trained"] < modified:
         why = (f"model {train.model_label!r} was trained at {model['trained']}, before the project's assets last "
                f"changed ({modified})")
-    elif (train.training_config_version not in _FLOATING_CONFIG and model.get("training_config_version")
+    elif (train.training_config_version not in FLOATING_CONFIG and model.get("training_config_version")
           and model["training_config_version"] != train.training_config_version):
         why = (f"model {train.model_label!r} was trained with training config {model['training_config_version']}; "
                f"the rule asks for {train.training_config_version}")
