@@ -7,8 +7,11 @@ and error envelopes of ``shared/contracts/README.md``, a clock that tests can mo
 It is built from the contracts alone and imports nothing from the rest of drplan (a test checks this), so a
 misunderstanding shared with the client cannot hide.
 
-Modules: ``config`` (TOML), ``clock``, ``store`` (state and copy semantics), ``views`` (wire shapes per
-api-version), ``v2`` (Form Recognizer v2.1 / v2.0: routes, store and wire shapes), ``cu`` (Content Understanding),
-``language`` (Language authoring), ``errors`` (envelopes), ``faults``, ``app`` (ASGI routing, origins),
-``admin`` (``/_emulator/``), ``server`` (CLI, one socket per account), ``launch`` (start it as a subprocess).
+Layout (``README.md``, "Code layout"): ``app`` (ASGI: origin -> account, path prefix -> family, the request
+pipeline every family shares), ``services/<family>`` (one module per service family: ``document_intelligence``
+(DI v4 + FR v3), ``form_recognizer_v2`` (v2.1 / v2.0), ``content_understanding``, ``language``; each holds its
+config entries, store, wire shapes, routes, handlers and admin routes), and the shared modules ``store`` (accounts,
+settings, the timing of accepted operations), ``clock``, ``faults``, ``config`` / ``config_base`` (TOML), ``errors``
+(envelopes), ``wire`` (HTTP helpers), ``admin`` (``/_emulator/``), ``server`` (CLI, one socket per account) and
+``launch`` (start it as a subprocess).
 """

@@ -1,16 +1,23 @@
 """The admin API under ``/_emulator/`` (no auth): seed and remove assets, set faults and settings, move the clock,
 read the request log and counters, reset. See the table in ``drplan/emulator/README.md``.
 
+This module holds the routes every account has (health, accounts, faults, settings, clock, requests, counters,
+reset) and the helpers each family's admin routes are built from (:func:`seed_route`, :func:`remove_route`,
+:class:`AdminError`...); the family routes themselves (seeding models, analyzers, projects...) live in the family's
+service module (``services/<family>.py``, ``admin_routes()``) and :func:`build_admin_app` mounts them.
+
 Admin errors use the same envelope as the service (``{"error": {"code", "message"}}``) with codes
 ``BadRequest`` (400), ``NotFound`` (404) and ``Conflict`` (409).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
-from collections.abc import Callable, Container
-from typing import TYPE_CHECKING, Any
+from collections import deque
+from collections.abc import Callable, Container, Iterator, Sequence
+from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -18,23 +25,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import language, v2, views
-from .clock import format_timestamp
-from .config import (
-    ConfigError,
-    apply_settings,
-    parse_classifier_seed,
-    parse_model_seed,
-    parse_v2_model_id,
-    parse_v2_model_seed,
-    parse_v2_model_update,
-)
+from .clock import Clock, format_timestamp
+from .config_base import ConfigError, Faults, apply_settings
+from .store import Store
 from .wire import JSON_CONTENT_TYPE
-
-if TYPE_CHECKING:
-    from .app import EmulatorApp
-
-ADMIN_API_VERSION = "2024-11-30"  # the shape seeded assets are echoed in
 
 
 class AdminError(Exception):
@@ -43,11 +37,13 @@ class AdminError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def _json(body: Any, status: int = 200) -> Response:
+def admin_json(body: Any, status: int = 200) -> Response:
+    """An admin answer: ``body`` as (non-compact) UTF-8 JSON."""
     return Response(json.dumps(body, ensure_ascii=False).encode("utf-8"), status_code=status, headers={"content-type": JSON_CONTENT_TYPE})
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def read_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object body (``{}`` when empty); 400 ``BadRequest`` when it is not a JSON object."""
     raw = await request.body()
     if not raw.strip():
         return {}
@@ -58,6 +54,15 @@ async def _body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise AdminError(400, "BadRequest", "the request body must be a JSON object")
     return body
+
+
+@contextlib.contextmanager
+def config_errors_as_400() -> Iterator[None]:
+    """Turn a :class:`ConfigError` (a seed or settings body that does not validate) into 400 ``BadRequest``."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise AdminError(400, "BadRequest", str(exc)) from None
 
 
 def account_or_404(accounts: Container[str], name: str) -> str:
@@ -83,128 +88,159 @@ async def read_seed(
     body did not ask to replace. ``conflict`` is the 409 message, formatted with ``name`` and ``seed``.
     Returns ``(name, seed, exists)``."""
     name = account_or_404(accounts, request.path_params["name"])
-    body = await _body(request)
+    body = await read_body(request)
     replace = False
     if replaceable:
         replace = body.pop("replace", False)
         if not isinstance(replace, bool):
             raise AdminError(400, "BadRequest", f"{where}.replace: must be true or false")
-    try:
+    with config_errors_as_400():
         seed = parse(body, where=where)
-    except ConfigError as exc:
-        raise AdminError(400, "BadRequest", str(exc)) from None
     found = exists(name, seed)
     if found and not replace:
         raise AdminError(409, "Conflict", conflict.format(name=name, seed=seed))
     return name, seed, found
 
 
-def build_admin_app(emulator: EmulatorApp) -> Starlette:
-    """A Starlette app bound to one emulator instance."""
+def seed_route(
+    path: str,
+    accounts: Container[str],
+    parse: Callable[..., Any],
+    where: str,
+    *,
+    exists: Callable[[str, Any], bool],
+    conflict: str,
+    create: Callable[[str, Any, bool], Any],
+    replaceable: bool = False,
+    replaced_status: int = 201,
+) -> Route:
+    """``POST path``: seed one record. :func:`read_seed` checks the request; ``create(name, seed, exists)`` makes the
+    record and returns its JSON view, answered with 201 (``replaced_status`` when it replaced one)."""
 
+    async def seed(request: Request) -> Response:
+        name, entry, found = await read_seed(
+            request, accounts, parse, where, exists=exists, conflict=conflict, replaceable=replaceable
+        )
+        return admin_json(create(name, entry, found), status=replaced_status if found else 201)
+
+    return Route(path, seed, methods=["POST"])
+
+
+def remove_route(
+    path: str,
+    accounts: Container[str],
+    param: str,
+    what: str,
+    remove: Callable[[str, str], bool],
+    *,
+    parse_id: Callable[[str], str] = lambda value: value,
+) -> Route:
+    """``DELETE path``: out-of-band removal of the record named by the path parameter ``param`` (``parse_id`` may
+    normalise it or raise an :class:`AdminError`); 204, or 404 ``NotFound`` naming ``what`` when there is none."""
+
+    async def delete(request: Request) -> Response:
+        name = account_or_404(accounts, request.path_params["name"])
+        item_id = parse_id(request.path_params[param])
+        if not remove(name, item_id):
+            raise AdminError(404, "NotFound", f"account {name!r} has no {what} {item_id!r}")
+        return Response(status_code=204)
+
+    return Route(path, delete, methods=["DELETE"])
+
+
+class AdminFamily(Protocol):
+    """What a family's service gives the admin API."""
+
+    def admin_routes(self) -> list[Route]: ...
+
+    def admin_view(self, account: str) -> dict[str, Any]: ...
+
+
+class FaultControls(Protocol):
+    """The part of ``faults.FaultInjector`` the admin API reads and changes."""
+
+    global_faults: Faults
+    counts: dict[str, dict[str, int]]
+
+    def effective(self, account: str) -> Faults: ...
+
+    def update(self, values: dict[str, Any], account: str | None = None) -> Faults: ...
+
+
+class AdminHost(Protocol):
+    """The emulator as the admin API sees it (``app.EmulatorApp``)."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def faults(self) -> FaultControls: ...
+
+    @property
+    def services(self) -> Sequence[AdminFamily]: ...
+
+    @property
+    def request_log(self) -> deque[dict[str, Any]]: ...
+
+    @property
+    def request_counts(self) -> dict[str, dict[str, int]]: ...
+
+    @property
+    def throttled(self) -> dict[str, int]: ...
+
+    def endpoint(self, account: str) -> str | None: ...
+
+    def settle(self) -> None: ...
+
+    def reset(self) -> None: ...
+
+
+def build_admin_app(emulator: AdminHost) -> Starlette:
+    """A Starlette app bound to one emulator instance: the shared routes, then each family's."""
+    routes = [
+        *_account_routes(emulator),
+        *_fault_and_setting_routes(emulator),
+        *_clock_and_log_routes(emulator),
+        *(route for service in emulator.services for route in service.admin_routes()),
+    ]
+    return Starlette(routes=routes, exception_handlers={AdminError: _admin_error, HTTPException: _http_error})
+
+
+def _account_routes(emulator: AdminHost) -> list[Route]:
     async def health(request: Request) -> Response:
-        return _json({"status": "ok"})
+        return admin_json({"status": "ok"})
 
     async def accounts(request: Request) -> Response:
         out = []
-        for name, acct in emulator.store.accounts.items():
-            cfg = acct.config
-            out.append(
-                {
-                    "name": name,
-                    "region": cfg.region,
-                    "endpoint": emulator.endpoint(name),  # the account's own origin (None: none bound)
-                    "resource_id": cfg.resource_id,
-                    "encryption": cfg.encryption,
-                    "model_limit": cfg.model_limit,
-                    "models": list(acct.models.order),
-                    "classifiers": list(acct.classifiers.order),
-                    "v2_models": list(emulator.store.v2.accounts[name].models.order),
-                    **emulator.cu.admin_view(name),  # Content Understanding: analyzers, deployments, model_deployments, token_flow
-                    "language_projects": emulator.store.language.project_names(name),
-                }
-            )
-        return _json({"accounts": out})
+        for name, cfg in emulator.store.accounts.items():
+            view = {
+                "name": name,
+                "region": cfg.region,
+                "endpoint": emulator.endpoint(name),  # the account's own origin (None: none bound)
+                "resource_id": cfg.resource_id,
+                "encryption": cfg.encryption,
+                "model_limit": cfg.model_limit,
+            }
+            for service in emulator.services:  # models, classifiers, v2_models, analyzers..., language_projects
+                view.update(service.admin_view(name))
+            out.append(view)
+        return admin_json({"accounts": out})
 
-    async def seed_model(request: Request) -> Response:
-        name, seed, _ = await read_seed(
-            request,
-            emulator.store.accounts,
-            parse_model_seed,
-            "model",
-            exists=lambda name, seed: seed.model_id in emulator.store.accounts[name].models,
-            conflict="account {name!r} already has a model {seed.model_id!r}",
-        )
-        model = emulator.store.seed_model(name, seed)
-        return _json(views.model(model, ADMIN_API_VERSION), status=201)
+    async def reset(request: Request) -> Response:
+        emulator.reset()
+        return admin_json({"status": "ok"})
 
-    async def seed_classifier(request: Request) -> Response:
-        name, seed, _ = await read_seed(
-            request,
-            emulator.store.accounts,
-            parse_classifier_seed,
-            "classifier",
-            exists=lambda name, seed: seed.classifier_id in emulator.store.accounts[name].classifiers,
-            conflict="account {name!r} already has a classifier {seed.classifier_id!r}",
-        )
-        classifier = emulator.store.seed_classifier(name, seed)
-        return _json(views.classifier(classifier, ADMIN_API_VERSION), status=201)
+    return [
+        Route("/_emulator/health", health, methods=["GET"]),
+        Route("/_emulator/accounts", accounts, methods=["GET"]),
+        Route("/_emulator/reset", reset, methods=["POST"]),
+    ]
 
-    async def seed_v2_model(request: Request) -> Response:
-        name, seed, _ = await read_seed(
-            request,
-            emulator.store.accounts,
-            parse_v2_model_seed,
-            "v2_model",
-            exists=lambda name, seed: seed.model_id is not None and emulator.store.v2.taken(name, seed.model_id),
-            conflict="account {name!r} already has (or has reserved) a v2 model {seed.model_id!r}",
-        )
-        model = emulator.store.v2.seed(name, seed)
-        return _json(v2.model_info(model, "2.1"), status=201)
 
-    def v2_model_id(request: Request) -> str:
-        try:
-            return parse_v2_model_id(request.path_params["model_id"], where="model_id")
-        except ConfigError:
-            raise AdminError(404, "NotFound", f"no v2 model {request.path_params['model_id']!r} (v2 model ids are UUIDs)") from None
-
-    async def remove_v2_model(request: Request) -> Response:
-        name = account_or_404(emulator.store.accounts, request.path_params["name"])
-        model_id = v2_model_id(request)
-        if not emulator.store.v2.remove(name, model_id):
-            raise AdminError(404, "NotFound", f"account {name!r} has no v2 model {model_id!r}")
-        return Response(status_code=204)
-
-    async def retrain_v2_model(request: Request) -> Response:
-        name = account_or_404(emulator.store.accounts, request.path_params["name"])
-        model_id = v2_model_id(request)
-        try:
-            changes = parse_v2_model_update(await _body(request), where="v2_model")
-        except ConfigError as exc:
-            raise AdminError(400, "BadRequest", str(exc)) from None
-        current = emulator.store.v2.accounts[name].models.get(model_id)
-        if current is None:
-            raise AdminError(404, "NotFound", f"account {name!r} has no v2 model {model_id!r}")
-        updated = changes["last_updated"]
-        if updated is not None and updated.timestamp() < current.created:
-            raise AdminError(400, "BadRequest", "v2_model.last_updated: must not be before the model's createdDateTime")
-        model = emulator.store.v2.retrain(name, model_id, changes)
-        assert model is not None
-        return _json(v2.model_info(model, "2.1"))
-
-    async def remove_model(request: Request) -> Response:
-        return _remove(request, "model")
-
-    async def remove_classifier(request: Request) -> Response:
-        return _remove(request, "classifier")
-
-    def _remove(request: Request, kind: Any) -> Response:
-        name = account_or_404(emulator.store.accounts, request.path_params["name"])
-        asset_id = request.path_params["asset_id"]
-        if not emulator.store.remove_asset(name, kind, asset_id):
-            raise AdminError(404, "NotFound", f"account {name!r} has no {kind} {asset_id!r}")
-        return Response(status_code=204)
-
+def _fault_and_setting_routes(emulator: AdminHost) -> list[Route]:
     def faults_view() -> dict[str, Any]:
         return {
             "global": _faults_dict(emulator.faults.global_faults),
@@ -212,51 +248,56 @@ def build_admin_app(emulator: EmulatorApp) -> Starlette:
         }
 
     async def get_faults(request: Request) -> Response:
-        return _json(faults_view())
+        return admin_json(faults_view())
 
     async def put_faults(request: Request) -> Response:
-        body = await _body(request)
+        body = await read_body(request)
         account = body.pop("account", None)
         if account is not None:
             if not isinstance(account, str):
                 raise AdminError(400, "BadRequest", "account must be an account name")
             account_or_404(emulator.store.accounts, account)
-        try:
+        with config_errors_as_400():
             emulator.faults.update(body, account)
-        except ConfigError as exc:
-            raise AdminError(400, "BadRequest", str(exc)) from None
-        return _json(faults_view())
+        return admin_json(faults_view())
 
     async def get_settings(request: Request) -> Response:
-        return _json(dataclasses.asdict(emulator.store.settings))
+        return admin_json(dataclasses.asdict(emulator.store.settings))
 
     async def put_settings(request: Request) -> Response:
-        try:
-            emulator.store.settings = apply_settings(emulator.store.settings, await _body(request))
-        except ConfigError as exc:
-            raise AdminError(400, "BadRequest", str(exc)) from None
-        return _json(dataclasses.asdict(emulator.store.settings))
+        with config_errors_as_400():
+            emulator.store.settings = apply_settings(emulator.store.settings, await read_body(request))
+        return admin_json(dataclasses.asdict(emulator.store.settings))
 
+    return [
+        Route("/_emulator/faults", get_faults, methods=["GET"]),
+        Route("/_emulator/faults", put_faults, methods=["PUT"]),
+        Route("/_emulator/settings", get_settings, methods=["GET"]),
+        Route("/_emulator/settings", put_settings, methods=["PUT"]),
+    ]
+
+
+def _clock_and_log_routes(emulator: AdminHost) -> list[Route]:
     def clock_view() -> dict[str, Any]:
         return {"now": format_timestamp(emulator.clock.now()), "offset_seconds": emulator.clock.offset_seconds}
 
     async def get_clock(request: Request) -> Response:
-        return _json(clock_view())
+        return admin_json(clock_view())
 
     async def advance_clock(request: Request) -> Response:
-        body = await _body(request)
+        body = await read_body(request)
         seconds = body.get("advance_seconds")
         if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
             raise AdminError(400, "BadRequest", "advance_seconds must be a number >= 0")
         emulator.clock.advance(float(seconds))
-        emulator.store.settle()
-        return _json(clock_view())
+        emulator.settle()
+        return admin_json(clock_view())
 
     async def requests_log(request: Request) -> Response:
-        return _json(list(emulator.request_log))
+        return admin_json(list(emulator.request_log))
 
     async def counters(request: Request) -> Response:
-        return _json(
+        return admin_json(
             {
                 "requests": {acct: dict(routes) for acct, routes in emulator.request_counts.items()},
                 "throttled": dict(emulator.throttled),
@@ -264,48 +305,23 @@ def build_admin_app(emulator: EmulatorApp) -> Starlette:
             }
         )
 
-    async def reset(request: Request) -> Response:
-        emulator.reset()
-        return _json({"status": "ok"})
-
-    async def admin_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, AdminError)
-        return _json({"error": {"code": exc.code, "message": exc.message}}, status=exc.status)
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, str(exc.status_code))
-        return _json({"error": {"code": code, "message": f"{request.method} {request.url.path}: {exc.detail}"}}, status=exc.status_code)
-
-    routes = [
-        Route("/_emulator/health", health, methods=["GET"]),
-        Route("/_emulator/accounts", accounts, methods=["GET"]),
-        Route("/_emulator/accounts/{name}/models", seed_model, methods=["POST"]),
-        Route("/_emulator/accounts/{name}/classifiers", seed_classifier, methods=["POST"]),
-        Route("/_emulator/accounts/{name}/models/{asset_id}", remove_model, methods=["DELETE"]),
-        Route("/_emulator/accounts/{name}/classifiers/{asset_id}", remove_classifier, methods=["DELETE"]),
-        Route("/_emulator/accounts/{name}/v2_models", seed_v2_model, methods=["POST"]),
-        Route("/_emulator/accounts/{name}/v2_models/{model_id}", remove_v2_model, methods=["DELETE"]),
-        Route("/_emulator/accounts/{name}/v2_models/{model_id}", retrain_v2_model, methods=["PATCH"]),
-        Route("/_emulator/faults", get_faults, methods=["GET"]),
-        Route("/_emulator/faults", put_faults, methods=["PUT"]),
-        Route("/_emulator/settings", get_settings, methods=["GET"]),
-        Route("/_emulator/settings", put_settings, methods=["PUT"]),
+    return [
         Route("/_emulator/clock", get_clock, methods=["GET"]),
         Route("/_emulator/clock", advance_clock, methods=["POST"]),
         Route("/_emulator/requests", requests_log, methods=["GET"]),
         Route("/_emulator/counters", counters, methods=["GET"]),
-        Route("/_emulator/reset", reset, methods=["POST"]),
-        *_cu_admin_routes(emulator),  # /_emulator/accounts/{name}/analyzers[/{id}], .../deployments
-        *language.admin_routes(emulator),  # POST/DELETE /_emulator/accounts/{name}/language/projects[/{project}]
     ]
-    return Starlette(routes=routes, exception_handlers={AdminError: admin_error, HTTPException: http_error})
 
 
-def _cu_admin_routes(emulator: EmulatorApp) -> list[Route]:
-    from .cu import admin_routes  # cu.py imports this module; import it lazily
+async def _admin_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AdminError)
+    return admin_json({"error": {"code": exc.code, "message": exc.message}}, status=exc.status)
 
-    return admin_routes(emulator)
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, str(exc.status_code))
+    return admin_json({"error": {"code": code, "message": f"{request.method} {request.url.path}: {exc.detail}"}}, status=exc.status_code)
 
 
 def _faults_dict(faults: Any) -> dict[str, Any]:

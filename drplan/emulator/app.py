@@ -1,98 +1,71 @@
 """The emulator as an ASGI application: one origin per account, service routes at ``{origin}/{prefix}/...`` and the
-admin API under ``/_emulator/`` of the admin origin.
+admin API under ``/_emulator/`` of the admin origin. This module only routes, and holds the request pipeline every
+family shares; everything a family does is in its module under ``services/``.
 
-The account lives in the host only, never in the path, as on the real service (``https://<resource>.cognitiveservices
-.azure.com/documentintelligence/...``; contracts §2.1, issue 13 point 4): the app picks the account from the request's
-``Host`` header (``host:port``) through the origins registered with :meth:`EmulatorApp.bind_origin` (``server.py``
-binds one listening socket per account and registers each; in-process users pass ``origins={...}``), falling back to
-the port of ``scope["server"]``. A service request to the admin origin or to an origin no account has answers APIM's
-404.
+Routing, in three steps:
 
-Routing is done by hand rather than with Starlette's router because Azure mixes path segments and colon actions
-(``/documentModels:authorizeCopy``, ``/documentModels/{id}:copyTo``) and because the api-version decides which
-routes exist at all (classifier copy only on ``2024-11-30``; no classifiers on ``2022-08-31``). Anything that
-does not resolve answers APIM's 404 (README "Service API"). Form Recognizer v2.x paths
-(``/formrecognizer/v2.1/...``, ``/v2.0/...``, ``/v2.0-preview/...``) are resolved by ``v2.resolve_v2_route`` and
-served by ``EmulatorApp._dispatch_v2``.
+* **origin -> account.** The account lives in the host only, never in the path, as on the real service
+  (``https://<resource>.cognitiveservices.azure.com/documentintelligence/...``; contracts §2.1, issue 13 point 4): the
+  app picks the account from the request's ``Host`` header (``host:port``) through the origins registered with
+  :meth:`EmulatorApp.bind_origin` (``server.py`` binds one listening socket per account and registers each;
+  in-process users pass ``origins={...}``), falling back to the port of ``scope["server"]``. A service request to the
+  admin origin or to an origin no account has answers APIM's 404; ``/_emulator/...`` there is the admin API.
+* **path prefix -> family.** ``/documentintelligence`` and ``/formrecognizer`` -> ``services.document_intelligence``
+  (DI v4, FR v3), except ``/formrecognizer/v2.1|v2.0|v2.0-preview/...`` -> ``services.form_recognizer_v2``;
+  ``/contentunderstanding`` -> ``services.content_understanding``; ``/language`` -> ``services.language``. The family
+  resolves the rest of the path to a named route (or none: APIM's 404).
+* **the shared pipeline** (:meth:`EmulatorApp._service`), the same for every family: request ids and region headers,
+  counters, latency, the key check, the rate limit, the drop / 503 / drop-after faults, settling every family's due
+  operations, the family's handler, the request log.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import json
 import logging
 import secrets
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from . import cu, errors, language, v2, views, wire
+from . import errors
 from .admin import build_admin_app
-from .clock import Clock
-from .config import EmulatorConfig
+from .clock import Clock, format_timestamp_ms
+from .config_base import EmulatorConfig, Faults
 from .faults import ConnectionRegistry, Decision, FaultInjector
-from .store import AssetKind, Store
-from .wire import encode_page_token, json_response
+from .services import content_understanding, document_intelligence, form_recognizer_v2, language
+from .store import Store
+from .wire import json_response
 
 logger = logging.getLogger("drplan.emulator")
 
 #: The request log keeps this many entries (oldest dropped first), so long benchmarks do not grow without bound.
 REQUEST_LOG_SIZE = 100_000
 
-_COLLECTIONS: dict[str, AssetKind] = {"documentModels": "model", "documentClassifiers": "classifier"}
 
+class Service(Protocol):
+    """A service family as the app routes to it (``services/<family>.py``, ``Service``; see ``services/__init__``)."""
 
-@dataclass(frozen=True)
-class ServiceRoute:
-    """A resolved service route: its name (as in counters and the request log) and path parameters."""
+    def resolve(self, method: str, prefix: str, rest: str, query: Mapping[str, str]) -> Any: ...
 
-    name: str
-    kind: AssetKind | None = None
-    asset_id: str | None = None
-    operation_id: str | None = None
+    async def dispatch(self, request: Request, account: str, route: Any, headers: dict[str, str]) -> Response: ...
 
+    def backend_error(self, route: Any, error: errors.ServiceError) -> errors.ServiceError: ...
 
-def resolve_route(method: str, rest: str) -> ServiceRoute | None:
-    """Map ``METHOD /{rest}`` (the path after ``{origin}/{prefix}/``) to a route, or None."""
-    parts = rest.split("/")
-    if len(parts) == 1:
-        head = parts[0]
-        if head in _COLLECTIONS and method == "GET":
-            return ServiceRoute(f"{head}:list", _COLLECTIONS[head])
-        collection, _, action = head.partition(":")
-        if collection in _COLLECTIONS and action == "authorizeCopy" and method == "POST":
-            return ServiceRoute(f"{collection}:authorizeCopy", _COLLECTIONS[collection])
-        if head == "operations" and method == "GET":
-            return ServiceRoute("operations:list")
-        if head == "info" and method == "GET":
-            return ServiceRoute("info")
-        return None
-    if len(parts) != 2 or not parts[1]:
-        return None
-    head, item = parts
-    if head == "operations":
-        return ServiceRoute("operations:get", operation_id=item) if method == "GET" else None
-    if head not in _COLLECTIONS:
-        return None
-    kind = _COLLECTIONS[head]
-    asset_id, colon, action = item.partition(":")
-    if colon:
-        if action == "copyTo" and method == "POST" and asset_id:
-            return ServiceRoute(f"{head}:copyTo", kind, asset_id)
-        return None
-    if method == "GET":
-        return ServiceRoute(f"{head}:get", kind, asset_id)
-    if method == "DELETE":
-        return ServiceRoute(f"{head}:delete", kind, asset_id)
-    return None
+    def reset(self) -> None: ...
+
+    def settle(self) -> None: ...
+
+    def admin_routes(self) -> list[Route]: ...
+
+    def admin_view(self, account: str) -> dict[str, Any]: ...
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
@@ -115,10 +88,6 @@ def normalise_origin(origin: str) -> str:
     return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
-def decode_page_token(token: str) -> str:
-    return wire.decode_page_token(token, lambda: errors.invalid_parameter("nextLink", "unknown continuation token"))
-
-
 class EmulatorApp:
     """The whole emulator: store, clock, faults, request log and counters behind one ASGI callable."""
 
@@ -135,13 +104,24 @@ class EmulatorApp:
         self._hosts: dict[str, str | None] = {}  # "host:port" -> account (None: an admin origin)
         self._ports: dict[int, set[str | None]] = defaultdict(set)  # port -> accounts bound on it (fallback)
         self.clock = Clock()
-        self.store = Store(config, self.clock)
         self.faults = FaultInjector(config)
+        self.store = Store(config, self.clock, self.faults)  # accounts, settings, clock: what every family shares
         self.connections = connections or ConnectionRegistry()
         self.request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
         self.request_counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.throttled: dict[str, int] = defaultdict(int)
-        self.cu = cu.CUStore(self.store)  # Content Understanding analyzers (contracts §5)
+        self.di = document_intelligence.Service(self.store)  # DI v4 + FR v3 (contracts §2, §3)
+        self.v2 = form_recognizer_v2.Service(self.store)  # FR v2.1 / v2.0 (contracts §4)
+        self.cu = content_understanding.Service(self.store, self.account_for_url)  # Content Understanding (§5)
+        self.language = language.Service(self.store)  # Language authoring (§6)
+        self.services: tuple[Service, ...] = (self.di, self.v2, self.cu, self.language)
+        #: Path prefix -> family; DI also serves any other prefix (its routes then answer APIM's 404, counted under
+        #: the route they name). ``/formrecognizer/v2.x/...`` is picked out in :meth:`_route`.
+        self._prefixes: dict[str, Service] = {
+            **{prefix: self.di for prefix in document_intelligence.PREFIXES},
+            content_understanding.PREFIX: self.cu,
+            language.PREFIX: self.language,
+        }
         self.admin = build_admin_app(self)
         for origin in admin_origins:
             self.bind_admin_origin(origin)
@@ -208,14 +188,20 @@ class EmulatorApp:
         return self._account_at(key, int(key.rsplit(":", 1)[1]))
 
     def reset(self) -> None:
-        """Back to the config file's state: clock, models, operations, faults, log, counters."""
+        """Back to the config file's state: clock, every family's records and operations, faults, log, counters."""
         self.clock.reset()
         self.store.reset()
-        self.cu.reset()
+        for service in self.services:
+            service.reset()
         self.faults.reset()
         self.request_log.clear()
         self.request_counts.clear()
         self.throttled.clear()
+
+    def settle(self) -> None:
+        """Finish every family's operations whose time is up (before each request, and after the clock moves)."""
+        for service in self.services:
+            service.settle()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -233,8 +219,7 @@ class EmulatorApp:
         name = self.account_for_scope(scope)
         if name is None:  # the admin origin, or an origin no account has
             if path == "/_emulator" or path.startswith("/_emulator/"):
-                self.store.settle()
-                self.cu.settle()
+                self.settle()
                 await self.admin(scope, receive, send)
             else:
                 headers = {"apim-request-id": str(uuid.uuid4())}
@@ -244,233 +229,78 @@ class EmulatorApp:
 
     # --- service requests ----------------------------------------------------------------------------------------
 
-    async def _service(self, scope: Scope, receive: Receive, send: Send, name: str) -> None:
-        request = Request(scope, receive)
-        request_id = str(uuid.uuid4())
-        _, *tail = scope["path"].split("/", 2)
+    def _route(self, request: Request) -> tuple[Service, Any]:
+        """The family a service request goes to (by path prefix) and the route it resolves the path to (None: none)."""
+        _, *tail = request.scope["path"].split("/", 2)
         prefix = tail[0] if tail else ""
-        is_v2 = prefix == "formrecognizer" and len(tail) == 2 and v2.is_v2_path(tail[1])
-        route: ServiceRoute | v2.V2Route | language.LanguageRoute | cu.CURoute | None
-        if is_v2:
-            route = v2.resolve_v2_route(request.method, tail[1], request.query_params.get("op"))
-        elif prefix == cu.PREFIX:
-            route = cu.resolve_route(request.method, tail[1]) if len(tail) == 2 else None
-        elif prefix == language.PREFIX:
-            route = language.resolve_language_route(request.method, tail[1]) if len(tail) == 2 else None
+        rest = tail[1] if len(tail) == 2 else None
+        if prefix == "formrecognizer" and rest is not None and form_recognizer_v2.is_v2_path(rest):
+            service: Service = self.v2
         else:
-            route = resolve_route(request.method, tail[1]) if len(tail) == 2 else None
+            service = self._prefixes.get(prefix, self.di)
+        route = service.resolve(request.method, prefix, rest, request.query_params) if rest is not None else None
+        return service, route
+
+    async def _service(self, scope: Scope, receive: Receive, send: Send, name: str) -> None:
+        """The shared pipeline: headers, counters, latency, then :meth:`_answer`, the request log and the answer."""
+        request = Request(scope, receive)
+        service, route = self._route(request)
         route_name = route.name if route else "unknown"
-        # v2 backend errors carry x-ms-cs-error-code (contracts §1); gateway answers (401, 429, APIM 404) do not
-        backend = errors.with_cs_error_code if is_v2 and route is not None else (lambda exc: exc)
-        if isinstance(route, language.LanguageRoute):  # Language backend errors carry x-ms-error-code
-            backend = language.with_error_code
-        if prefix == cu.PREFIX:  # every CU backend answer carries x-ms-error-code (cu.py)
-            backend = cu.with_error_code
-        headers = {"apim-request-id": request_id, "x-content-type-options": "nosniff"}
+        headers = {"apim-request-id": str(uuid.uuid4()), "x-content-type-options": "nosniff"}
         client_request_id = request.headers.get("x-ms-client-request-id")
         if client_request_id:
             headers["x-ms-client-request-id"] = client_request_id
-        account = self.store.accounts[name]
-        headers["x-ms-region"] = account.config.region
+        headers["x-ms-region"] = self.store.accounts[name].region
         self.request_counts[name][route_name] += 1
         faults = self.faults.effective(name)
         delay = self.faults.delay_seconds(faults)
         if delay > 0:
             await asyncio.sleep(delay)
-
-        decision = Decision.PASS
-        key = request.headers.get("ocp-apim-subscription-key", "")
-        if not secrets.compare_digest(key.encode(), account.config.key.encode()):
-            response = _error_response(errors.access_denied(), headers)
-        elif not self.faults.admit(name, faults):
-            self.throttled[name] += 1
-            response = _error_response(errors.throttled(self.store.settings.retry_after_seconds), headers)
-        else:
-            decision = self.faults.decide(name, route_name, faults)
-            if decision is Decision.DROP:
-                await self._drop(request)
-                self._log(request, name, route_name, None, fault="drop")
-                return
-            if decision is Decision.ERROR:
-                response = _error_response(backend(errors.service_unavailable()), headers)
-            else:
-                self.store.settle()
-                try:
-                    if isinstance(route, v2.V2Route):
-                        response = await self._dispatch_v2(request, name, route, headers)
-                    elif prefix == cu.PREFIX:
-                        response = await cu.dispatch(self, request, name, route, headers)  # type: ignore[arg-type]
-                    elif isinstance(route, language.LanguageRoute):
-                        response = await language.dispatch(self, request, name, route, headers)
-                    else:
-                        response = await self._dispatch(request, name, prefix, route, headers)
-                except errors.ServiceError as exc:
-                    response = _error_response(exc, headers)
-                except Exception:  # a bug in the emulator: answer like the service would, keep serving
-                    logger.exception("unhandled error on %s %s", request.method, scope["path"])
-                    response = _error_response(
-                        backend(errors.ServiceError(500, "InternalServerError", "An unexpected error occurred.")), headers
-                    )
-                if decision is Decision.DROP_AFTER:
-                    await self._drop(request)
-                    self._log(request, name, route_name, response.status_code, fault="drop_after")
-                    return
+        decision, response = await self._answer(request, name, service, route, route_name, faults, headers)
+        if response is None:
+            return  # dropped: logged by _drop_connection
         fault = "error" if decision is Decision.ERROR else ("throttled" if response.status_code == 429 else None)
         self._log(request, name, route_name, response.status_code, fault=fault)
         await response(scope, receive, send)
 
-    async def _dispatch(
-        self, request: Request, name: str, prefix: str, route: ServiceRoute | None, headers: dict[str, str]
-    ) -> Response:
-        api_version = request.query_params.get("api-version")
-        versions = views.PREFIX_VERSIONS.get(prefix)
-        if route is None or versions is None or api_version not in versions:
-            raise errors.resource_not_found()
-        if route.kind == "classifier" and api_version not in views.CLASSIFIER_VERSIONS:
-            raise errors.resource_not_found()
-        if route.name.startswith("documentClassifiers:") and route.name.endswith(("authorizeCopy", "copyTo")):
-            if api_version not in views.CLASSIFIER_COPY_VERSIONS:
-                raise errors.resource_not_found()  # contracts §2.7 / §3: no classifier copy before 2024-11-30
-        account_url = _origin(request)
-        store = self.store
-        action = route.name.split(":", 1)[1] if ":" in route.name else route.name
+    async def _answer(
+        self, request: Request, name: str, service: Service, route: Any, route_name: str, faults: Faults, headers: dict[str, str]
+    ) -> tuple[Decision, Response | None]:
+        """The gateway (key, rate limit), the fault decision and the family's answer; None: the connection was
+        dropped (before the handler ran, or after it, losing its answer)."""
+        key = request.headers.get("ocp-apim-subscription-key", "")
+        if not secrets.compare_digest(key.encode(), self.store.accounts[name].key.encode()):
+            return Decision.PASS, _error_response(errors.access_denied(), headers)
+        if not self.faults.admit(name, faults):
+            self.throttled[name] += 1
+            return Decision.PASS, _error_response(errors.throttled(self.store.settings.retry_after_seconds), headers)
+        decision = self.faults.decide(name, route_name, faults)
+        if decision is Decision.DROP:
+            await self._drop_connection(request, name, route_name, None, "drop")
+            return decision, None
+        if decision is Decision.ERROR:
+            return decision, _error_response(service.backend_error(route, errors.service_unavailable()), headers)
+        self.settle()
+        response = await self._handle(request, name, service, route, headers)
+        if decision is Decision.DROP_AFTER:
+            await self._drop_connection(request, name, route_name, response.status_code, "drop_after")
+            return decision, None
+        return decision, response
 
-        if route.name == "info":
-            body = views.info(store.count_models(name), store.accounts[name].config.model_limit, api_version, self.clock.now())
-            return json_response(200, body, headers)
+    async def _handle(self, request: Request, name: str, service: Service, route: Any, headers: dict[str, str]) -> Response:
+        """The family's answer; its errors as their envelopes, an emulator bug as the service's 500."""
+        try:
+            return await service.dispatch(request, name, route, headers)
+        except errors.ServiceError as exc:
+            return _error_response(exc, headers)
+        except Exception:  # a bug in the emulator: answer like the service would, keep serving
+            logger.exception("unhandled error on %s %s", request.method, request.scope["path"])
+            bug = errors.ServiceError(500, "InternalServerError", "An unexpected error occurred.")
+            return _error_response(service.backend_error(route, bug), headers)
 
-        if route.name.startswith("operations:"):
-            kinds: frozenset[AssetKind] = frozenset({"model", "classifier"}) if api_version in views.CLASSIFIER_COPY_VERSIONS else frozenset({"model"})
-            now = self.clock.now()
-            if action == "get":
-                assert route.operation_id is not None
-                op = store.get_operation(name, route.operation_id, kinds)
-                return json_response(200, views.operation(op, now, api_version), headers)
-            token = request.query_params.get("nextLink")
-            page = store.list_operations(name, decode_page_token(token) if token is not None else None, kinds)
-            body = {"value": [views.operation(op, now, api_version, summary=True) for op in page.items]}
-            if page.next_after is not None:
-                body["nextLink"] = _next_link(account_url, prefix, "operations", page.next_after, api_version)
-            return json_response(200, body, headers)
-
-        kind = route.kind
-        assert kind is not None
-        collection = "documentModels" if kind == "model" else "documentClassifiers"
-        if action == "list":
-            token = request.query_params.get("nextLink")
-            page = store.list_assets(name, kind, decode_page_token(token) if token is not None else None, prefix=prefix)
-            if kind == "model":
-                items = [views.model_list_item(m, api_version) for m in page.items]
-            else:
-                items = [views.classifier(c, api_version) for c in page.items]
-            body = {"value": items}
-            if page.next_after is not None:
-                body["nextLink"] = _next_link(account_url, prefix, collection, page.next_after, api_version)
-            return json_response(200, body, headers)
-        if action == "get":
-            assert route.asset_id is not None
-            asset = store.get_asset(name, kind, route.asset_id, prefix=prefix)
-            body = views.model(asset, api_version) if kind == "model" else views.classifier(asset, api_version)  # type: ignore[arg-type]
-            return json_response(200, body, headers)
-        if action == "delete":
-            assert route.asset_id is not None
-            store.delete_asset(name, kind, route.asset_id)
-            return Response(status_code=204, headers=headers)
-        if action == "authorizeCopy":
-            body = await _json_body(request)
-            payload = store.authorize_copy(kind, name, body, account_url=account_url, prefix=prefix, api_version=api_version)
-            return json_response(200, payload, headers)
-        if action == "copyTo":
-            assert route.asset_id is not None
-            body = await _json_body(request)
-            faults = self.faults.effective(name)
-            operation_id = f"{secrets.randbelow(10**11):011d}_{headers['apim-request-id']}"  # contracts §2.3 shape
-            op = store.copy_to(
-                kind,
-                name,
-                route.asset_id,
-                body,
-                prefix=prefix,
-                api_version=api_version,
-                allow_degrade=request.headers.get("x-ms-forms-copy-degrade", "").strip().lower() == "true",
-                duration=self.faults.copy_duration(store.settings.copy_seconds, faults),
-                operation_id=operation_id,
-                inject_failure=lambda: self.faults.operation_fails(name, faults),
-            )
-            location = f"{account_url}/{prefix}/operations/{op.operation_id}?api-version={api_version}"
-            # No Retry-After: the live service sends none on this 202 (recordings, issue 13), although the
-            # 2024-11-30 spec declares one (contracts §2.1); FR v3's spec declares none (contracts §3).
-            return Response(status_code=202, headers={**headers, "Operation-Location": location})
-        raise errors.resource_not_found()  # pragma: no cover - resolve_route only yields the actions above
-
-    async def _dispatch_v2(self, request: Request, name: str, route: v2.V2Route, headers: dict[str, str]) -> Response:
-        """Form Recognizer v2.1 / v2.0 (contracts §4). No api-version: the version is the path segment."""
-        base = f"{_origin(request)}/formrecognizer/{route.version}"
-        store = self.store.v2
-        action = route.name.removeprefix("v2:")
-        now = self.clock.now()
-
-        if action in ("custom/models:list", "custom/models:summary"):
-            op = request.query_params.get("op")
-            if op not in ("full", "summary"):
-                raise errors.v2_bad_request("The parameter 'op' is required and must be 'full' or 'summary'.")
-            summary = v2.summary(store.count(name), self.store.accounts[name].config.model_limit, store.accounts[name].last_changed)
-            if op == "summary":
-                return json_response(200, {"summary": summary}, headers)
-            token = request.query_params.get("nextLink")
-            after = None
-            if token is not None:
-                try:
-                    after = decode_page_token(token)
-                except errors.ServiceError:
-                    raise errors.v2_bad_request("The parameter 'nextLink' is invalid.") from None
-            items, next_after = store.list_page(name, after)
-            body = {
-                "summary": summary,
-                "modelList": [v2.model_info(m, route.api) for m in items],
-                # the spec example ends with "nextLink": "" (contracts §4); op=full rides along for plain clients
-                "nextLink": f"{base}/custom/models?nextLink={encode_page_token(next_after)}&op=full" if next_after else "",
-            }
-            return json_response(200, body, headers)
-        if action == "custom/models:get":
-            assert route.model_id is not None
-            return json_response(200, v2.model(store.get(name, route.model_id, route.api), route.api), headers)
-        if action == "custom/models:delete":
-            assert route.model_id is not None
-            store.delete(name, route.model_id)
-            return Response(status_code=204, headers=headers)
-        if action == "copyAuthorization":
-            auth = store.authorize(name)
-            body = {"modelId": auth.model_id, "accessToken": auth.token, "expirationDateTimeTicks": auth.expires}
-            return json_response(201, body, {**headers, "Location": f"{base}/custom/models/{auth.model_id}"})
-        if action == "copy":
-            assert route.model_id is not None
-            raw = await request.body()
-            try:
-                body = json.loads(raw) if raw.strip() else None
-            except ValueError:
-                raise errors.v2_bad_request("The copy request body is not valid JSON.") from None
-            faults = self.faults.effective(name)
-            op = store.copy(
-                name,
-                route.model_id,
-                body,
-                allow_degrade=request.headers.get("x-ms-forms-copy-degrade", "").strip().lower() == "true",
-                duration=self.faults.copy_duration(self.store.settings.copy_seconds, faults),
-                result_id=str(uuid.uuid4()),
-                inject_failure=lambda: self.faults.operation_fails(name, faults),
-            )
-            # lowercase "copyresults", as the live service writes it (contracts §4)
-            location = f"{base}/custom/models/{op.source_model_id}/copyresults/{op.result_id}"
-            return Response(status_code=202, headers={**headers, "Operation-Location": location})
-        if action == "copyResults":
-            assert route.model_id is not None and route.result_id is not None
-            op = store.get_copy_result(name, route.model_id, route.result_id)
-            body = v2.copy_result(op, now)
-            # a failed result carries its code in ms-azure-ai-errorcode (the 2021 recording, errors.AI_ERROR_CODE_HEADER)
-            extra = {errors.AI_ERROR_CODE_HEADER: op.errors[0]["code"]} if op.errors else {}
-            return json_response(200, body, {**headers, **extra})
-        raise errors.resource_not_found()  # pragma: no cover - resolve_v2_route only yields the actions above
+    async def _drop_connection(self, request: Request, account: str, route: str, status: int | None, fault: str) -> None:
+        await self._drop(request)
+        self._log(request, account, route, status, fault=fault)
 
     async def _drop(self, request: Request) -> None:
         """Close the connection without an answer (the client sees the server disconnect)."""
@@ -490,10 +320,9 @@ class EmulatorApp:
             logger.warning("drop fault: connection did not report the disconnect")
 
     def _log(self, request: Request, account: str, route: str, status: int | None, *, fault: str | None = None) -> None:
-        now = dt.datetime.fromtimestamp(self.clock.now(), tz=dt.timezone.utc)
         self.request_log.append(
             {
-                "time": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "time": format_timestamp_ms(self.clock.now()),
                 "account": account,
                 "method": request.method,
                 "path": request.url.path,
@@ -502,12 +331,6 @@ class EmulatorApp:
                 "fault": fault,
             }
         )
-
-
-def _origin(request: Request) -> str:
-    """``scheme://host[:port]`` the request was sent to (its ``Host``): the account's origin as the client sees it, so
-    URLs in bodies and headers point back at the emulator however it was reached."""
-    return str(request.base_url).rstrip("/")
 
 
 def _with_request_id(send: Send) -> Send:
@@ -523,15 +346,6 @@ def _with_request_id(send: Send) -> Send:
         await send(message)
 
     return wrapped
-
-
-def _next_link(account_url: str, prefix: str, collection: str, after: str, api_version: str) -> str:
-    """Absolute ``nextLink`` in the examples' opaque ``?nextLink=<token>`` form, plus api-version (contracts §1)."""
-    return f"{account_url}/{prefix}/{collection}?nextLink={encode_page_token(after)}&api-version={api_version}"
-
-
-async def _json_body(request: Request) -> Any:
-    return await wire.read_json(request, lambda: errors.invalid_parameter("body", "the request body is not valid JSON."))
 
 
 def _error_response(error: errors.ServiceError, headers: dict[str, str]) -> Response:

@@ -82,117 +82,84 @@ def service_unavailable() -> ServiceError:
 # --- contracts §2.6 ------------------------------------------------------------------------------------------------
 
 
+def _not_found(inner_code: str, inner_message: str) -> ServiceError:
+    return ServiceError(404, "NotFound", "Resource not found.", inner_code=inner_code, inner_message=inner_message)
+
+
+def _conflict(inner_code: str, inner_message: str) -> ServiceError:
+    return ServiceError(
+        409,
+        "Conflict",
+        "The request could not be completed due to a conflict with the current state of the target resource.",
+        inner_code=inner_code,
+        inner_message=inner_message,
+    )
+
+
+def _invalid_request(inner_code: str, inner_message: str) -> ServiceError:
+    return ServiceError(400, "InvalidRequest", "Invalid request.", inner_code=inner_code, inner_message=inner_message)
+
+
+def _invalid_argument(inner_code: str, inner_message: str) -> ServiceError:
+    return ServiceError(400, "InvalidArgument", "Invalid argument.", inner_code=inner_code, inner_message=inner_message)
+
+
 def model_not_found() -> ServiceError:
     """Exact body recorded in azure-sdk-for-js formrecognizer recordings (contracts §2.5)."""
-    return ServiceError(
-        404,
-        "NotFound",
-        "Resource not found.",
-        inner_code="ModelNotFound",
-        inner_message="The requested model was not found.",
-    )
+    return _not_found("ModelNotFound", "The requested model was not found.")
 
 
 def classifier_not_found() -> ServiceError:
     """No recorded classifier body; same shape as ModelNotFound [INF]."""
-    return ServiceError(
-        404,
-        "NotFound",
-        "Resource not found.",
-        inner_code="ModelNotFound",
-        inner_message="The requested classifier was not found.",
-    )
+    return _not_found("ModelNotFound", "The requested classifier was not found.")
 
 
 def operation_not_found() -> ServiceError:
     """Unknown or expired operation (contracts §2.3: retained 24 h, then 404 ``OperationNotFound``)."""
-    return ServiceError(
-        404,
-        "NotFound",
-        "Resource not found.",
-        inner_code="OperationNotFound",
-        inner_message="The requested operation was not found. The identifier may be invalid or the operation may have expired.",
+    return _not_found(
+        "OperationNotFound",
+        "The requested operation was not found. The identifier may be invalid or the operation may have expired.",
     )
 
 
 def model_exists() -> ServiceError:
     """Exact 409 body from azure-sdk-for-net #35581 (contracts §2.6)."""
-    return ServiceError(
-        409,
-        "Conflict",
-        "The request could not be completed due to a conflict with the current state of the target resource.",
-        inner_code="ModelExists",
-        inner_message="A model with the provided name already exists.",
-    )
+    return _conflict("ModelExists", "A model with the provided name already exists.")
 
 
 def classifier_exists() -> ServiceError:
     """Same shape as ModelExists; no classifier-specific body is recorded [INF]."""
-    return ServiceError(
-        409,
-        "Conflict",
-        "The request could not be completed due to a conflict with the current state of the target resource.",
-        inner_code="ModelExists",
-        inner_message="A classifier with the provided name already exists.",
-    )
+    return _conflict("ModelExists", "A classifier with the provided name already exists.")
 
 
 def model_read_only(model_id: str) -> ServiceError:
     """Prebuilt models cannot be deleted or copied (``InvalidRequest``/``ModelReadOnly``, contracts §2.6)."""
-    return ServiceError(
-        400,
-        "InvalidRequest",
-        "Invalid request.",
-        inner_code="ModelReadOnly",
-        inner_message=f"The requested model '{model_id}' is read-only.",
-    )
+    return _invalid_request("ModelReadOnly", f"The requested model '{model_id}' is read-only.")
 
 
 def model_not_ready(model_id: str) -> ServiceError:
     """Copy from a model that is still being built. ``InvalidRequest``/``ModelNotReady`` is in the docs' error table
     (contracts §2.6, resolve-errors.md); issue 13 states that FR v3 answers it on ``copyTo``. The message text is not
     recorded [INF]."""
-    return ServiceError(
-        400,
-        "InvalidRequest",
-        "Invalid request.",
-        inner_code="ModelNotReady",
-        inner_message=f"The requested model '{model_id}' is not ready for use.",
-    )
+    return _invalid_request("ModelNotReady", f"The requested model '{model_id}' is not ready for use.")
 
 
 def parameter_missing(name: str) -> ServiceError:
     """Wording from azure-sdk-for-net #45476 ("The parameter modelId is required.")."""
-    return ServiceError(
-        400, "InvalidArgument", "Invalid argument.", inner_code="ParameterMissing", inner_message=f"The parameter {name} is required."
-    )
+    return _invalid_argument("ParameterMissing", f"The parameter {name} is required.")
 
 
 def invalid_parameter(name: str, why: str) -> ServiceError:
-    return ServiceError(
-        400, "InvalidArgument", "Invalid argument.", inner_code="InvalidParameter", inner_message=f"The parameter {name} is invalid: {why}"
-    )
+    return _invalid_argument("InvalidParameter", f"The parameter {name} is invalid: {why}")
 
 
 def invalid_parameter_length(name: str, limit: int) -> ServiceError:
-    return ServiceError(
-        400,
-        "InvalidArgument",
-        "Invalid argument.",
-        inner_code="InvalidParameterLength",
-        inner_message=f"The parameter {name} exceeds the maximum length of {limit}.",
-    )
+    return _invalid_argument("InvalidParameterLength", f"The parameter {name} exceeds the maximum length of {limit}.")
 
 
 def document_model_limit(limit: int) -> ServiceError:
     """Target over its model limit (contracts §2.5: ``InvalidRequest``/``DocumentModelLimit``)."""
-    return ServiceError(
-        400,
-        "InvalidRequest",
-        "Invalid request.",
-        inner_code="DocumentModelLimit",
-        inner_message=f"The number of custom document models has reached the limit of {limit}.",
-    )
+    return _invalid_request("DocumentModelLimit", f"The number of custom document models has reached the limit of {limit}.")
 
 
 # Copy errors: HTTP 400 with code "1002" (contracts §2.6, disaster-recovery.md).
@@ -289,6 +256,16 @@ def with_code_header(error: ServiceError, header: str) -> ServiceError:
 def with_cs_error_code(error: ServiceError) -> ServiceError:
     """The same error with ``x-ms-cs-error-code`` (for injected 503s and emulator bugs on v2 routes)."""
     return with_code_header(error, CS_ERROR_CODE_HEADER)
+
+
+#: The header Content Understanding and Language backend errors carry their code in (contracts §1).
+ERROR_CODE_HEADER = "x-ms-error-code"
+
+
+def with_error_code(error: ServiceError) -> ServiceError:
+    """The same error with ``x-ms-error-code`` (gateway answers, injected 503s and emulator bugs on CU and Language
+    routes)."""
+    return with_code_header(error, ERROR_CODE_HEADER)
 
 
 def v2_model_not_found(model_id: str) -> ServiceError:

@@ -92,7 +92,7 @@ def write_url_file(path: Path, url: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="drplan emulator",
-        description="Run the local Document Intelligence / Form Recognizer copy emulator.",
+        description="Run the local emulator of Document Intelligence / Form Recognizer, Content Understanding and Language authoring.",
     )
     parser.add_argument("--config", required=True, type=Path, help="emulator TOML file (see drplan/emulator/README.md)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")

@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+import openapi_validation as ov
 import pytest
 
-import openapi_validation as ov
 from drplan.emulator.launch import start_emulator
 
 T = TypeVar("T")

@@ -32,10 +32,9 @@ if str(Path(__file__).resolve().parent) not in sys.path:  # no __init__.py in te
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 import emulator_fixtures  # noqa: E402
 import openapi_validation as ov  # noqa: E402
-from emulator_fixtures import _reset, admin, emulator_fixture, sdk_clients  # noqa: E402,F401
-
 from azure.ai.documentintelligence import DocumentIntelligenceAdministrationClient  # noqa: E402
 from azure.ai.formrecognizer import DocumentModelAdministrationClient  # noqa: E402
+from emulator_fixtures import _reset, admin, emulator_fixture, sdk_clients  # noqa: E402,F401
 
 # --------------------------------------------------------------------------------------------------- configuration
 

@@ -11,9 +11,9 @@ only 200/201 on ``:copy`` (it rejects the spec's 202), which is why the emulator
 
 One deliberate departure from the spec, checked instead of excused: the ``:grantCopyAuthorization`` answer has the
 shape of the live service's recordings, ``{targetAzureResourceId, targetRegion, expiresAt}`` (no ``source``, which the
-spec's CopyAuthorization lists as required; sources cited in ``drplan/emulator/cu.py`` at the grant route). The SDK
-1.1.0 model ``CopyAuthorization`` has no ``target_region`` attribute; being a mapping over the JSON it still exposes
-``grant["targetRegion"]``, and its ``source`` is None against the live service as it is here.
+spec's CopyAuthorization lists as required; sources cited in ``drplan/emulator/services/content_understanding.py`` at
+the grant route). The SDK 1.1.0 model ``CopyAuthorization`` has no ``target_region`` attribute; being a mapping over
+the JSON it still exposes ``grant["targetRegion"]``, and its ``source`` is None against the live service as it is here.
 """
 
 from __future__ import annotations

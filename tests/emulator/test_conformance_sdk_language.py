@@ -7,8 +7,8 @@ recorded by a ``raw_response_hook`` and validated against the official OpenAPI f
 (``resultUrl``, not a spec path) is validated against that version's ``ExportedProject`` definition.
 
 api-versions: the SDK defaults to ``2025-05-15-preview``, which the emulator serves with the 2024-11-15-preview
-shapes (``drplan/emulator/language.py`` ``LANGUAGE_VERSIONS`` cites the evidence); contracts/ has no spec file for
-it, so its answers are validated against ``language-authoring-2024-11-15-preview.json``.
+shapes (``drplan/emulator/services/language.py`` ``LANGUAGE_VERSIONS`` cites the evidence); contracts/ has no spec
+file for it, so its answers are validated against ``language-authoring-2024-11-15-preview.json``.
 ``test_the_sdk_default_api_version_end_to_end`` builds its clients without ``api_version`` (the way the SDK is
 normally used: export, import, jobs, train, deploy, get/list, delete). The other tests pass ``api_version=``
 explicitly: export, list, get, train and deploy use ``2023-04-01``. ``begin_import`` cannot be used below
@@ -36,10 +36,9 @@ if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 import emulator_fixtures  # noqa: E402
 import openapi_validation as ov  # noqa: E402
-from emulator_fixtures import _reset, admin, emulator_fixture, sdk_clients  # noqa: E402,F401
-
 from azure.ai.textanalytics.authoring import TextAuthoringClient, TextAuthoringProjectClient  # noqa: E402
 from azure.ai.textanalytics.authoring.models import ExportedProject  # noqa: E402
+from emulator_fixtures import _reset, admin, emulator_fixture, sdk_clients  # noqa: E402,F401
 
 GA, PREVIEW, SDK_DEFAULT = "2023-04-01", "2024-11-15-preview", "2025-05-15-preview"
 #: ``clients(..., api_version=DEFAULT)``: build the client without ``api_version`` (the SDK's own default).

@@ -28,9 +28,8 @@ if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 import emulator_fixtures  # noqa: E402
 import openapi_validation as ov  # noqa: E402
-from emulator_fixtures import _reset, admin, emulator_fixture, sdk_clients  # noqa: E402,F401
-
 from azure.ai.formrecognizer import FormRecognizerApiVersion, FormTrainingClient  # noqa: E402
+from emulator_fixtures import _reset, admin, emulator_fixture, sdk_clients  # noqa: E402,F401
 
 SUB = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-dr/providers/Microsoft.CognitiveServices/accounts"
 ACCOUNTS: dict[str, dict[str, Any]] = {

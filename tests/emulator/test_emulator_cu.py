@@ -6,8 +6,8 @@ official OpenAPI files define is validated against ``contentunderstanding-2025-1
 ``contentunderstanding-2025-05-01-preview.json`` by an httpx event hook (``openapi_validation.check_exchange``), which
 also checks that every CU backend error carries ``x-ms-error-code`` equal to the body's code. The one spec problem
 tolerated is the ``:grantCopyAuthorization`` answer's missing ``source``: the emulator answers the shape of the live
-service's recordings instead (``drplan/emulator/cu.py``, grant route). Time-dependent behaviour (operation progress,
-grant/token expiry, retention) is driven with ``POST /_emulator/clock``.
+service's recordings instead (``drplan/emulator/services/content_understanding.py``, grant route). Time-dependent
+behaviour (operation progress, grant/token expiry, retention) is driven with ``POST /_emulator/clock``.
 """
 
 from __future__ import annotations

@@ -28,13 +28,13 @@ import openapi_validation as ov  # noqa: E402
 from emulator_fixtures import _fresh, admin, http  # noqa: E402,F401
 
 from drplan.emulator.config import ROUTES, ConfigError, parse_config  # noqa: E402
-from drplan.emulator.language import ROUTE_NAMES  # noqa: E402
+from drplan.emulator.services.language import ROUTE_NAMES  # noqa: E402
 
 KEYS = {"src": "key-src", "dst": "key-dst"}
 REGIONS = {"src": "eastus", "dst": "westus"}
 V23, V22, V24P, V25P = "2023-04-01", "2022-05-01", "2024-11-15-preview", "2025-05-15-preview"
 #: Served versions with no spec file in contracts/ -> the file their answers are checked against: the official SDK's
-#: default 2025-05-15-preview has the 2024-11-15-preview shapes (evidence in drplan/emulator/language.py).
+#: default 2025-05-15-preview has the 2024-11-15-preview shapes (evidence in drplan/emulator/services/language.py).
 SPEC_STAND_IN = {V25P: V24P}
 APIM_NOT_FOUND = {"error": {"code": "404", "message": "Resource not found"}}
 JOB_ID = re.compile(r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})_(\d{18})$")

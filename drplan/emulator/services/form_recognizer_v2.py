@@ -1,5 +1,9 @@
 """Form Recognizer v2.1 and v2.0: the path-versioned custom-model API and its older copy protocol (contracts §4).
 
+Everything specific to the family is here: the ``[[v2_models]]`` config entries, the store, the routes and their
+handlers, the wire shapes and the admin routes (seed, remove, "retrain" a v2 model). The error factories are in
+``errors.py`` (the v2 section).
+
 Served at ``{account origin}/formrecognizer/v2.1/...``, ``/formrecognizer/v2.0/...`` and
 ``/formrecognizer/v2.0-preview/...`` (the preview that introduced copy; same shapes as v2.0). There is no
 api-version query: the version is the path segment.
@@ -24,22 +28,26 @@ Decisions where the contracts are silent (each is also in the README, "Form Reco
 from __future__ import annotations
 
 import dataclasses
-import heapq
+import datetime as dt
 import math
 import random
 import re
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import errors
-from .clock import TimedJob, format_timestamp, format_timestamp_7
-from .config import V2ModelSeed
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
-if TYPE_CHECKING:
-    from .store import Store
+from .. import errors
+from ..admin import AdminError, account_or_404, admin_json, config_errors_as_400, read_body, remove_route, seed_route
+from ..clock import Schedule, TimedJob, format_timestamp, format_timestamp_7
+from ..config_base import ConfigError, Ctx
+from ..store import SortedIds, Store
+from ..wire import Call, decode_page_token, encode_page_token, read_json
 
 #: Path segment -> the API version it speaks. ``v2.0-preview`` introduced the copy operations (contracts §4).
 V2_PATH_VERSIONS: dict[str, str] = {"v2.1": "2.1", "v2.0": "2.0", "v2.0-preview": "2.0"}
@@ -54,6 +62,110 @@ TRAINING_DOCUMENTS = tuple(f"Form_{i}.jpg" for i in range(1, 6))
 TRAINED_FIELDS = ("VendorName", "DocumentDate", "Total")
 FIELD_ACCURACY = 0.95
 INVALID_MODEL_ERROR = {"code": "2012", "message": "Unable to list blobs on the Azure blob storage account."}
+
+#: Route names (request log, counters, the ``routes`` fault filter).
+ROUTE_NAMES = (
+    "v2:custom/models:list",
+    "v2:custom/models:summary",
+    "v2:custom/models:get",
+    "v2:custom/models:delete",
+    "v2:copyAuthorization",
+    "v2:copy",
+    "v2:copyResults",
+)
+
+
+# --- config: [[accounts.X.v2_models]] ----------------------------------------------------------------------------
+
+#: ``status`` of a v2 model (contracts §4 ModelInfo.status).
+V2_MODEL_STATUSES = ("creating", "ready", "invalid")
+#: The v2 API version a model was "trained" with (a GET through v2.0 of a v2.1 model is a 400 "1027").
+V2_API_VERSIONS = ("2.1", "2.0")
+V2_MODEL_KEYS = ("model_id", "model_name", "status", "created", "last_updated", "is_composed", "api_version")
+#: The account keys this family reads.
+ACCOUNT_KEYS = ("v2_models",)
+
+
+@dataclass
+class V2ModelSeed:
+    """One ``[[accounts.X.v2_models]]`` entry: a Form Recognizer v2.x custom model (a separate store, contracts §4)."""
+
+    model_id: str | None = None  # canonical lowercase UUID; None: generated from the config seed
+    model_name: str | None = None
+    status: str = "ready"
+    created: dt.datetime | None = None  # None: the emulator's start time
+    last_updated: dt.datetime | None = None  # None: = created
+    is_composed: bool = False
+    api_version: str = "2.1"
+
+
+def parse_account(ctx: Ctx, where: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """This family's keys of an ``[accounts.NAME]`` table, as :class:`~..config_base.AccountConfig` fields."""
+    return {"v2_models": ctx.unique_entries(f"{where}.v2_models", raw.get("v2_models", []), parse_v2_model_seed, "model_id", "model id")}
+
+
+def parse_v2_model_seed(entry: Any, where: str = "v2_model", source: str = "<request>") -> V2ModelSeed:
+    """Validate one ``[[v2_models]]`` entry (also the body of ``POST /_emulator/accounts/{name}/v2_models``)."""
+    ctx = Ctx(source)
+    entry = ctx.table(where, entry)
+    ctx.check_keys(where, entry, V2_MODEL_KEYS)
+    seed = V2ModelSeed()
+    if "model_id" in entry:
+        seed.model_id = parse_v2_model_id(entry["model_id"], ctx=ctx, where=f"{where}.model_id")
+    if entry.get("model_name") is not None:
+        name = ctx.string(f"{where}.model_name", entry["model_name"])
+        if len(name) > 1024:
+            raise ctx.error(f"{where}.model_name", "must be at most 1024 characters")
+        seed.model_name = name
+    seed.status = _status(ctx, f"{where}.status", entry.get("status", "ready"))
+    seed.created = ctx.datetime(f"{where}.created", entry.get("created"))
+    seed.last_updated = ctx.datetime(f"{where}.last_updated", entry.get("last_updated"))
+    if seed.created and seed.last_updated and seed.last_updated < seed.created:
+        raise ctx.error(f"{where}.last_updated", "must not be before created")
+    is_composed = entry.get("is_composed", False)
+    if not isinstance(is_composed, bool):
+        raise ctx.error(f"{where}.is_composed", "must be true or false")
+    seed.is_composed = is_composed
+    api_version = entry.get("api_version", "2.1")
+    if api_version not in V2_API_VERSIONS:
+        raise ctx.error(f"{where}.api_version", f"must be one of {', '.join(V2_API_VERSIONS)}")
+    seed.api_version = api_version
+    if is_composed and api_version != "2.1":
+        raise ctx.error(f"{where}.is_composed", "composed models exist from v2.1 on (api_version = \"2.1\")")
+    return seed
+
+
+def parse_v2_model_update(entry: Any, where: str = "v2_model", source: str = "<request>") -> dict[str, Any]:
+    """Body of the admin "retrain" (``PATCH /_emulator/accounts/{name}/v2_models/{id}``): any of ``last_updated``
+    (default: now), ``status``, ``model_name``. Returns only the keys given, validated."""
+    ctx = Ctx(source)
+    entry = ctx.table(where, entry)
+    ctx.check_keys(where, entry, ("last_updated", "status", "model_name"))
+    out: dict[str, Any] = {"last_updated": ctx.datetime(f"{where}.last_updated", entry.get("last_updated"))}
+    if "status" in entry:
+        out["status"] = _status(ctx, f"{where}.status", entry["status"])
+    if "model_name" in entry:
+        name = entry["model_name"]
+        if name is not None and (not isinstance(name, str) or len(name) > 1024):
+            raise ctx.error(f"{where}.model_name", "must be a string of at most 1024 characters (or null)")
+        out["model_name"] = name
+    return out
+
+
+def parse_v2_model_id(value: Any, *, ctx: Ctx | None = None, where: str = "model_id") -> str:
+    """A v2 model id: any UUID spelling, returned in canonical lowercase form."""
+    ctx = ctx or Ctx("<request>")
+    text = ctx.string(where, value)
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise ctx.error(where, f"{text!r} must be a UUID (v2 model ids are server-generated UUIDs)") from None
+
+
+def _status(ctx: Ctx, path: str, value: Any) -> str:
+    if value not in V2_MODEL_STATUSES:
+        raise ctx.error(path, f"must be one of {', '.join(V2_MODEL_STATUSES)}")
+    return value
 
 
 # --- routes -----------------------------------------------------------------------------------------------------------
@@ -166,7 +278,7 @@ class V2Account:
     """One account's v2 state."""
 
     name: str
-    models: Any  # store.SortedIds of V2Model
+    models: SortedIds  # of V2Model
     authorizations: dict[str, V2Authorization] = field(default_factory=dict)  # by model id (one per minted id)
     operations: dict[str, V2CopyOperation] = field(default_factory=dict)
     last_changed: float = 0.0  # summary.lastUpdatedDateTime
@@ -187,21 +299,22 @@ class V2Store:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the state the config file describes."""
         self.accounts: dict[str, V2Account] = {}
         self.tokens: dict[str, V2Authorization] = {}
-        self._pending: list[tuple[float, int, str, str]] = []
-        self._seq = 0
-        now = store.clock.now()
-        from .store import SortedIds  # store imports this module; import its helper lazily
-
-        for name, acc_cfg in store.config.accounts.items():
+        self._schedule = Schedule()
+        now = self._now()
+        for name, acc_cfg in self.store.accounts.items():
             self.accounts[name] = V2Account(name=name, models=SortedIds(), last_changed=math.floor(now))
             for seed in acc_cfg.v2_models:
                 self.seed(name, seed, now=now)
             self.accounts[name].last_changed = math.floor(now)
 
     def _now(self) -> float:
-        return self.store.clock.now()
+        return self.store.now()
 
     def _touch(self, account: str) -> None:
         self.accounts[account].last_changed = math.floor(self._now())
@@ -240,10 +353,8 @@ class V2Store:
 
     def remove(self, account: str, model_id: str) -> bool:
         """Out-of-band removal (admin API); also what the service DELETE does."""
-        models = self.accounts[account].models
-        if model_id not in models:
+        if not self.accounts[account].models.remove(model_id):
             return False
-        models.pop(model_id)
         self._touch(account)
         return True
 
@@ -336,40 +447,11 @@ class V2Store:
             raise errors.v2_authorization_expired(format_timestamp(auth.expires))
 
         # Accepted. From here on everything is reported through the copy result (lazy validation, contracts §4).
-        target_name = self.store.by_resource_id.get(resource_id.lower())
-        if target_name is not None and self.store.accounts[target_name].config.region != region:
-            target_name = None
-        failure: dict[str, str] | None = None
-        placeholder: V2Model | None = None
-        if target_name is None or target_name != auth.account or auth.consumed:
-            failure = errors.v2_copy_authorization_error()
-        else:
-            auth.consumed = True  # single use from the moment the target hands out the metadata
-            target = self.accounts[target_name]
-            target_cfg = self.store.accounts[target_name].config
-            if len(target.models) >= target_cfg.model_limit:
-                failure = errors.v2_copy_model_limit(target_cfg.model_limit)
-            else:
-                placeholder = V2Model(
-                    model_id=auth.model_id,
-                    created=math.floor(now),
-                    last_updated=math.floor(now),
-                    status="creating",
-                    copy_result_id=result_id,
-                )
-                target.models.put(auth.model_id, placeholder)
-                self._touch(target_name)
-                source_cfg = self.store.accounts[account].config
-                if source_cfg.encryption == "customer-managed" and target_cfg.encryption == "microsoft-managed" and not allow_degrade:
-                    enc = errors.encryption_downgrade()
-                    failure = errors.v2_copy_error(enc.code, enc.message)
-                elif inject_failure():  # drawn only for copies that would otherwise go ahead
-                    inj = errors.injected_operation_failure()
-                    failure = errors.v2_copy_error(inj.code, inj.message)
-        self._seq += 1
+        target_name = self.store.account_at(resource_id, region)
+        placeholder, failure = self._accept_copy(account, target_name, auth, now, result_id, allow_degrade, inject_failure)
         op = V2CopyOperation(
             result_id=result_id,
-            seq=self._seq,
+            seq=self._schedule.next_seq(),
             account=account,
             source_model_id=source.model_id,
             target_model_id=claims["modelId"],
@@ -381,14 +463,50 @@ class V2Store:
             failure=failure,
         )
         source_acct.operations[result_id] = op
-        heapq.heappush(self._pending, (op.ends_at, op.seq, account, result_id))
+        self._schedule.add(op.ends_at, op.seq, account, result_id)
         return op
+
+    def _accept_copy(
+        self,
+        account: str,
+        target_name: str | None,
+        auth: V2Authorization,
+        now: float,
+        result_id: str,
+        allow_degrade: bool,
+        inject_failure: Callable[[], bool],
+    ) -> tuple[V2Model | None, dict[str, str] | None]:
+        """What the target makes of an accepted copy: the ``creating`` placeholder it holds for the copy (None if it
+        holds none) and the failure the copy will end with (None: it will succeed, unless the target changes)."""
+        if target_name is None or target_name != auth.account or auth.consumed:
+            return None, errors.v2_copy_authorization_error()
+        auth.consumed = True  # single use from the moment the target hands out the metadata
+        target = self.accounts[target_name]
+        target_cfg = self.store.accounts[target_name]
+        if len(target.models) >= target_cfg.model_limit:
+            return None, errors.v2_copy_model_limit(target_cfg.model_limit)
+        placeholder = V2Model(
+            model_id=auth.model_id,
+            created=math.floor(now),
+            last_updated=math.floor(now),
+            status="creating",
+            copy_result_id=result_id,
+        )
+        target.models.put(auth.model_id, placeholder)
+        self._touch(target_name)
+        failure = None
+        source_cfg = self.store.accounts[account]
+        if source_cfg.encryption == "customer-managed" and target_cfg.encryption == "microsoft-managed" and not allow_degrade:
+            enc = errors.encryption_downgrade()
+            failure = errors.v2_copy_error(enc.code, enc.message)
+        elif inject_failure():  # drawn only for copies that would otherwise go ahead
+            inj = errors.injected_operation_failure()
+            failure = errors.v2_copy_error(inj.code, inj.message)
+        return placeholder, failure
 
     def settle(self) -> None:
         """Finish every copy whose time is up (called before each request and after the clock moves)."""
-        now = self._now()
-        while self._pending and self._pending[0][0] <= now:
-            _, _, account, result_id = heapq.heappop(self._pending)
+        for account, result_id in self._schedule.due(self._now()):
             self._finish(self.accounts[account].operations[result_id])
 
     def _finish(self, op: V2CopyOperation) -> None:
@@ -400,7 +518,7 @@ class V2Store:
             if current is not op.placeholder:
                 failure = errors.v2_copy_target_gone(op.target_model_id)
             else:
-                limit = self.store.accounts[target.name].config.model_limit
+                limit = self.store.accounts[target.name].model_limit
                 if len(target.models) - 1 >= limit:  # out-of-band seeds filled the target meanwhile
                     failure = errors.v2_copy_model_limit(limit)
         if target is not None and op.placeholder is not None and target.models.get(op.target_model_id) is op.placeholder:
@@ -530,3 +648,162 @@ def copy_result(op: V2CopyOperation, now: float) -> dict[str, Any]:
         "lastUpdatedDateTime": fmt(op.last_updated(now)),
         "copyResult": result,
     }
+
+
+# --- the service ---------------------------------------------------------------------------------------------------
+
+
+class Service:
+    """The family as the app sees it: routes, handlers, reset/settle, admin routes. No api-version query: the
+    version is the path segment."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.v2 = V2Store(store)
+
+    def reset(self) -> None:
+        self.v2.reset()
+
+    def settle(self) -> None:
+        self.v2.settle()
+
+    def resolve(self, method: str, prefix: str, rest: str, query: Mapping[str, str]) -> V2Route | None:
+        return resolve_v2_route(method, rest, query.get("op"))
+
+    def backend_error(self, route: V2Route | None, error: errors.ServiceError) -> errors.ServiceError:
+        """v2 backend errors carry ``x-ms-cs-error-code`` (contracts §1); gateway answers (401, 429, APIM's 404 for
+        an unknown path) do not."""
+        return errors.with_cs_error_code(error) if route is not None else error
+
+    async def dispatch(self, request: Request, account: str, route: V2Route | None, headers: dict[str, str]) -> Response:
+        if route is None:
+            raise errors.resource_not_found()
+        return await _HANDLERS[route.name](self, Call(request, account, route, headers))
+
+    @staticmethod
+    def _base(call: Call[V2Route]) -> str:
+        return f"{call.origin}/formrecognizer/{call.route.version}"
+
+    # -- handlers (one per route; ``_HANDLERS`` below)
+
+    async def _list(self, call: Call[V2Route]) -> Response:
+        """``GET custom/models?op=full|summary``: the summary, and with ``op=full`` a page of models."""
+        op = call.query("op")
+        if op not in ("full", "summary"):
+            raise errors.v2_bad_request("The parameter 'op' is required and must be 'full' or 'summary'.")
+        acct = self.v2.accounts[call.account]
+        summary_body = summary(self.v2.count(call.account), self.store.accounts[call.account].model_limit, acct.last_changed)
+        if op == "summary":
+            return call.json(200, {"summary": summary_body})
+        token = call.query("nextLink")
+        after = None
+        if token is not None:
+            after = decode_page_token(token, lambda: errors.v2_bad_request("The parameter 'nextLink' is invalid."))
+        items, next_after = self.v2.list_page(call.account, after)
+        next_link = f"{self._base(call)}/custom/models?nextLink={encode_page_token(next_after)}&op=full" if next_after else ""
+        body = {
+            "summary": summary_body,
+            "modelList": [model_info(m, call.route.api) for m in items],
+            # the spec example ends with "nextLink": "" (contracts §4); op=full rides along for plain clients
+            "nextLink": next_link,
+        }
+        return call.json(200, body)
+
+    async def _get(self, call: Call[V2Route]) -> Response:
+        assert call.route.model_id is not None
+        return call.json(200, model(self.v2.get(call.account, call.route.model_id, call.route.api), call.route.api))
+
+    async def _delete(self, call: Call[V2Route]) -> Response:
+        assert call.route.model_id is not None
+        self.v2.delete(call.account, call.route.model_id)
+        return call.empty(204)
+
+    async def _authorize(self, call: Call[V2Route]) -> Response:
+        auth = self.v2.authorize(call.account)
+        body = {"modelId": auth.model_id, "accessToken": auth.token, "expirationDateTimeTicks": auth.expires}
+        return call.json(201, body, {"Location": f"{self._base(call)}/custom/models/{auth.model_id}"})
+
+    async def _copy(self, call: Call[V2Route]) -> Response:
+        assert call.route.model_id is not None
+        body = await read_json(call.request, lambda: errors.v2_bad_request("The copy request body is not valid JSON."))
+        duration, fails = self.store.operation_timing(call.account)
+        op = self.v2.copy(
+            call.account,
+            call.route.model_id,
+            body,
+            allow_degrade=call.request.headers.get("x-ms-forms-copy-degrade", "").strip().lower() == "true",
+            duration=duration,
+            result_id=str(uuid.uuid4()),
+            inject_failure=fails,
+        )
+        # lowercase "copyresults", as the live service writes it (contracts §4)
+        location = f"{self._base(call)}/custom/models/{op.source_model_id}/copyresults/{op.result_id}"
+        return call.empty(202, {"Operation-Location": location})
+
+    async def _copy_result(self, call: Call[V2Route]) -> Response:
+        assert call.route.model_id is not None and call.route.result_id is not None
+        op = self.v2.get_copy_result(call.account, call.route.model_id, call.route.result_id)
+        # a failed result carries its code in ms-azure-ai-errorcode (the 2021 recording, errors.AI_ERROR_CODE_HEADER)
+        extra = {errors.AI_ERROR_CODE_HEADER: op.errors[0]["code"]} if op.errors else {}
+        return call.json(200, copy_result(op, self.store.now()), extra)
+
+    # -- admin
+
+    def admin_routes(self) -> list[Route]:
+        """``POST /_emulator/accounts/{name}/v2_models`` (seed), ``DELETE .../v2_models/{id}`` (remove) and
+        ``PATCH .../v2_models/{id}`` ("retrain": new lastUpdatedDateTime, status, modelName)."""
+        accounts = self.store.accounts
+        v2 = self.v2
+        return [
+            seed_route(
+                "/_emulator/accounts/{name}/v2_models",
+                accounts,
+                parse_v2_model_seed,
+                "v2_model",
+                exists=lambda name, seed: seed.model_id is not None and v2.taken(name, seed.model_id),
+                conflict="account {name!r} already has (or has reserved) a v2 model {seed.model_id!r}",
+                create=lambda name, seed, _: model_info(v2.seed(name, seed), "2.1"),
+            ),
+            remove_route(
+                "/_emulator/accounts/{name}/v2_models/{model_id}", accounts, "model_id", "v2 model", v2.remove,
+                parse_id=_admin_model_id,
+            ),
+            Route("/_emulator/accounts/{name}/v2_models/{model_id}", self._admin_retrain, methods=["PATCH"]),
+        ]
+
+    async def _admin_retrain(self, request: Request) -> Response:
+        name = account_or_404(self.store.accounts, request.path_params["name"])
+        model_id = _admin_model_id(request.path_params["model_id"])
+        with config_errors_as_400():
+            changes = parse_v2_model_update(await read_body(request), where="v2_model")
+        current = self.v2.accounts[name].models.get(model_id)
+        if current is None:
+            raise AdminError(404, "NotFound", f"account {name!r} has no v2 model {model_id!r}")
+        updated = changes["last_updated"]
+        if updated is not None and updated.timestamp() < current.created:
+            raise AdminError(400, "BadRequest", "v2_model.last_updated: must not be before the model's createdDateTime")
+        retrained = self.v2.retrain(name, model_id, changes)
+        assert retrained is not None
+        return admin_json(model_info(retrained, "2.1"))
+
+    def admin_view(self, account: str) -> dict[str, Any]:
+        return {"v2_models": list(self.v2.accounts[account].models.order)}
+
+
+def _admin_model_id(value: str) -> str:
+    """A v2 model id in an admin path, canonical; 404 when it is not a UUID."""
+    try:
+        return parse_v2_model_id(value, where="model_id")
+    except ConfigError:
+        raise AdminError(404, "NotFound", f"no v2 model {value!r} (v2 model ids are UUIDs)") from None
+
+
+_HANDLERS: dict[str, Callable[[Service, Call[V2Route]], Awaitable[Response]]] = {
+    "v2:custom/models:list": Service._list,
+    "v2:custom/models:summary": Service._list,
+    "v2:custom/models:get": Service._get,
+    "v2:custom/models:delete": Service._delete,
+    "v2:copyAuthorization": Service._authorize,
+    "v2:copy": Service._copy,
+    "v2:copyResults": Service._copy_result,
+}

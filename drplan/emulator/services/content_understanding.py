@@ -1,19 +1,21 @@
-"""Azure AI Content Understanding analyzers (contracts §5): routes, store, wire shapes, config and admin API.
+"""Azure AI Content Understanding analyzers (contracts §5): config, store, wire shapes, routes and their handlers, and
+the admin routes (seed / remove analyzers, set deployments).
 
 Served at ``{account origin}/contentunderstanding/...`` with api-version ``2025-11-01`` (GA: analyzers, ``/defaults``,
 ``:grantCopyAuthorization`` + ``:copy``) and ``2025-05-01-preview`` (analyzers list/get/put/patch/delete and
 ``/analyzers/{id}/operations/{opId}`` only, contracts §5.5). An account with ``token_flow = true`` also answers the
 preview-era token flow of contracts §5.4 (``:getCopyAuthorization`` and a token ``:copy``) on both versions.
 
-The app hooks this module in at dispatch (``EmulatorApp._service``), so latency, the key check, the rate limit and
-the ``error``/``drop``/``drop_after`` faults apply exactly as for the other families; ``slow`` and
-``operation_failure_rate`` apply to analyzer creation (PUT) and copy operations.
+The app routes ``/contentunderstanding/...`` here after its shared gateway steps (``EmulatorApp._service``), so
+latency, the key check, the rate limit and the ``error``/``drop``/``drop_after`` faults apply exactly as for the other
+families; ``slow`` and ``operation_failure_rate`` apply to analyzer creation (PUT) and copy operations.
 
 Every error answered on a CU route carries ``x-ms-error-code`` equal to ``error.code`` (contracts §1, the spec's
 ``default`` response). The request id headers are the app's, for every family: ``apim-request-id`` (a new GUID) on
 every answer [R: every response in the CU SDK recordings cited at the grant route] and ``x-ms-client-request-id``
-echoed when sent [S: declared on the 2025-11-01 operations' answers]; the handlers here pass the app's ``headers``
-into every answer they build. Decisions where the contracts are silent are listed in the README ("Content Understanding").
+echoed when sent [S: declared on the 2025-11-01 operations' answers]; the handlers here answer through
+:class:`~..wire.Call`, which carries the app's headers into every answer. Decisions where the contracts are silent
+are listed in the README ("Content Understanding").
 Nothing here ever logs a key, token or encryption key.
 """
 
@@ -21,45 +23,25 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import heapq
 import math
 import re
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import errors
-from .admin import AdminError, account_or_404, read_seed
-from .admin import _body as _admin_body
-from .admin import _json as _admin_json
-from .clock import TimedJob, to_datetime
-from .config import (
-    ROUTES,
-    ConfigError,
-    _array,
-    _check_keys,
-    _Ctx,
-    _datetime,
-    _description,
-    _string,
-    _table,
-    _tags,
-    unique_entries,
-)
-from .store import SortedIds
-from .wire import decode_page_token, encode_page_token, read_json
-from .wire import json_response as _json
-
-if TYPE_CHECKING:
-    from .app import EmulatorApp
-    from .config import AccountConfig
+from .. import errors
+from ..admin import account_or_404, admin_json, config_errors_as_400, read_body, remove_route, seed_route
+from ..clock import Schedule, TimedJob, split_timestamp
+from ..config_base import AccountConfig, Ctx
+from ..store import SortedIds, Store
+from ..wire import Call, decode_page_token, encode_page_token, read_json
 
 PREFIX = "contentunderstanding"
 GA = "2025-11-01"
@@ -69,10 +51,21 @@ VERSIONS = (GA, PREVIEW)
 ANALYZER_ID_RE = re.compile(r"^[a-zA-Z0-9._-]{1,64}$")
 ANALYZER_STATUSES = ("creating", "ready", "deleting", "failed")
 PROCESSING_LOCATIONS = ("geography", "dataZone", "global")
-ERROR_CODE_HEADER = "x-ms-error-code"
 
-#: Route names (request log, counters, the ``routes`` fault filter): the ``cu:`` names of ``config.ROUTES``.
-ROUTE_NAMES = tuple(r for r in ROUTES if r.startswith("cu:"))
+#: Route names (request log, counters, the ``routes`` fault filter).
+ROUTE_NAMES = (
+    "cu:analyzers:list",
+    "cu:analyzers:get",
+    "cu:analyzers:put",
+    "cu:analyzers:patch",
+    "cu:analyzers:delete",
+    "cu:grantCopyAuthorization",
+    "cu:getCopyAuthorization",
+    "cu:copy",
+    "cu:operations:get",
+    "cu:defaults:get",
+    "cu:defaults:patch",
+)
 #: Routes that 2025-05-01-preview does not have (contracts §5.5); ``cu:copy`` is decided by its body (token or not).
 GA_ONLY_ROUTES = frozenset({"cu:grantCopyAuthorization", "cu:defaults:get", "cu:defaults:patch"})
 
@@ -102,6 +95,7 @@ ANALYZER_SEED_KEYS = (
     "status",
     "created",
 )
+#: The account keys this family reads.
 ACCOUNT_KEYS = ("deployments", "model_deployments", "token_flow", "analyzers")
 
 
@@ -125,9 +119,9 @@ class CUAccountConfig:
     analyzers: list[AnalyzerSeed] = field(default_factory=list)
 
 
-def parse_account_config(raw: dict[str, Any], *, where: str, source: str) -> CUAccountConfig:
-    """The CU keys of an account table (``config._parse_account`` has already rejected unknown keys)."""
-    ctx = _Ctx(source)
+def parse_account(ctx: Ctx, where: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """This family's keys of an ``[accounts.NAME]`` table (``config`` has already rejected unknown keys), as the
+    :class:`~..config_base.AccountConfig` field ``cu``."""
     out = CUAccountConfig()
     out.deployments = _string_map(ctx, f"{where}.deployments", raw.get("deployments", {}))
     out.model_deployments = _string_map(ctx, f"{where}.model_deployments", raw.get("model_deployments", {}))
@@ -135,27 +129,27 @@ def parse_account_config(raw: dict[str, Any], *, where: str, source: str) -> CUA
     if not isinstance(token_flow, bool):
         raise ctx.error(f"{where}.token_flow", "must be true or false")
     out.token_flow = token_flow
-    out.analyzers = unique_entries(ctx, f"{where}.analyzers", raw.get("analyzers", []), parse_analyzer_seed, "analyzer_id", "analyzer id")
-    return out
+    out.analyzers = ctx.unique_entries(f"{where}.analyzers", raw.get("analyzers", []), parse_analyzer_seed, "analyzer_id", "analyzer id")
+    return {"cu": out}
 
 
 def parse_analyzer_seed(entry: Any, where: str = "analyzer", source: str = "<request>") -> AnalyzerSeed:
     """Validate one ``[[analyzers]]`` entry; unknown keys are errors naming the TOML path."""
-    ctx = _Ctx(source)
-    entry = _table(ctx, where, entry)
-    _check_keys(ctx, where, entry, ANALYZER_SEED_KEYS)
+    ctx = Ctx(source)
+    entry = ctx.table(where, entry)
+    ctx.check_keys(where, entry, ANALYZER_SEED_KEYS)
     if "analyzer_id" not in entry:
         raise ctx.error(f"{where}.analyzer_id", "is required")
-    analyzer_id = _string(ctx, f"{where}.analyzer_id", entry["analyzer_id"])
+    analyzer_id = ctx.string(f"{where}.analyzer_id", entry["analyzer_id"])
     if not ANALYZER_ID_RE.match(analyzer_id):
         raise ctx.error(f"{where}.analyzer_id", f"{analyzer_id!r} must match {ANALYZER_ID_RE.pattern}")
     definition: dict[str, Any] = {}
     if entry.get("description") is not None:
-        definition["description"] = _description(ctx, f"{where}.description", entry["description"])
+        definition["description"] = ctx.description(f"{where}.description", entry["description"])
     if "tags" in entry:
-        definition["tags"] = _tags(ctx, f"{where}.tags", entry["tags"])
+        definition["tags"] = ctx.tags(f"{where}.tags", entry["tags"])
     if "base_analyzer_id" in entry:
-        base = _string(ctx, f"{where}.base_analyzer_id", entry["base_analyzer_id"])
+        base = ctx.string(f"{where}.base_analyzer_id", entry["base_analyzer_id"])
         if not ANALYZER_ID_RE.match(base):
             raise ctx.error(f"{where}.base_analyzer_id", f"{base!r} must match {ANALYZER_ID_RE.pattern}")
         definition["baseAnalyzerId"] = base
@@ -172,7 +166,7 @@ def parse_analyzer_seed(entry: Any, where: str = "analyzer", source: str = "<req
             raise ctx.error(f"{where}.processing_location", f"must be one of {', '.join(PROCESSING_LOCATIONS)}")
         definition["processingLocation"] = entry["processing_location"]
     if "knowledge_sources" in entry:
-        sources = _array(ctx, f"{where}.knowledge_sources", entry["knowledge_sources"])
+        sources = ctx.array(f"{where}.knowledge_sources", entry["knowledge_sources"])
         definition["knowledgeSources"] = [_json_table(ctx, f"{where}.knowledge_sources[{i}]", s) for i, s in enumerate(sources)]
     if "models" in entry:
         definition["models"] = _string_map(ctx, f"{where}.models", entry["models"])
@@ -183,13 +177,13 @@ def parse_analyzer_seed(entry: Any, where: str = "analyzer", source: str = "<req
         analyzer_id=analyzer_id,
         definition=definition,
         status=status,
-        created=_datetime(ctx, f"{where}.created", entry.get("created")),
+        created=ctx.datetime(f"{where}.created", entry.get("created")),
     )
 
 
 def parse_deployments(value: Any, where: str = "deployments", source: str = "<request>") -> dict[str, str]:
     """A deployment table (deployment name -> model name), as in the config file."""
-    return _string_map(_Ctx(source), where, value)
+    return _string_map(Ctx(source), where, value)
 
 
 def account_config(acc: AccountConfig) -> CUAccountConfig:
@@ -197,20 +191,20 @@ def account_config(acc: AccountConfig) -> CUAccountConfig:
     return cfg if isinstance(cfg, CUAccountConfig) else CUAccountConfig()
 
 
-def _string_map(ctx: _Ctx, path: str, value: Any) -> dict[str, str]:
+def _string_map(ctx: Ctx, path: str, value: Any) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(k, str) and k and isinstance(v, str) and v for k, v in value.items()):
         raise ctx.error(path, "must be a table of non-empty string values")
     return dict(value)
 
 
-def _json_table(ctx: _Ctx, path: str, value: Any) -> dict[str, Any]:
+def _json_table(ctx: Ctx, path: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ctx.error(path, "must be a table")
     _check_json(ctx, path, value)
     return copy.deepcopy(value)
 
 
-def _check_json(ctx: _Ctx, path: str, value: Any) -> None:
+def _check_json(ctx: Ctx, path: str, value: Any) -> None:
     if isinstance(value, dict):
         for k, v in value.items():
             _check_json(ctx, f"{path}.{k}", v)
@@ -225,17 +219,12 @@ def _check_json(ctx: _Ctx, path: str, value: Any) -> None:
 
 
 def cu_error(status: int, code: str, message: str, inner: str | None = None) -> errors.ServiceError:
-    return errors.ServiceError(status, code, message, inner_code=inner, headers={ERROR_CODE_HEADER: code})
-
-
-def with_error_code(error: errors.ServiceError) -> errors.ServiceError:
-    """The same error with ``x-ms-error-code`` (gateway answers, injected 503s, emulator bugs on CU routes)."""
-    return errors.with_code_header(error, ERROR_CODE_HEADER)
+    return errors.ServiceError(status, code, message, inner_code=inner, headers={errors.ERROR_CODE_HEADER: code})
 
 
 def not_found_route() -> errors.ServiceError:
     """Unknown route / api-version: APIM's 404, as for the other families (plus x-ms-error-code)."""
-    return with_error_code(errors.resource_not_found())
+    return errors.with_error_code(errors.resource_not_found())
 
 
 def invalid(message: str, inner: str = "InvalidParameter") -> errors.ServiceError:
@@ -337,19 +326,18 @@ class CUAccount:
 
 class CUStore:
     """Every account's analyzers, defaults, deployments, grants, tokens and operations. Time, settings and the
-    accounts' configs come from the emulator's :class:`~.store.Store`."""
+    accounts' configs come from the shared :class:`~..store.Store`."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self.reset()
 
     def reset(self) -> None:
         self.accounts: dict[str, CUAccount] = {}
         self.tokens: dict[str, CopyToken] = {}
-        self._pending: list[tuple[float, int, str, str]] = []
-        self._seq = 0
-        start = math.floor(self.store.clock.now())
-        for name, acc_cfg in self.store.config.accounts.items():
+        self._schedule = Schedule()
+        start = math.floor(self.store.now())
+        for name, acc_cfg in self.store.accounts.items():
             cfg = account_config(acc_cfg)
             self.accounts[name] = CUAccount(
                 name=name,
@@ -362,7 +350,8 @@ class CUStore:
                 self.seed(name, seed, now=start)
 
     def now(self) -> float:
-        return round(self.store.clock.now(), 3)
+        """The clock, in whole milliseconds (what ``createdAt`` / ``lastModifiedAt`` show)."""
+        return round(self.store.now(), 3)
 
     # -- seeding / admin
 
@@ -387,35 +376,28 @@ class CUStore:
         return analyzer
 
     def remove(self, account: str, analyzer_id: str) -> bool:
-        analyzers = self.accounts[account].analyzers
-        if analyzer_id not in analyzers:
-            return False
-        analyzers.pop(analyzer_id)
-        return True
+        return self.accounts[account].analyzers.remove(analyzer_id)
 
     # -- operations
 
     def start(self, account: str, analyzer: Analyzer, *, duration: float, fails: bool) -> Operation:
-        self._seq += 1
         op = Operation(
             operation_id=str(uuid.uuid4()),
-            seq=self._seq,
+            seq=self._schedule.next_seq(),
             account=account,
             analyzer_id=analyzer.analyzer_id,
             analyzer=analyzer,
-            created=self.store.clock.now(),
+            created=self.store.now(),
             duration=max(0.0, duration),
             failure=errors.injected_operation_failure().error_object() if fails else None,
         )
         self.accounts[account].operations[op.operation_id] = op
-        heapq.heappush(self._pending, (op.ends_at, op.seq, account, op.operation_id))
+        self._schedule.add(op.ends_at, op.seq, account, op.operation_id)
         return op
 
     def settle(self) -> None:
-        """Finish every operation whose time is up (called before each CU request and each admin request)."""
-        now = self.store.clock.now()
-        while self._pending and self._pending[0][0] <= now:
-            _, _, account, op_id = heapq.heappop(self._pending)
+        """Finish every operation whose time is up (called before each request)."""
+        for account, op_id in self._schedule.due(self.store.now()):
             self._finish(self.accounts[account].operations[op_id])
 
     def _finish(self, op: Operation) -> None:
@@ -437,7 +419,7 @@ class CUStore:
 
     def get_operation(self, account: str, analyzer_id: str, operation_id: str) -> Operation:
         op = self.accounts[account].operations.get(operation_id)
-        now = self.store.clock.now()
+        now = self.store.now()
         if (
             op is None
             or op.analyzer_id != analyzer_id
@@ -501,21 +483,17 @@ class CUStore:
 
 def format_time(ts: float) -> str:
     """RFC 3339 UTC with ``Z``: whole seconds when the time has none, else milliseconds."""
-    ms = round(ts * 1000)
-    seconds, fraction = divmod(ms, 1000)
-    text = to_datetime(seconds).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{text}Z" if fraction == 0 else f"{text}.{fraction:03d}Z"
+    text, fraction = split_timestamp(ts, 3)
+    return f"{text}Z" if fraction == "000" else f"{text}.{fraction}Z"
 
 
 def format_grant_expiry(ts: float) -> str:
     """``expiresAt`` of a ``:grantCopyAuthorization`` answer as the live service writes it [R]: .NET round-trip time
     with up to 7 fractional digits (trailing zeros dropped) and a ``+00:00`` offset, not ``Z`` — e.g.
     ``2026-01-14T13:25:47.1575582+00:00`` and ``2026-03-26T16:35:58.30163+00:00`` in the recordings cited at the
-    grant route (``dispatch``)."""
-    ticks = round(ts * 10_000_000)
-    seconds, fraction = divmod(ticks, 10_000_000)
-    text = to_datetime(seconds).strftime("%Y-%m-%dT%H:%M:%S")
-    digits = f"{fraction:07d}".rstrip("0")
+    grant route (``Service._grant``)."""
+    text, fraction = split_timestamp(ts, 7)
+    digits = fraction.rstrip("0")
     return f"{text}.{digits}+00:00" if digits else f"{text}+00:00"
 
 
@@ -663,52 +641,127 @@ def _parse_definition(body: dict[str, Any], api_version: str) -> dict[str, Any]:
     return definition
 
 
-async def dispatch(app: EmulatorApp, request: Request, name: str, route: CURoute | None, headers: dict[str, str]) -> Response:
-    """Serve one CU request (after the app's gateway steps: key, rate limit, faults)."""
-    cu: CUStore = app.cu
-    cu.settle()
-    api_version = request.query_params.get("api-version")
-    if route is None or api_version not in VERSIONS:
-        raise not_found_route()
-    if api_version == PREVIEW and route.name in GA_ONLY_ROUTES:
-        raise not_found_route()  # contracts §5.5: no grant, no /defaults on the preview
-    acct = cu.accounts[name]
-    if route.name == "cu:getCopyAuthorization" and not acct.token_flow:
-        raise not_found_route()  # contracts §5.4: the token flow only where the account answers it
-    account_url = str(request.base_url).rstrip("/")  # the account's origin: the account is in the host only
-    base = f"{account_url}/{PREFIX}"
-    settings = app.store.settings
-    action = route.name
 
-    def operation_location(analyzer_id: str, op: Operation) -> str:
-        return f"{base}/analyzers/{analyzer_id}/operations/{op.operation_id}?api-version={api_version}"
+def _patch_tags(current: dict[str, str], patch: dict[str, str | None]) -> dict[str, str]:
+    """``tags`` after a merge-patch: a ``null`` value removes that tag."""
+    merged = dict(current)
+    for k, v in patch.items():
+        if v is None:
+            merged.pop(k, None)
+        else:
+            merged[k] = v
+    return merged
 
-    def begin(analyzer: Analyzer) -> Operation:
-        faults = app.faults.effective(name)
-        return cu.start(
-            name,
-            analyzer,
-            duration=app.faults.copy_duration(settings.copy_seconds, faults),
-            fails=app.faults.operation_fails(name, faults),  # drawn once per accepted operation
-        )
 
-    if action == "cu:analyzers:list":
-        token = request.query_params.get("nextLink")
+def _source_ready(cu: CUStore, account: str, analyzer_id: str) -> Analyzer:
+    source = cu.accounts[account].analyzers.get(analyzer_id)
+    if source is None:
+        raise cu_error(404, "NotFound", f"Source analyzer '{analyzer_id}' not found.", "SourceAnalyzerNotFound")
+    if source.status != "ready":
+        raise invalid(f"Source analyzer '{analyzer_id}' is not ready (status '{source.status}').", "SourceAnalyzerNotReady")
+    return source
+
+
+#: What a copy flow's authorization yields: the source account and analyzer, the deployment overrides, and the
+#: callable that uses up the grant or token.
+_CopySource = tuple[str, Analyzer, dict[str, str] | None, Callable[[], None]]
+
+
+# --- the service ---------------------------------------------------------------------------------------------------
+
+
+class Service:
+    """The family as the app sees it: routes, handlers, reset/settle, admin routes. ``account_for_url`` finds the
+    account an analyzer URL is on (the token flow names its source by URL)."""
+
+    def __init__(self, store: Store, account_for_url: Callable[[str], str | None]) -> None:
+        self.store = store
+        self.account_for_url = account_for_url
+        self.cu = CUStore(store)
+
+    def reset(self) -> None:
+        self.cu.reset()
+
+    def settle(self) -> None:
+        self.cu.settle()
+
+    def resolve(self, method: str, prefix: str, rest: str, query: Mapping[str, str]) -> CURoute | None:
+        return resolve_route(method, rest)
+
+    def backend_error(self, route: CURoute | None, error: errors.ServiceError) -> errors.ServiceError:
+        """Every answer on a CU path carries ``x-ms-error-code``, an unknown path's APIM 404 included."""
+        return errors.with_error_code(error)
+
+    async def dispatch(self, request: Request, account: str, route: CURoute | None, headers: dict[str, str]) -> Response:
+        """Serve one CU request (after the app's gateway steps: key, rate limit, faults)."""
+        api_version = request.query_params.get("api-version")
+        if route is None or api_version is None or api_version not in VERSIONS:
+            raise not_found_route()
+        if api_version == PREVIEW and route.name in GA_ONLY_ROUTES:
+            raise not_found_route()  # contracts §5.5: no grant, no /defaults on the preview
+        if route.name == "cu:getCopyAuthorization" and not self.cu.accounts[account].token_flow:
+            raise not_found_route()  # contracts §5.4: the token flow only where the account answers it
+        return await _HANDLERS[route.name](self, Call(request, account, route, headers, api_version))
+
+    # -- helpers of the handlers
+
+    @staticmethod
+    def _base(call: Call[CURoute]) -> str:
+        return f"{call.origin}/{PREFIX}"  # the account's origin: the account is in the host only
+
+    def _operation_location(self, call: Call[CURoute], analyzer_id: str, op: Operation) -> str:
+        return f"{self._base(call)}/analyzers/{analyzer_id}/operations/{op.operation_id}?api-version={call.api_version}"
+
+    def _begin(self, account: str, analyzer: Analyzer) -> Operation:
+        """Start the operation that makes ``analyzer`` ready (a PUT or a copy), with the account's faults."""
+        duration, fails = self.store.operation_timing(account)
+        return self.cu.start(account, analyzer, duration=duration, fails=fails())  # drawn once per accepted operation
+
+    def _analyzer(self, call: Call[CURoute]) -> Analyzer:
+        assert call.route.analyzer_id is not None
+        analyzer = self.cu.accounts[call.account].analyzers.get(call.route.analyzer_id)
+        if analyzer is None:
+            raise analyzer_not_found(call.route.analyzer_id)
+        return analyzer
+
+    def _create(self, account: str, analyzer_id: str, definition: dict[str, Any], warnings: list[dict[str, Any]]) -> tuple[Analyzer, Operation]:
+        """Store a new ``creating`` analyzer (replacing any at once, allowReplace: README; ``lastModifiedAt`` then
+        later than the old one's) and start the operation that makes it ready."""
+        acct = self.cu.accounts[account]
+        existing = acct.analyzers.get(analyzer_id)
+        now = self.cu.now()
+        if existing is not None:
+            now = round(max(now, existing.last_modified + 0.001), 3)
+        analyzer = Analyzer(analyzer_id, "creating", now, now, definition, warnings)
+        acct.analyzers.put(analyzer_id, analyzer)
+        return analyzer, self._begin(account, analyzer)
+
+    def _creating(self, call: Call[CURoute], status: int, analyzer: Analyzer, op: Operation) -> Response:
+        """The answer to a PUT or a copy: the ``creating`` analyzer and its ``Operation-Location``."""
+        location = {"Operation-Location": self._operation_location(call, analyzer.analyzer_id, op)}
+        return call.json(status, analyzer_view(analyzer, call.api_version), location)
+
+    # -- handlers (one per route; ``_HANDLERS`` below)
+
+    async def _list(self, call: Call[CURoute]) -> Response:
+        acct = self.cu.accounts[call.account]
+        token = call.query("nextLink")
         after = _decode_token(token) if token is not None else None
-        ids = acct.analyzers.after(after, settings.page_size)
-        body: dict[str, Any] = {"value": [analyzer_view(acct.analyzers.get(i), api_version) for i in ids]}
+        ids = acct.analyzers.after(after, self.store.settings.page_size)
+        body: dict[str, Any] = {"value": [analyzer_view(acct.analyzers.get(i), call.api_version) for i in ids]}
         if ids and acct.analyzers.has_after(ids[-1]):
-            body["nextLink"] = f"{base}/analyzers?nextLink={encode_page_token(ids[-1])}&api-version={api_version}"
-        return _json(200, body, headers)
+            body["nextLink"] = f"{self._base(call)}/analyzers?nextLink={encode_page_token(ids[-1])}&api-version={call.api_version}"
+        return call.json(200, body)
 
-    if action == "cu:defaults:get":
-        return _json(200, {"modelDeployments": dict(acct.defaults)}, headers)
+    async def _get_defaults(self, call: Call[CURoute]) -> Response:
+        return call.json(200, {"modelDeployments": dict(self.cu.accounts[call.account].defaults)})
 
-    if action == "cu:defaults:patch":
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    async def _patch_defaults(self, call: Call[CURoute]) -> Response:
+        acct = self.cu.accounts[call.account]
+        ctype = call.request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype and ctype not in ("application/merge-patch+json", "application/json"):
             raise cu_error(415, "UnsupportedMediaType", f"Content-Type '{ctype}' is not supported; use application/merge-patch+json.")
-        patch = _object(await _read_json(request))
+        patch = _object(await _read_json(call.request))
         for key in patch:
             if key != "modelDeployments":
                 raise invalid(f"The property '{key}' is not a ContentUnderstandingDefaults property.")
@@ -725,27 +778,21 @@ async def dispatch(app: EmulatorApp, request: Request, name: str, route: CURoute
                     acct.defaults.pop(model, None)
                 else:
                     acct.defaults[model] = deployment
-        return _json(200, {"modelDeployments": dict(acct.defaults)}, headers)
+        return call.json(200, {"modelDeployments": dict(acct.defaults)})
 
-    assert route.analyzer_id is not None
-    analyzer_id = route.analyzer_id
+    async def _get(self, call: Call[CURoute]) -> Response:
+        return call.json(200, analyzer_view(self._analyzer(call), call.api_version))
 
-    if action == "cu:analyzers:get":
-        analyzer = acct.analyzers.get(analyzer_id)
-        if analyzer is None:
-            raise analyzer_not_found(analyzer_id)
-        return _json(200, analyzer_view(analyzer, api_version), headers)
+    async def _delete(self, call: Call[CURoute]) -> Response:
+        assert call.route.analyzer_id is not None
+        if not self.cu.remove(call.account, call.route.analyzer_id):
+            raise analyzer_not_found(call.route.analyzer_id)
+        return call.empty(204)
 
-    if action == "cu:analyzers:delete":
-        if not cu.remove(name, analyzer_id):
-            raise analyzer_not_found(analyzer_id)
-        return Response(status_code=204, headers=headers)
-
-    if action == "cu:analyzers:patch":
-        analyzer = acct.analyzers.get(analyzer_id)
-        if analyzer is None:
-            raise analyzer_not_found(analyzer_id)
-        patch = _object(await _read_json(request))
+    async def _patch(self, call: Call[CURoute]) -> Response:
+        """JSON merge-patch of ``description`` and ``tags``; bumps ``lastModifiedAt`` by at least 1 ms."""
+        analyzer = self._analyzer(call)
+        patch = _object(await _read_json(call.request))
         for key in patch:
             if key not in ("description", "tags"):
                 raise invalid(f"The property '{key}' cannot be updated: only description and tags are mutable.")
@@ -765,48 +812,39 @@ async def dispatch(app: EmulatorApp, request: Request, name: str, route: CURoute
             if tags is None:
                 analyzer.definition.pop("tags", None)
             else:
-                merged = dict(analyzer.definition.get("tags", {}))
-                for k, v in tags.items():
-                    if v is None:
-                        merged.pop(k, None)
-                    else:
-                        merged[k] = v
-                analyzer.definition["tags"] = merged
-        analyzer.last_modified = round(max(cu.now(), analyzer.last_modified + 0.001), 3)
-        return _json(200, analyzer_view(analyzer, api_version), headers)
+                analyzer.definition["tags"] = _patch_tags(analyzer.definition.get("tags", {}), tags)
+        analyzer.last_modified = round(max(self.cu.now(), analyzer.last_modified + 0.001), 3)
+        return call.json(200, analyzer_view(analyzer, call.api_version))
 
-    if action == "cu:analyzers:put":
+    async def _put(self, call: Call[CURoute]) -> Response:
+        analyzer_id = call.route.analyzer_id
+        assert analyzer_id is not None
         _valid_target_id(analyzer_id)
-        allow_replace = _allow_replace(request)
-        definition = _parse_definition(_object(await _read_json(request)), api_version)
-        existing = acct.analyzers.get(analyzer_id)
-        if existing is not None and not allow_replace:
+        allow_replace = _allow_replace(call.request)
+        definition = _parse_definition(_object(await _read_json(call.request)), call.api_version)
+        replaced = analyzer_id in self.cu.accounts[call.account].analyzers
+        if replaced and not allow_replace:
             raise analyzer_exists(analyzer_id)
-        warnings = cu.check_deployments(name, definition.get("models") or {}, None) if api_version == GA else []
-        now = cu.now()
-        if existing is not None:
-            now = round(max(now, existing.last_modified + 0.001), 3)
-        analyzer = Analyzer(analyzer_id, "creating", now, now, definition, warnings)
-        acct.analyzers.put(analyzer_id, analyzer)
-        op = begin(analyzer)
-        status = 200 if existing is not None else 201
-        return _json(status, analyzer_view(analyzer, api_version), {**headers, "Operation-Location": operation_location(analyzer_id, op)})
+        warnings = self.cu.check_deployments(call.account, definition.get("models") or {}, None) if call.api_version == GA else []
+        analyzer, op = self._create(call.account, analyzer_id, definition, warnings)
+        return self._creating(call, 200 if replaced else 201, analyzer, op)
 
-    if action == "cu:operations:get":
-        assert route.operation_id is not None
-        op = cu.get_operation(name, analyzer_id, route.operation_id)
-        return _json(200, operation_view(op, cu.store.clock.now(), api_version), headers)
+    async def _get_operation(self, call: Call[CURoute]) -> Response:
+        assert call.route.analyzer_id is not None and call.route.operation_id is not None
+        op = self.cu.get_operation(call.account, call.route.analyzer_id, call.route.operation_id)
+        return call.json(200, operation_view(op, self.store.now(), call.api_version))
 
-    if action == "cu:grantCopyAuthorization":
-        if analyzer_id not in acct.analyzers:
-            raise analyzer_not_found(analyzer_id)
-        body = _object(await _read_json(request))
+    async def _grant(self, call: Call[CURoute]) -> Response:
+        """GA ``:grantCopyAuthorization`` on the SOURCE (contracts §5.3): server-side state, keyed by (analyzer,
+        target resource id); a new grant replaces an older one."""
+        analyzer_id = self._analyzer(call).analyzer_id  # 404 unless the analyzer exists
+        body = _object(await _read_json(call.request))
         target_resource_id = _string_field(body, "targetAzureResourceId", required=True)
         # GrantCopyAuthorizationRequest.targetRegion: "Defaults to current region" [S contentunderstanding-2025-11-01]
-        target_region = _string_field(body, "targetRegion", required=False) or app.store.accounts[name].config.region
+        target_region = _string_field(body, "targetRegion", required=False) or self.store.accounts[call.account].region
         assert target_resource_id is not None
-        expires = cu.now() + settings.authorization_ttl_seconds  # 24 h by default: expiresAt = Date + 24 h [R below]
-        acct.grants[(analyzer_id, target_resource_id.lower())] = Grant(  # a new grant replaces an older one
+        expires = self.cu.now() + self.store.settings.authorization_ttl_seconds  # 24 h by default: expiresAt = Date + 24 h [R below]
+        self.cu.accounts[call.account].grants[(analyzer_id, target_resource_id.lower())] = Grant(
             analyzer_id=analyzer_id,
             target_resource_id=target_resource_id,
             target_region=target_region.lower(),
@@ -825,113 +863,85 @@ async def dispatch(app: EmulatorApp, request: Request, name: str, route: CURoute
             "targetRegion": target_region,
             "expiresAt": format_grant_expiry(expires),
         }
-        return _json(200, payload, headers)
+        return call.json(200, payload)
 
-    if action == "cu:getCopyAuthorization":
-        if analyzer_id not in acct.analyzers:
-            raise analyzer_not_found(analyzer_id)
-        raw = await _read_json(request)
+    async def _get_copy_authorization(self, call: Call[CURoute]) -> Response:
+        """Preview-era token flow (contracts §5.4) on the SOURCE: a token, optionally locked to a target URL."""
+        analyzer_id = self._analyzer(call).analyzer_id  # 404 unless the analyzer exists
+        raw = await _read_json(call.request)
         body = _object(raw) if raw is not None else {}
         target_url = _string_field(body, "target", required=False)
         encryption_key = _string_field(body, "encryptionKey", required=False)
         target = None
         if target_url is not None:
-            target = parse_analyzer_url(target_url, app.account_for_url)
+            target = parse_analyzer_url(target_url, self.account_for_url)
             if target is None or not ANALYZER_ID_RE.match(target[1]):
                 raise invalid("The parameter 'target' must be an analyzer URL: {endpoint}/contentunderstanding/analyzers/{analyzerId}.")
         token = secrets.token_urlsafe(32)
-        expires = cu.now() + settings.authorization_ttl_seconds
-        cu.tokens[token] = CopyToken(token, name, analyzer_id, target, encryption_key, expires)
-        payload = {"source": f"{base}/analyzers/{analyzer_id}", "authorizationToken": token, "expiresAt": format_time(expires)}
+        expires = self.cu.now() + self.store.settings.authorization_ttl_seconds
+        self.cu.tokens[token] = CopyToken(token, call.account, analyzer_id, target, encryption_key, expires)
+        payload = {"source": f"{self._base(call)}/analyzers/{analyzer_id}", "authorizationToken": token, "expiresAt": format_time(expires)}
         if target_url is not None:
             payload["target"] = target_url
-        return _json(200, payload, headers)
+        return call.json(200, payload)
 
-    if action == "cu:copy":
-        body = await _read_json(request)
+    async def _copy(self, call: Call[CURoute]) -> Response:
+        """``:copy`` on the TARGET, either flow: the flow's own authorization (GA grant, contracts §5.3, or preview-era
+        token, §5.4), then the checks both share (self-copy, conflict, deployments), then the copy itself."""
+        body = await _read_json(call.request)
         token_shaped = isinstance(body, dict) and "authorizationToken" in body
-        if token_shaped and not acct.token_flow:
+        if token_shaped and not self.cu.accounts[call.account].token_flow:
             raise not_found_route()
-        if not token_shaped and api_version == PREVIEW:
+        if not token_shaped and call.api_version == PREVIEW:
             raise not_found_route()  # contracts §5.5: the preview has no GA copy
-        allow_replace = _allow_replace(request)
-        return _copy(app, name, analyzer_id, _object(body), token_shaped, allow_replace, begin, operation_location, headers, api_version)
+        allow_replace = _allow_replace(call.request)
+        target_id = call.route.analyzer_id
+        assert target_id is not None
+        body = _object(body)
+        _valid_target_id(target_id)
+        authorize = self._token_copy_source if token_shaped else self._ga_copy_source
+        source_account, source, overrides, consume = authorize(call.account, target_id, body)
+        if source_account == call.account and source.analyzer_id == target_id:
+            raise invalid(f"Analyzer '{target_id}' cannot be copied onto itself.")
+        if target_id in self.cu.accounts[call.account].analyzers and not allow_replace:
+            raise analyzer_exists(target_id)
+        warnings = self.cu.check_deployments(call.account, dict(source.definition.get("models") or {}), overrides)
+        consume()  # a grant or token is single use from the moment a copy is accepted
+        analyzer, op = self._create(call.account, target_id, copy.deepcopy(source.definition), warnings)
+        # GA (§5.3): 201 + the ContentAnalyzer, as the live service and the SDK (which rejects 202) expect. Token (§5.4):
+        # 200 + Operation-Location; the body is the full ContentAnalyzer (a superset of the documented
+        # {analyzerId, status: "creating"}).
+        return self._creating(call, 200 if token_shaped else 201, analyzer, op)
 
-    raise not_found_route()  # pragma: no cover - resolve_route only yields the actions above
+    def _ga_copy_source(self, name: str, target_id: str, body: dict[str, Any]) -> _CopySource:
+        """GA ``:copy`` (contracts §5.3): the source named by resource id and region, and the grant the source gave."""
+        source_id = _string_field(body, "sourceAnalyzerId", required=True)
+        resource_id = _string_field(body, "sourceAzureResourceId", required=False)
+        region = _string_field(body, "sourceRegion", required=False)
+        assert source_id is not None
+        target_cfg = self.store.accounts[name]
+        resource_id = resource_id or target_cfg.resource_id
+        region = (region or target_cfg.region).lower()
+        source_account = self.store.account_at(resource_id, region)
+        if source_account is None:
+            raise invalid(
+                f"Source resource '{resource_id}' was not found in region '{region}'.",
+                "SourceResourceNotFound",
+            )
+        source = _source_ready(self.cu, source_account, source_id)
+        grant: Grant | None = None
+        if source_account != name:
+            grant = self.cu.accounts[source_account].grants.get((source_id, target_cfg.resource_id.lower()))
+            self._check_grant(grant, source_id, resource_id, target_cfg)
 
+        def consume() -> None:
+            if grant is not None:
+                grant.consumed = True
 
-def _source_ready(cu: CUStore, account: str, analyzer_id: str) -> Analyzer:
-    source = cu.accounts[account].analyzers.get(analyzer_id)
-    if source is None:
-        raise cu_error(404, "NotFound", f"Source analyzer '{analyzer_id}' not found.", "SourceAnalyzerNotFound")
-    if source.status != "ready":
-        raise invalid(f"Source analyzer '{analyzer_id}' is not ready (status '{source.status}').", "SourceAnalyzerNotReady")
-    return source
+        return source_account, source, None, consume
 
-
-def _copy(
-    app: EmulatorApp,
-    name: str,
-    target_id: str,
-    body: dict[str, Any],
-    token_shaped: bool,
-    allow_replace: bool,
-    begin: Callable[[Analyzer], Operation],
-    operation_location: Callable[[str, Operation], str],
-    headers: dict[str, str],
-    api_version: str,
-) -> Response:
-    """``:copy`` on the TARGET, either flow: the flow's own authorization (GA grant, contracts §5.3, or preview-era
-    token, §5.4), then the checks both share (self-copy, conflict, deployments), then the copy itself."""
-    cu: CUStore = app.cu
-    _valid_target_id(target_id)
-    authorize = _token_copy_source if token_shaped else _ga_copy_source
-    source_account, source, overrides, consume = authorize(app, name, target_id, body)
-    if source_account == name and source.analyzer_id == target_id:
-        raise invalid(f"Analyzer '{target_id}' cannot be copied onto itself.")
-    existing = cu.accounts[name].analyzers.get(target_id)
-    if existing is not None and not allow_replace:
-        raise analyzer_exists(target_id)
-    warnings = cu.check_deployments(name, dict(source.definition.get("models") or {}), overrides)
-    consume()  # a grant or token is single use from the moment a copy is accepted
-    now = cu.now()
-    if existing is not None:
-        now = round(max(now, existing.last_modified + 0.001), 3)
-    analyzer = Analyzer(target_id, "creating", now, now, copy.deepcopy(source.definition), warnings)
-    cu.accounts[name].analyzers.put(target_id, analyzer)  # replaces at once (allowReplace): README
-    op = begin(analyzer)
-    # GA (§5.3): 201 + the ContentAnalyzer, as the live service and the SDK (which rejects 202) expect. Token (§5.4):
-    # 200 + Operation-Location; the body is the full ContentAnalyzer (a superset of the documented
-    # {analyzerId, status: "creating"}).
-    status = 200 if token_shaped else 201
-    return _json(status, analyzer_view(analyzer, api_version), {**headers, "Operation-Location": operation_location(target_id, op)})
-
-
-#: What a copy flow's authorization yields: the source account and analyzer, the deployment overrides, and the
-#: callable that uses up the grant or token.
-_CopySource = tuple[str, Analyzer, dict[str, str] | None, Callable[[], None]]
-
-
-def _ga_copy_source(app: EmulatorApp, name: str, target_id: str, body: dict[str, Any]) -> _CopySource:
-    """GA ``:copy`` (contracts §5.3): the source named by resource id and region, and the grant the source gave."""
-    cu: CUStore = app.cu
-    source_id = _string_field(body, "sourceAnalyzerId", required=True)
-    resource_id = _string_field(body, "sourceAzureResourceId", required=False)
-    region = _string_field(body, "sourceRegion", required=False)
-    assert source_id is not None
-    target_cfg = app.store.accounts[name].config
-    resource_id = resource_id or target_cfg.resource_id
-    region = (region or target_cfg.region).lower()
-    source_account = app.store.by_resource_id.get(resource_id.lower())
-    if source_account is None or app.store.accounts[source_account].config.region != region:
-        raise invalid(
-            f"Source resource '{resource_id}' was not found in region '{region}'.",
-            "SourceResourceNotFound",
-        )
-    source = _source_ready(cu, source_account, source_id)
-    grant: Grant | None = None
-    if source_account != name:
-        grant = cu.accounts[source_account].grants.get((source_id, target_cfg.resource_id.lower()))
+    def _check_grant(self, grant: Grant | None, source_id: str, resource_id: str, target_cfg: AccountConfig) -> None:
+        """The grant a GA copy needs from another resource: there, unused, unexpired, for the target's region."""
         if grant is None:
             raise forbidden(
                 f"No copy authorization from '{resource_id}' for analyzer '{source_id}' to '{target_cfg.resource_id}': "
@@ -943,7 +953,7 @@ def _ga_copy_source(app: EmulatorApp, name: str, target_id: str, body: dict[str,
                 f"The copy authorization for analyzer '{source_id}' was already used; grant a new one.",
                 "CopyAuthorizationUsed",
             )
-        if cu.store.clock.now() >= grant.expires:
+        if self.store.now() >= grant.expires:
             raise forbidden(
                 f"The copy authorization for analyzer '{source_id}' expired at {format_time(grant.expires)}.",
                 "CopyAuthorizationExpired",
@@ -955,106 +965,86 @@ def _ga_copy_source(app: EmulatorApp, name: str, target_id: str, body: dict[str,
                 "CopyAuthorizationRegionMismatch",
             )
 
-    def consume() -> None:
-        if grant is not None:
-            grant.consumed = True
+    def _token_copy_source(self, name: str, target_id: str, body: dict[str, Any]) -> _CopySource:
+        """Preview-era token ``:copy`` (contracts §5.4): the source named by URL, and the token it handed out."""
+        source_url = _string_field(body, "source", required=True)
+        token_value = _string_field(body, "authorizationToken", required=True)
+        decryption_key = _string_field(body, "decryptionKey", required=False)
+        overrides = body.get("deployments")
+        if overrides is not None and not (
+            isinstance(overrides, dict) and all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in overrides.items())
+        ):
+            raise invalid("The parameter 'deployments' must map roles (chatCompletion, embedding) to deployment names.")
+        assert source_url is not None and token_value is not None
+        ref = parse_analyzer_url(source_url, self.account_for_url)
+        if ref is None or ref[0] not in self.cu.accounts:
+            raise invalid(f"Source analyzer URL '{source_url}' does not name a known resource.", "SourceResourceNotFound")
+        source_account, source_id = ref
+        source = _source_ready(self.cu, source_account, source_id)
+        token = self.cu.tokens.get(token_value)
+        if token is None or token.account != source_account or token.analyzer_id != source_id:
+            raise forbidden("The authorization token is not valid for this source analyzer.", "InvalidAuthorizationToken")
+        if token.used:
+            raise forbidden("The authorization token was already used; request a new one.", "AuthorizationTokenUsed")
+        if self.store.now() >= token.expires:
+            raise forbidden(f"The authorization token expired at {format_time(token.expires)}.", "AuthorizationExpired")
+        if token.target is not None and token.target != (name, target_id):
+            raise forbidden("The authorization token is locked to a different target analyzer.", "TargetMismatch")
+        if token.encryption_key is not None and (
+            decryption_key is None or not secrets.compare_digest(decryption_key.encode(), token.encryption_key.encode())
+        ):
+            raise invalid("The decryption key does not match the key the authorization token was encrypted with.", "InvalidDecryptionKey")
 
-    return source_account, source, None, consume
+        def consume() -> None:
+            token.used = True
 
+        return source_account, source, {k: v for k, v in (overrides or {}).items() if v}, consume
 
-def _token_copy_source(app: EmulatorApp, name: str, target_id: str, body: dict[str, Any]) -> _CopySource:
-    """Preview-era token ``:copy`` (contracts §5.4): the source named by URL, and the token it handed out."""
-    cu: CUStore = app.cu
-    source_url = _string_field(body, "source", required=True)
-    token_value = _string_field(body, "authorizationToken", required=True)
-    decryption_key = _string_field(body, "decryptionKey", required=False)
-    overrides = body.get("deployments")
-    if overrides is not None and not (
-        isinstance(overrides, dict) and all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in overrides.items())
-    ):
-        raise invalid("The parameter 'deployments' must map roles (chatCompletion, embedding) to deployment names.")
-    assert source_url is not None and token_value is not None
-    ref = parse_analyzer_url(source_url, app.account_for_url)
-    if ref is None or ref[0] not in cu.accounts:
-        raise invalid(f"Source analyzer URL '{source_url}' does not name a known resource.", "SourceResourceNotFound")
-    source_account, source_id = ref
-    source = _source_ready(cu, source_account, source_id)
-    token = cu.tokens.get(token_value)
-    if token is None or token.account != source_account or token.analyzer_id != source_id:
-        raise forbidden("The authorization token is not valid for this source analyzer.", "InvalidAuthorizationToken")
-    if token.used:
-        raise forbidden("The authorization token was already used; request a new one.", "AuthorizationTokenUsed")
-    if cu.store.clock.now() >= token.expires:
-        raise forbidden(f"The authorization token expired at {format_time(token.expires)}.", "AuthorizationExpired")
-    if token.target is not None and token.target != (name, target_id):
-        raise forbidden("The authorization token is locked to a different target analyzer.", "TargetMismatch")
-    if token.encryption_key is not None and (
-        decryption_key is None or not secrets.compare_digest(decryption_key.encode(), token.encryption_key.encode())
-    ):
-        raise invalid("The decryption key does not match the key the authorization token was encrypted with.", "InvalidDecryptionKey")
+    # -- admin
 
-    def consume() -> None:
-        token.used = True
+    def admin_routes(self) -> list[Route]:
+        """``/_emulator/accounts/{name}/analyzers`` (POST seed / replace), ``.../analyzers/{id}`` (DELETE) and
+        ``.../deployments`` (PUT)."""
+        cu = self.cu
+        return [
+            seed_route(
+                "/_emulator/accounts/{name}/analyzers",
+                cu.accounts,
+                parse_analyzer_seed,
+                "analyzer",
+                exists=lambda name, seed: seed.analyzer_id in cu.accounts[name].analyzers,
+                conflict="account {name!r} already has an analyzer {seed.analyzer_id!r}",
+                create=lambda name, seed, exists: analyzer_view(cu.seed(name, seed, replace=exists), GA),
+                replaceable=True,
+            ),
+            remove_route("/_emulator/accounts/{name}/analyzers/{analyzer_id}", cu.accounts, "analyzer_id", "analyzer", cu.remove),
+            Route("/_emulator/accounts/{name}/deployments", self._admin_put_deployments, methods=["PUT"]),
+        ]
 
-    return source_account, source, {k: v for k, v in (overrides or {}).items() if v}, consume
-
-
-# --- admin API ----------------------------------------------------------------------------------------------------
-
-
-def admin_routes(emulator: EmulatorApp) -> list[Route]:
-    """``/_emulator/accounts/{name}/analyzers`` (POST seed / replace), ``.../analyzers/{id}`` (DELETE) and
-    ``.../deployments`` (PUT)."""
-
-    async def seed_analyzer(request: Request) -> Response:
-        name, seed, exists = await read_seed(
-            request,
-            emulator.cu.accounts,
-            parse_analyzer_seed,
-            "analyzer",
-            exists=lambda name, seed: seed.analyzer_id in emulator.cu.accounts[name].analyzers,
-            conflict="account {name!r} already has an analyzer {seed.analyzer_id!r}",
-            replaceable=True,
-        )
-        analyzer = emulator.cu.seed(name, seed, replace=exists)
-        return _admin_json(analyzer_view(analyzer, GA), status=201)
-
-    async def remove_analyzer(request: Request) -> Response:
-        name = account_or_404(emulator.cu.accounts, request.path_params["name"])
-        analyzer_id = request.path_params["analyzer_id"]
-        if not emulator.cu.remove(name, analyzer_id):
-            raise AdminError(404, "NotFound", f"account {name!r} has no analyzer {analyzer_id!r}")
-        return Response(status_code=204)
-
-    async def put_deployments(request: Request) -> Response:
-        name = account_or_404(emulator.cu.accounts, request.path_params["name"])
-        body = await _admin_body(request)
-        try:
-            _check_keys(_Ctx("<request>"), "", body, ("deployments",))
+    async def _admin_put_deployments(self, request: Request) -> Response:
+        name = account_or_404(self.cu.accounts, request.path_params["name"])
+        body = await read_body(request)
+        with config_errors_as_400():
+            Ctx("<request>").check_keys("", body, ("deployments",))
             deployments = parse_deployments(body.get("deployments"), where="deployments")
-        except ConfigError as exc:
-            raise AdminError(400, "BadRequest", str(exc)) from None
-        acct = emulator.cu.accounts[name]
+        acct = self.cu.accounts[name]
         acct.deployments = deployments
-        return _admin_json({"deployments": dict(acct.deployments)})
+        return admin_json({"deployments": dict(acct.deployments)})
 
-    return [
-        Route("/_emulator/accounts/{name}/analyzers", seed_analyzer, methods=["POST"]),
-        Route("/_emulator/accounts/{name}/analyzers/{analyzer_id}", remove_analyzer, methods=["DELETE"]),
-        Route("/_emulator/accounts/{name}/deployments", put_deployments, methods=["PUT"]),
-    ]
+    def admin_view(self, account: str) -> dict[str, Any]:
+        return self.cu.admin_view(account)  # analyzers, deployments, model_deployments, token_flow
 
 
-__all__ = [
-    "ACCOUNT_KEYS",
-    "ROUTE_NAMES",
-    "CUAccountConfig",
-    "CURoute",
-    "CUStore",
-    "admin_routes",
-    "dispatch",
-    "parse_account_config",
-    "parse_analyzer_seed",
-    "resolve_route",
-    "with_error_code",
-]
+_HANDLERS: dict[str, Callable[[Service, Call[CURoute]], Awaitable[Response]]] = {
+    "cu:analyzers:list": Service._list,
+    "cu:analyzers:get": Service._get,
+    "cu:analyzers:put": Service._put,
+    "cu:analyzers:patch": Service._patch,
+    "cu:analyzers:delete": Service._delete,
+    "cu:grantCopyAuthorization": Service._grant,
+    "cu:getCopyAuthorization": Service._get_copy_authorization,
+    "cu:copy": Service._copy,
+    "cu:operations:get": Service._get_operation,
+    "cu:defaults:get": Service._get_defaults,
+    "cu:defaults:patch": Service._patch_defaults,
+}

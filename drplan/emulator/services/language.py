@@ -3,10 +3,9 @@
 Everything Language lives here: the ``[[accounts.X.language_projects]]`` config entries, the per-account store of
 projects, trained models, deployments and jobs, the route table under
 ``{endpoint}/language/authoring/analyze-text/projects...``, the wire shapes (``language-authoring-2023-04-01.json``
-and ``-2022-05-01.json``), the dispatcher the app calls and the admin routes. The shared modules only hook in:
-``config._parse_account`` calls :func:`parse_language_projects`, ``store.Store`` owns a :class:`LanguageStore` (reset
-and settle), ``app`` resolves ``/language/...`` with :func:`resolve_language_route` and answers with
-:func:`dispatch`, ``admin`` mounts :func:`admin_routes`.
+and ``-2022-05-01.json``), the handlers and the admin routes. The shared modules only hook it in: ``config`` calls
+:func:`parse_account`, ``app`` routes ``/language/...`` to :class:`Service` (which owns the :class:`LanguageStore`),
+and ``admin`` mounts :meth:`Service.admin_routes`.
 
 Jobs (export, import, train, deploy, delete deployment, delete project) run like the DI copy operations: they take
 ``copy_seconds`` (x10 in slow mode), are ``notStarted`` for the first fifth, then ``running``, then terminal, all
@@ -24,38 +23,23 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
-import heapq
 import math
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
-from . import errors
-from .clock import TimedJob, format_timestamp, to_datetime
-from .config import (
-    ROUTES,
-    _array,
-    _check_keys,
-    _Ctx,
-    _datetime,
-    _number,
-    _string,
-    _table,
-    unique_entries,
-)
-from .wire import json_response as _json
-from .wire import read_json
-
-if TYPE_CHECKING:
-    from starlette.routing import Route
-
-    from .app import EmulatorApp
-    from .store import Store
+from .. import errors
+from ..admin import remove_route, seed_route
+from ..clock import Schedule, TimedJob, format_date, format_timestamp, to_datetime
+from ..config_base import Ctx
+from ..store import Store
+from ..wire import Call, read_json
 
 #: The URL segment after the account endpoint.
 PREFIX = "language"
@@ -102,13 +86,36 @@ MODEL_LIFETIME_SECONDS = 730 * 86400.0
 JOB_RETENTION_SECONDS = 7 * 86400.0
 #: .NET ticks (100 ns since 0001-01-01) at the Unix epoch, for job ids ``<guid>_<ticks>``.
 _EPOCH_TICKS = 621_355_968_000_000_000
-ERROR_CODE_HEADER = "x-ms-error-code"
 
 PROJECT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 MAX_PROJECT_NAME = 100
 
-#: Route names (request log, counters, the ``routes`` fault filter): the ``language:`` names of ``config.ROUTES``.
-ROUTE_NAMES = tuple(r for r in ROUTES if r.startswith("language:"))
+#: Route names (request log, counters, the ``routes`` fault filter).
+ROUTE_NAMES = (
+    "language:projects:list",
+    "language:projects:get",
+    "language:projects:patch",
+    "language:projects:delete",
+    "language:export",
+    "language:export:job",
+    "language:export:result",
+    "language:import",
+    "language:import:job",
+    "language:train",
+    "language:train:job",
+    "language:train:jobs",
+    "language:train:cancel",
+    "language:models:list",
+    "language:models:get",
+    "language:models:delete",
+    "language:deployments:list",
+    "language:deployments:get",
+    "language:deployments:put",
+    "language:deployments:delete",
+    "language:deployments:job",
+    "language:deletion:job",
+    "language:training-config-versions",
+)
 
 
 # --- errors (contracts §1 envelope, §6.3 codes) -----------------------------------------------------------------
@@ -127,7 +134,7 @@ class LanguageError(errors.ServiceError):
         inner_code: str | None = None,
         inner_message: str | None = None,
     ) -> None:
-        super().__init__(status, code, message, inner_code=inner_code, inner_message=inner_message, headers={ERROR_CODE_HEADER: code})
+        super().__init__(status, code, message, inner_code=inner_code, inner_message=inner_message, headers={errors.ERROR_CODE_HEADER: code})
         self.details = details
         self.api_version: str | None = None  # set by dispatch: the wire shape follows the request's api-version
 
@@ -145,14 +152,6 @@ def error_for(error: dict[str, Any], api_version: str | None) -> dict[str, Any]:
     inner = error["innererror"]
     out = {**error, "message": inner.get("message", error["message"]), "innererror": {"code": inner["code"]}}
     return out
-
-
-def with_error_code(error: errors.ServiceError) -> errors.ServiceError:
-    """The same error with ``x-ms-error-code`` (injected 503s and emulator bugs on Language routes)."""
-    if ERROR_CODE_HEADER in error.headers:
-        return error
-    error.headers = {**error.headers, ERROR_CODE_HEADER: error.code}
-    return error
 
 
 def project_not_found(name: str) -> LanguageError:
@@ -217,6 +216,8 @@ DOCUMENT_KEYS = ("location", "language", "dataset", "labels", "region_offset", "
 LABEL_KEYS = ("category", "offset", "length")
 MODEL_KEYS = ("label", "training_config_version", "trained", "model_id", "training_duration_seconds")
 DEPLOYMENT_KEYS = ("name", "model_label", "deployed")
+#: The account keys this family reads.
+ACCOUNT_KEYS = ("language_projects",)
 
 
 @dataclass
@@ -253,108 +254,45 @@ class LanguageProjectSeed:
     deployments: list[DeploymentSeed] = field(default_factory=list)
 
 
-def parse_language_projects(ctx: _Ctx, where: str, raw: Any) -> list[LanguageProjectSeed]:
-    """``accounts.X.language_projects`` (an array of tables); project names are unique per account."""
-    return unique_entries(ctx, where, raw, parse_language_project_seed, "project_name", "project name")
+def parse_account(ctx: Ctx, where: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """``accounts.X.language_projects`` (an array of tables; project names are unique per account), as the
+    :class:`~..config_base.AccountConfig` field of that name."""
+    projects = ctx.unique_entries(f"{where}.language_projects", raw.get("language_projects", []), parse_language_project_seed, "project_name", "project name")
+    return {"language_projects": projects}
 
 
 def parse_language_project_seed(entry: Any, where: str = "language_project", source: str = "<request>") -> LanguageProjectSeed:
     """Validate one project entry; every error names its key (``accounts.a.language_projects[0].documents[1]...``)."""
-    ctx = _Ctx(source)
-    entry = _table(ctx, where, entry)
-    _check_keys(ctx, where, entry, PROJECT_KEYS)
+    ctx = Ctx(source)
+    entry = ctx.table(where, entry)
+    ctx.check_keys(where, entry, PROJECT_KEYS)
     if "project_name" not in entry:
         raise ctx.error(f"{where}.project_name", "is required")
-    name = _string(ctx, f"{where}.project_name", entry["project_name"])
+    name = ctx.string(f"{where}.project_name", entry["project_name"])
     if not PROJECT_NAME_RE.match(name):
         raise ctx.error(f"{where}.project_name", f"{name!r} must match {PROJECT_NAME_RE.pattern}")
     kind = entry.get("project_kind", NER)
     if kind not in PROJECT_KINDS:
         raise ctx.error(f"{where}.project_kind", f"must be one of {', '.join(PROJECT_KINDS)}")
-    language = _string(ctx, f"{where}.language", entry.get("language", "en"))
+    language = ctx.string(f"{where}.language", entry.get("language", "en"))
     if not language:
         raise ctx.error(f"{where}.language", "must not be empty")
     description = entry.get("description")
     if description is not None:
-        description = _string(ctx, f"{where}.description", description)
+        description = ctx.string(f"{where}.description", description)
     multilingual = entry.get("multilingual", False)
     if not isinstance(multilingual, bool):
         raise ctx.error(f"{where}.multilingual", "must be true or false")
-    container = _string(ctx, f"{where}.storage_input_container", entry.get("storage_input_container", f"{name}-docs"))
+    container = ctx.string(f"{where}.storage_input_container", entry.get("storage_input_container", f"{name}-docs"))
     if not container:
         raise ctx.error(f"{where}.storage_input_container", "must not be empty")
-    settings = _table(ctx, f"{where}.settings", entry.get("settings", {}))
-    _check_keys(ctx, f"{where}.settings", settings, ("confidenceThreshold",))
-    if "confidenceThreshold" in settings:
-        threshold = _number(ctx, f"{where}.settings.confidenceThreshold", settings["confidenceThreshold"], minimum=0.0)
-        if threshold > 1.0:
-            raise ctx.error(f"{where}.settings.confidenceThreshold", "must be between 0 and 1")
-    created = _datetime(ctx, f"{where}.created", entry.get("created"))
-    last_modified = _datetime(ctx, f"{where}.last_modified", entry.get("last_modified"))
+    settings = _parse_settings(ctx, f"{where}.settings", entry.get("settings", {}))
+    created = ctx.datetime(f"{where}.created", entry.get("created"))
+    last_modified = ctx.datetime(f"{where}.last_modified", entry.get("last_modified"))
     if created and last_modified and last_modified < created:
         raise ctx.error(f"{where}.last_modified", "must not be before created")
-
-    categories_key = "entities" if kind == NER else "classes"
-    other_key = "classes" if kind == NER else "entities"
-    if other_key in entry:
-        raise ctx.error(f"{where}.{other_key}", f"a {kind} project has {categories_key}, not {other_key}")
-    categories = _names(ctx, f"{where}.{categories_key}", entry.get(categories_key, []))
-    documents = [
-        _parse_document(ctx, f"{where}.documents[{i}]", doc, kind, categories, language)
-        for i, doc in enumerate(_array(ctx, f"{where}.documents", entry.get("documents", [])))
-    ]
-    locations = [d["location"] for d in documents]
-    for i, loc in enumerate(locations):
-        if loc in locations[:i]:
-            raise ctx.error(f"{where}.documents[{i}].location", f"duplicate document {loc!r}")
-    assets: dict[str, Any] = {"projectKind": kind, categories_key: [{"category": c} for c in categories], "documents": documents}
-
-    models: list[TrainedModelSeed] = []
-    for i, raw in enumerate(_array(ctx, f"{where}.trained_models", entry.get("trained_models", []))):
-        path = f"{where}.trained_models[{i}]"
-        raw = _table(ctx, path, raw)
-        _check_keys(ctx, path, raw, MODEL_KEYS)
-        if "label" not in raw:
-            raise ctx.error(f"{path}.label", "is required")
-        label = _label(ctx, f"{path}.label", raw["label"])
-        if any(m.label == label for m in models):
-            raise ctx.error(f"{path}.label", f"duplicate model label {label!r}")
-        tcv = _string(ctx, f"{path}.training_config_version", raw.get("training_config_version", TRAINING_CONFIG_VERSIONS[-1]))
-        if not tcv:
-            raise ctx.error(f"{path}.training_config_version", "must not be empty")
-        model_id = raw.get("model_id")
-        if model_id is not None:
-            model_id = _string(ctx, f"{path}.model_id", model_id)
-            if not model_id:
-                raise ctx.error(f"{path}.model_id", "must not be empty")
-        duration = raw.get("training_duration_seconds", 60)
-        if not isinstance(duration, int) or isinstance(duration, bool) or duration < 0:
-            raise ctx.error(f"{path}.training_duration_seconds", "must be an integer >= 0")
-        trained = _datetime(ctx, f"{path}.trained", raw.get("trained"))
-        if trained and created and trained < created:
-            raise ctx.error(f"{path}.trained", "must not be before the project's created")
-        models.append(TrainedModelSeed(label, tcv, trained, model_id, duration))
-
-    deployments: list[DeploymentSeed] = []
-    for i, raw in enumerate(_array(ctx, f"{where}.deployments", entry.get("deployments", []))):
-        path = f"{where}.deployments[{i}]"
-        raw = _table(ctx, path, raw)
-        _check_keys(ctx, path, raw, DEPLOYMENT_KEYS)
-        for required in ("name", "model_label"):
-            if required not in raw:
-                raise ctx.error(f"{path}.{required}", "is required")
-        dname = _label(ctx, f"{path}.name", raw["name"])
-        if any(d.name == dname for d in deployments):
-            raise ctx.error(f"{path}.name", f"duplicate deployment name {dname!r}")
-        label = _string(ctx, f"{path}.model_label", raw["model_label"])
-        model = next((m for m in models if m.label == label), None)
-        if model is None:
-            raise ctx.error(f"{path}.model_label", f"no trained model labelled {label!r} in trained_models")
-        deployed = _datetime(ctx, f"{path}.deployed", raw.get("deployed"))
-        if deployed and model.trained and deployed < model.trained:
-            raise ctx.error(f"{path}.deployed", "must not be before the model's trained time")
-        deployments.append(DeploymentSeed(dname, label, deployed))
-
+    assets = _parse_assets(ctx, where, entry, kind, language)
+    models = _parse_trained_models(ctx, f"{where}.trained_models", entry.get("trained_models", []), created)
     return LanguageProjectSeed(
         project_name=name,
         project_kind=kind,
@@ -367,11 +305,91 @@ def parse_language_project_seed(entry: Any, where: str = "language_project", sou
         last_modified=last_modified,
         assets=assets,
         trained_models=models,
-        deployments=deployments,
+        deployments=_parse_deployment_seeds(ctx, f"{where}.deployments", entry.get("deployments", []), models),
     )
 
 
-def _names(ctx: _Ctx, path: str, value: Any) -> list[str]:
+def _parse_settings(ctx: Ctx, path: str, value: Any) -> dict[str, Any]:
+    settings = ctx.table(path, value)
+    ctx.check_keys(path, settings, ("confidenceThreshold",))
+    if "confidenceThreshold" in settings:
+        threshold = ctx.number(f"{path}.confidenceThreshold", settings["confidenceThreshold"], minimum=0.0)
+        if threshold > 1.0:
+            raise ctx.error(f"{path}.confidenceThreshold", "must be between 0 and 1")
+    return settings
+
+
+def _parse_assets(ctx: Ctx, where: str, entry: dict[str, Any], kind: str, language: str) -> dict[str, Any]:
+    """The project's categories (``entities`` or ``classes``) and ``documents``, as wire-shaped ExportedProjectAssets."""
+    categories_key = "entities" if kind == NER else "classes"
+    other_key = "classes" if kind == NER else "entities"
+    if other_key in entry:
+        raise ctx.error(f"{where}.{other_key}", f"a {kind} project has {categories_key}, not {other_key}")
+    categories = _names(ctx, f"{where}.{categories_key}", entry.get(categories_key, []))
+    documents = [
+        _parse_document(ctx, f"{where}.documents[{i}]", doc, kind, categories, language)
+        for i, doc in enumerate(ctx.array(f"{where}.documents", entry.get("documents", [])))
+    ]
+    locations = [d["location"] for d in documents]
+    for i, loc in enumerate(locations):
+        if loc in locations[:i]:
+            raise ctx.error(f"{where}.documents[{i}].location", f"duplicate document {loc!r}")
+    return {"projectKind": kind, categories_key: [{"category": c} for c in categories], "documents": documents}
+
+
+def _parse_trained_models(ctx: Ctx, where: str, value: Any, created: dt.datetime | None) -> list[TrainedModelSeed]:
+    models: list[TrainedModelSeed] = []
+    for i, raw in enumerate(ctx.array(where, value)):
+        path = f"{where}[{i}]"
+        raw = ctx.table(path, raw)
+        ctx.check_keys(path, raw, MODEL_KEYS)
+        if "label" not in raw:
+            raise ctx.error(f"{path}.label", "is required")
+        label = _label(ctx, f"{path}.label", raw["label"])
+        if any(m.label == label for m in models):
+            raise ctx.error(f"{path}.label", f"duplicate model label {label!r}")
+        tcv = ctx.string(f"{path}.training_config_version", raw.get("training_config_version", TRAINING_CONFIG_VERSIONS[-1]))
+        if not tcv:
+            raise ctx.error(f"{path}.training_config_version", "must not be empty")
+        model_id = raw.get("model_id")
+        if model_id is not None:
+            model_id = ctx.string(f"{path}.model_id", model_id)
+            if not model_id:
+                raise ctx.error(f"{path}.model_id", "must not be empty")
+        duration = raw.get("training_duration_seconds", 60)
+        if not isinstance(duration, int) or isinstance(duration, bool) or duration < 0:
+            raise ctx.error(f"{path}.training_duration_seconds", "must be an integer >= 0")
+        trained = ctx.datetime(f"{path}.trained", raw.get("trained"))
+        if trained and created and trained < created:
+            raise ctx.error(f"{path}.trained", "must not be before the project's created")
+        models.append(TrainedModelSeed(label, tcv, trained, model_id, duration))
+    return models
+
+
+def _parse_deployment_seeds(ctx: Ctx, where: str, value: Any, models: list[TrainedModelSeed]) -> list[DeploymentSeed]:
+    deployments: list[DeploymentSeed] = []
+    for i, raw in enumerate(ctx.array(where, value)):
+        path = f"{where}[{i}]"
+        raw = ctx.table(path, raw)
+        ctx.check_keys(path, raw, DEPLOYMENT_KEYS)
+        for required in ("name", "model_label"):
+            if required not in raw:
+                raise ctx.error(f"{path}.{required}", "is required")
+        dname = _label(ctx, f"{path}.name", raw["name"])
+        if any(d.name == dname for d in deployments):
+            raise ctx.error(f"{path}.name", f"duplicate deployment name {dname!r}")
+        label = ctx.string(f"{path}.model_label", raw["model_label"])
+        model = next((m for m in models if m.label == label), None)
+        if model is None:
+            raise ctx.error(f"{path}.model_label", f"no trained model labelled {label!r} in trained_models")
+        deployed = ctx.datetime(f"{path}.deployed", raw.get("deployed"))
+        if deployed and model.trained and deployed < model.trained:
+            raise ctx.error(f"{path}.deployed", "must not be before the model's trained time")
+        deployments.append(DeploymentSeed(dname, label, deployed))
+    return deployments
+
+
+def _names(ctx: Ctx, path: str, value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise ctx.error(path, "must be a list of non-empty strings")
     if len(set(value)) != len(value):
@@ -379,28 +397,28 @@ def _names(ctx: _Ctx, path: str, value: Any) -> list[str]:
     return list(value)
 
 
-def _label(ctx: _Ctx, path: str, value: Any) -> str:
-    text = _string(ctx, path, value)
+def _label(ctx: Ctx, path: str, value: Any) -> str:
+    text = ctx.string(path, value)
     if not text or "/" in text or len(text) > MAX_PROJECT_NAME:
         raise ctx.error(path, "must be a non-empty name of at most 100 characters without '/'")
     return text
 
 
-def _nonneg_int(ctx: _Ctx, path: str, value: Any) -> int:
+def _nonneg_int(ctx: Ctx, path: str, value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value >= 2**31:
         raise ctx.error(path, "must be an integer >= 0 (int32)")
     return value
 
 
-def _parse_document(ctx: _Ctx, path: str, raw: Any, kind: str, categories: list[str], language: str) -> dict[str, Any]:
-    raw = _table(ctx, path, raw)
-    _check_keys(ctx, path, raw, DOCUMENT_KEYS)
+def _parse_document(ctx: Ctx, path: str, raw: Any, kind: str, categories: list[str], language: str) -> dict[str, Any]:
+    raw = ctx.table(path, raw)
+    ctx.check_keys(path, raw, DOCUMENT_KEYS)
     if "location" not in raw:
         raise ctx.error(f"{path}.location", "is required")
-    location = _string(ctx, f"{path}.location", raw["location"])
+    location = ctx.string(f"{path}.location", raw["location"])
     if not location:
         raise ctx.error(f"{path}.location", "must not be empty")
-    doc: dict[str, Any] = {"location": location, "language": _string(ctx, f"{path}.language", raw.get("language", language))}
+    doc: dict[str, Any] = {"location": location, "language": ctx.string(f"{path}.language", raw.get("language", language))}
     dataset = raw.get("dataset", "Train")
     if dataset not in ("Train", "Test"):
         raise ctx.error(f"{path}.dataset", "must be Train or Test")
@@ -409,15 +427,15 @@ def _parse_document(ctx: _Ctx, path: str, raw: Any, kind: str, categories: list[
         for key in ("classes",):
             if key in raw:
                 raise ctx.error(f"{path}.{key}", f"a {kind} document has labels, not {key}")
-        labels = []
-        for j, lab in enumerate(_array(ctx, f"{path}.labels", raw.get("labels", []))):
+        labels: list[dict[str, Any]] = []
+        for j, lab in enumerate(ctx.array(f"{path}.labels", raw.get("labels", []))):
             lpath = f"{path}.labels[{j}]"
-            lab = _table(ctx, lpath, lab)
-            _check_keys(ctx, lpath, lab, LABEL_KEYS)
+            lab = ctx.table(lpath, lab)
+            ctx.check_keys(lpath, lab, LABEL_KEYS)
             for required in LABEL_KEYS:
                 if required not in lab:
                     raise ctx.error(f"{lpath}.{required}", "is required")
-            category = _string(ctx, f"{lpath}.category", lab["category"])
+            category = ctx.string(f"{lpath}.category", lab["category"])
             if category not in categories:
                 raise ctx.error(f"{lpath}.category", f"{category!r} is not one of the project's entities {categories}")
             labels.append(
@@ -523,21 +541,24 @@ class LanguageAccount:
 
 
 class LanguageStore:
-    """Every account's Language projects and jobs. Clock, settings and accounts come from the owning Store."""
+    """Every account's Language projects and jobs. Clock, settings and accounts come from the shared Store."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the state the config file describes."""
         self.accounts: dict[str, LanguageAccount] = {}
-        self._pending: list[tuple[float, int, str, str]] = []  # (ends_at, seq, account, job id)
-        self._seq = 0
-        now = math.floor(store.clock.now())
-        for name, acc_cfg in store.config.accounts.items():
+        self._schedule = Schedule()
+        now = math.floor(self._now())
+        for name, acc_cfg in self.store.accounts.items():
             self.accounts[name] = LanguageAccount(name)
-            for seed in getattr(acc_cfg, "language_projects", []):
+            for seed in acc_cfg.language_projects:
                 self.seed_project(name, seed, now=now)
 
     def _now(self) -> float:
-        return self.store.clock.now()
+        return self.store.now()
 
     # -- seeding and admin
 
@@ -659,11 +680,10 @@ class LanguageStore:
     def _start(self, account: str, kind: str, project: str, api_version: str, duration: float, fail: Callable[[], bool], **kw: Any) -> Job:
         """Accept a job; ``fail`` (the operation_failure_rate draw) is called only now, after every check passed."""
         now = self._now()
-        self._seq += 1
         ticks = _EPOCH_TICKS + math.floor(now) * 10_000_000
         job = Job(
             job_id=f"{uuid.uuid4()}_{ticks}",
-            seq=self._seq,
+            seq=self._schedule.next_seq(),
             kind=kind,
             account=account,
             project=project,
@@ -674,7 +694,7 @@ class LanguageStore:
             **kw,
         )
         self.accounts[account].jobs[job.job_id] = job
-        heapq.heappush(self._pending, (job.ends_at, job.seq, account, job.job_id))
+        self._schedule.add(job.ends_at, job.seq, account, job.job_id)
         if job.duration <= 0:
             self.settle()
         return job
@@ -726,9 +746,7 @@ class LanguageStore:
 
     def settle(self) -> None:
         """Finish every job whose time is up (called before each request and after the clock moves)."""
-        now = self._now()
-        while self._pending and self._pending[0][0] <= now:
-            _, _, account, job_id = heapq.heappop(self._pending)
+        for account, job_id in self._schedule.due(self._now()):
             job = self.accounts[account].jobs.get(job_id)
             if job is not None and job.status is None:
                 self._finish(job)
@@ -752,53 +770,13 @@ class LanguageStore:
         if job.kind == "export":
             return
         if job.kind == "import":
-            body = job.payload
-            _check_import_semantics(body)
-            meta = body["metadata"]
-            old = acct.projects.get(job.project)
-            project = Project(
-                name=job.project,  # the URL's name wins over metadata.projectName
-                kind=meta["projectKind"],
-                language=meta["language"],
-                storage_input_container=meta["storageInputContainerName"],
-                created=old.created if old else at,
-                last_modified=at,
-                description=meta.get("description"),
-                multilingual=meta.get("multilingual", False),
-                settings=meta.get("settings", {}),
-                assets=body["assets"],
-            )
-            if old is not None:  # import replaces metadata and assets; trained models and deployments stay
-                project.models, project.deployments = old.models, old.deployments
-                project.last_trained, project.last_deployed = old.last_trained, old.last_deployed
-            acct.projects[job.project] = project
+            self._apply_import(job, acct, at)
             return
         project = acct.projects.get(job.project)
         if project is None:
             raise project_not_found(job.project)
         if job.kind == "train":
-            options = job.payload
-            trainable = [d for d in project.assets.get("documents", []) if d.get("dataset", "Train").lower() != "test"]
-            if options.get("evaluationOptions", {}).get("kind") == "manual":
-                trainable = [d for d in trainable if d.get("dataset") == "Train"]
-            if not trainable:
-                raise LanguageError(
-                    400,
-                    "InvalidRequest",
-                    "The project has no documents in the Train dataset.",
-                    inner_code="MissingInputDocuments",
-                    inner_message=f"Project '{project.name}' has no training documents.",
-                )
-            label = options["modelLabel"]
-            project.models[label] = TrainedModel(
-                label=label,
-                model_id=_model_id(label, at, uuid.uuid4().hex),
-                trained=at,
-                duration_seconds=max(0, round(job.duration)),
-                training_config_version=options["trainingConfigVersion"],
-                expires=at + MODEL_LIFETIME_SECONDS,
-            )
-            project.last_trained = at
+            _apply_training(job, project, at)
         elif job.kind == "deploy":
             assert job.deployment is not None
             model = project.models.get(job.payload)
@@ -811,6 +789,57 @@ class LanguageStore:
             project.deployments.pop(job.deployment, None)
         elif job.kind == "delete":
             del acct.projects[job.project]
+
+    @staticmethod
+    def _apply_import(job: Job, acct: LanguageAccount, at: float) -> None:
+        """The project named in the URL, created or replaced (metadata and assets) from the imported body."""
+        body = job.payload
+        _check_import_semantics(body)
+        meta = body["metadata"]
+        old = acct.projects.get(job.project)
+        project = Project(
+            name=job.project,  # the URL's name wins over metadata.projectName
+            kind=meta["projectKind"],
+            language=meta["language"],
+            storage_input_container=meta["storageInputContainerName"],
+            created=old.created if old else at,
+            last_modified=at,
+            description=meta.get("description"),
+            multilingual=meta.get("multilingual", False),
+            settings=meta.get("settings", {}),
+            assets=body["assets"],
+        )
+        if old is not None:  # import replaces metadata and assets; trained models and deployments stay
+            project.models, project.deployments = old.models, old.deployments
+            project.last_trained, project.last_deployed = old.last_trained, old.last_deployed
+        acct.projects[job.project] = project
+
+
+def _apply_training(job: Job, project: Project, at: float) -> None:
+    """A training job's end: the model with its label, trained on the project's training documents (or the job
+    fails with ``MissingInputDocuments`` when there are none)."""
+    options = job.payload
+    trainable = [d for d in project.assets.get("documents", []) if d.get("dataset", "Train").lower() != "test"]
+    if options.get("evaluationOptions", {}).get("kind") == "manual":
+        trainable = [d for d in trainable if d.get("dataset") == "Train"]
+    if not trainable:
+        raise LanguageError(
+            400,
+            "InvalidRequest",
+            "The project has no documents in the Train dataset.",
+            inner_code="MissingInputDocuments",
+            inner_message=f"Project '{project.name}' has no training documents.",
+        )
+    label = options["modelLabel"]
+    project.models[label] = TrainedModel(
+        label=label,
+        model_id=_model_id(label, at, uuid.uuid4().hex),
+        trained=at,
+        duration_seconds=max(0, round(job.duration)),
+        training_config_version=options["trainingConfigVersion"],
+        expires=at + MODEL_LIFETIME_SECONDS,
+    )
+    project.last_trained = at
 
 
 def _empty_assets(kind: str) -> dict[str, Any]:
@@ -1057,10 +1086,6 @@ def _training_options(body: Any) -> dict[str, Any]:
 # --- wire shapes ---------------------------------------------------------------------------------------------------
 
 
-def _date(ts: float) -> str:
-    return to_datetime(ts).strftime("%Y-%m-%d")
-
-
 def _create_options(p: Project, *, full_settings: bool = False) -> dict[str, Any]:
     """CreateProjectOptions. Settings show only ``confidenceThreshold`` (the one setting of the 2023-04-01 schema)
     unless ``full_settings`` (internal merge base)."""
@@ -1103,7 +1128,7 @@ def trained_model(m: TrainedModel, api_version: str) -> dict[str, Any]:
         "modelId": m.model_id,
         "lastTrainedDateTime": format_timestamp(m.trained),
         "lastTrainingDurationInSeconds": m.duration_seconds,
-        "modelExpirationDate": _date(m.expires),
+        "modelExpirationDate": format_date(m.expires),
         "modelTrainingConfigVersion": m.training_config_version,
     }
     if api_version in SNAPSHOT_VERSIONS:
@@ -1117,7 +1142,7 @@ def deployment(d: Deployment, api_version: str) -> dict[str, Any]:
         "modelId": d.model_id,
         "lastTrainedDateTime": format_timestamp(d.last_trained),
         "lastDeployedDateTime": format_timestamp(d.deployed),
-        "deploymentExpirationDate": _date(d.expires),
+        "deploymentExpirationDate": format_date(d.expires),
         "modelTrainingConfigVersion": d.training_config_version,
     }
     if api_version in TYPESPEC_VERSIONS:
@@ -1287,186 +1312,268 @@ def _page(request: Request, items: list[Any], url: str, api_version: str, page_s
     return page, link
 
 
-async def dispatch(app: EmulatorApp, request: Request, account: str, route: LanguageRoute, headers: dict[str, str]) -> Response:
-    """Answer one Language request (after the gateway checks and fault decisions of ``EmulatorApp._service``)."""
-    api_version = request.query_params.get("api-version")
-    if api_version not in LANGUAGE_VERSIONS:
-        raise errors.resource_not_found()
-    try:
-        return await _dispatch(app, request, account, route, headers, api_version)
-    except LanguageError as exc:
-        exc.api_version = api_version
-        raise
+# --- the service ---------------------------------------------------------------------------------------------------
 
 
-async def _dispatch(
-    app: EmulatorApp, request: Request, account: str, route: LanguageRoute, headers: dict[str, str], api_version: str
-) -> Response:
-    store = app.store.language
-    settings = app.store.settings
-    now = app.clock.now()
-    base = f"{str(request.base_url).rstrip('/')}/{PREFIX}/authoring/analyze-text/projects"  # account origin, no account in the path
-    action = route.name.removeprefix("language:")
-    p = route.project
+class Service:
+    """The family as the app sees it: routes, handlers, reset/settle, admin routes."""
 
-    def job_args() -> dict[str, Any]:
-        faults = app.faults.effective(account)
-        return {
-            "duration": app.faults.copy_duration(settings.copy_seconds, faults),
-            "fail": lambda: app.faults.operation_fails(account, faults),
-        }
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.language = LanguageStore(store)
 
-    def accepted(location: str) -> Response:
-        return Response(status_code=202, headers={**headers, "operation-location": f"{location}?api-version={api_version}"})
+    def reset(self) -> None:
+        self.language.reset()
 
-    def listing(items: list[Any], url: str, extra: str = "") -> Response:
-        page, link = _page(request, items, url, api_version, settings.page_size, extra)
+    def settle(self) -> None:
+        self.language.settle()
+
+    def resolve(self, method: str, prefix: str, rest: str, query: Mapping[str, str]) -> LanguageRoute | None:
+        return resolve_language_route(method, rest)
+
+    def backend_error(self, route: LanguageRoute | None, error: errors.ServiceError) -> errors.ServiceError:
+        """Language backend errors carry ``x-ms-error-code``; APIM's 404 for an unknown path does not."""
+        return errors.with_error_code(error) if route is not None else error
+
+    async def dispatch(self, request: Request, account: str, route: LanguageRoute | None, headers: dict[str, str]) -> Response:
+        """Answer one Language request (after the gateway checks and fault decisions of ``EmulatorApp._service``)."""
+        api_version = request.query_params.get("api-version")
+        if route is None or api_version is None or api_version not in LANGUAGE_VERSIONS:
+            raise errors.resource_not_found()
+        try:
+            return await _HANDLERS[route.name](self, Call(request, account, route, headers, api_version))
+        except LanguageError as exc:
+            exc.api_version = api_version  # the error's wire shape follows the request's api-version
+            raise
+
+    # -- helpers of the handlers
+
+    @staticmethod
+    def _base(call: Call[LanguageRoute]) -> str:
+        return f"{call.origin}/{PREFIX}/authoring/analyze-text/projects"  # account origin, no account in the path
+
+    @staticmethod
+    def _project(call: Call[LanguageRoute]) -> str:
+        assert call.route.project is not None
+        return call.route.project
+
+    def _job_args(self, account: str) -> dict[str, Any]:
+        duration, fail = self.store.operation_timing(account)
+        return {"duration": duration, "fail": fail}
+
+    @staticmethod
+    def _accepted(call: Call[LanguageRoute], location: str) -> Response:
+        return call.empty(202, {"operation-location": f"{location}?api-version={call.api_version}"})
+
+    def _listing(self, call: Call[LanguageRoute], items: list[Any], url: str, extra: str = "") -> Response:
+        page, link = _page(call.request, items, url, call.api_version, self.store.settings.page_size, extra)
         body: dict[str, Any] = {"value": page, "nextLink": link}
-        if link is None and api_version in TYPESPEC_VERSIONS:
+        if link is None and call.api_version in TYPESPEC_VERSIONS:
             del body["nextLink"]  # optional and not nullable there; required and nullable in 2022/2023
-        return _json(200, body, headers)
+        return call.json(200, body)
 
-    def listed(items: dict[str, Any], view: Callable[[Any, str], Any], segment: str) -> Response:
+    def _listed(self, call: Call[LanguageRoute], items: dict[str, Any], view: Callable[[Any, str], Any], segment: str) -> Response:
         """A project's trained models or deployments, by name, paged under ``{project}/{segment}``."""
-        return listing([view(items[k], api_version) for k in sorted(items)], f"{base}/{p}/{segment}")
+        url = f"{self._base(call)}/{self._project(call)}/{segment}"
+        return self._listing(call, [view(items[k], call.api_version) for k in sorted(items)], url)
 
-    def one(items: dict[str, Any], key: str, view: Callable[[Any, str], Any], not_found: Callable[[str], LanguageError]) -> Response:
+    @staticmethod
+    def _one(
+        call: Call[LanguageRoute], items: dict[str, Any], key: str | None, view: Callable[[Any, str], Any], not_found: Callable[[str], LanguageError]
+    ) -> Response:
         """One trained model or deployment of a project, or its 404."""
+        assert key is not None
         found = items.get(key)
         if found is None:
             raise not_found(key)
-        return _json(200, view(found, api_version), headers)
+        return call.json(200, view(found, call.api_version))
 
-    if action == "projects:list":
-        projects = [project_metadata(store.accounts[account].projects[n]) for n in store.project_names(account)]
-        return listing(projects, base)
-    if action == "training-config-versions":
-        kind = request.query_params.get("projectKind")
+    def _job(self, call: Call[LanguageRoute], kind: str) -> Job:
+        """The job of the route's id, through the route's own kind, project and deployment."""
+        assert call.route.job_id is not None
+        return self.language.job(call.account, call.route.job_id, kind, call.route.project, call.route.deployment)
+
+    # -- handlers (one per route; ``_HANDLERS`` below): global routes
+
+    async def _list_projects(self, call: Call[LanguageRoute]) -> Response:
+        accounts = self.language.accounts
+        projects = [project_metadata(accounts[call.account].projects[n]) for n in self.language.project_names(call.account)]
+        return self._listing(call, projects, self._base(call))
+
+    async def _training_config_versions(self, call: Call[LanguageRoute]) -> Response:
+        kind = call.query("projectKind")
         if kind is None:
             raise bad_query("The parameter projectKind is required.")
         if kind not in PROJECT_KINDS:
             raise bad_query(f"The project kind '{kind}' is not supported.")
-        versions = [{"trainingConfigVersion": v, "modelExpirationDate": _date(now + MODEL_LIFETIME_SECONDS)} for v in TRAINING_CONFIG_VERSIONS]
-        return listing(versions, f"{base}/global/training-config-versions", f"&projectKind={kind}")
-    if action == "deletion:job":
-        assert route.job_id is not None
-        return _json(200, job_state(store.job(account, route.job_id, "delete", None), now, api_version), headers)
+        expires = format_date(self.store.now() + MODEL_LIFETIME_SECONDS)
+        versions = [{"trainingConfigVersion": v, "modelExpirationDate": expires} for v in TRAINING_CONFIG_VERSIONS]
+        return self._listing(call, versions, f"{self._base(call)}/global/training-config-versions", f"&projectKind={kind}")
 
-    assert p is not None
-    if action == "projects:get":
-        return _json(200, project_metadata(store.project(account, p)), headers)
-    if action == "projects:patch":
-        project, created = store.patch_project(account, p, await _body(request))
-        return _json(201 if created else 200, project_metadata(project), headers)
-    if action == "projects:delete":
-        job = store.start_delete(account, p, api_version, **job_args())
-        return accepted(f"{base}/global/deletion-jobs/{job.job_id}")
-    if action == "export":
-        index_type = request.query_params.get("stringIndexType")
+    async def _deletion_job(self, call: Call[LanguageRoute]) -> Response:
+        return call.json(200, job_state(self._job(call, "delete"), self.store.now(), call.api_version))
+
+    # -- projects
+
+    async def _get_project(self, call: Call[LanguageRoute]) -> Response:
+        return call.json(200, project_metadata(self.language.project(call.account, self._project(call))))
+
+    async def _patch_project(self, call: Call[LanguageRoute]) -> Response:
+        project, created = self.language.patch_project(call.account, self._project(call), await _body(call.request))
+        return call.json(201 if created else 200, project_metadata(project))
+
+    async def _delete_project(self, call: Call[LanguageRoute]) -> Response:
+        job = self.language.start_delete(call.account, self._project(call), call.api_version, **self._job_args(call.account))
+        return self._accepted(call, f"{self._base(call)}/global/deletion-jobs/{job.job_id}")
+
+    # -- export / import
+
+    async def _export(self, call: Call[LanguageRoute]) -> Response:
+        p = self._project(call)
+        index_type = call.query("stringIndexType")
         if index_type is None:
             raise bad_query("The parameter stringIndexType is required.")
         if index_type != STRING_INDEX_TYPE:
             raise bad_query(f"The stringIndexType '{index_type}' is not supported; expected {STRING_INDEX_TYPE}.")
-        store.project(account, p)
-        job = store.start_export(account, p, api_version, **job_args())
-        return accepted(f"{base}/{p}/export/jobs/{job.job_id}")
-    if action == "export:job":
-        assert route.job_id is not None
-        job = store.job(account, route.job_id, "export", p)
-        result_url = f"{base}/{p}/export/jobs/{job.job_id}/result?api-version={job.api_version}"
-        return _json(200, export_job_state(job, now, api_version, result_url), headers)
-    if action == "export:result":
-        assert route.job_id is not None
-        job = store.job(account, route.job_id, "export", p)
+        self.language.project(call.account, p)
+        job = self.language.start_export(call.account, p, call.api_version, **self._job_args(call.account))
+        return self._accepted(call, f"{self._base(call)}/{p}/export/jobs/{job.job_id}")
+
+    async def _export_job(self, call: Call[LanguageRoute]) -> Response:
+        job = self._job(call, "export")
+        result_url = f"{self._base(call)}/{self._project(call)}/export/jobs/{job.job_id}/result?api-version={job.api_version}"
+        return call.json(200, export_job_state(job, self.store.now(), call.api_version, result_url))
+
+    async def _export_result(self, call: Call[LanguageRoute]) -> Response:
+        job = self._job(call, "export")
         if job.status != "succeeded":
-            raise job_not_found(route.job_id)  # nothing to download until the export succeeded
-        return _json(200, copy.deepcopy(job.payload), headers)
-    if action == "import":
-        if api_version in TYPESPEC_VERSIONS and request.headers.get("format", "json").lower() != "json":
-            raise bad_value(f"The import format '{request.headers['format']}' is not supported; only json is.")
-        body = await _body(request)
-        job = store.start_import(account, p, body, api_version, **job_args())
-        return accepted(f"{base}/{p}/import/jobs/{job.job_id}")
-    if action == "import:job":
-        assert route.job_id is not None
-        return _json(200, job_state(store.job(account, route.job_id, "import", p), now, api_version), headers)
-    if action == "train":
-        body = await _body(request)
-        job = store.start_train(account, p, body, api_version, **job_args())
-        return accepted(f"{base}/{p}/train/jobs/{job.job_id}")
-    if action == "train:job":
-        assert route.job_id is not None
-        return _json(200, training_job_state(store.job(account, route.job_id, "train", p), now, api_version), headers)
-    if action == "train:jobs":
-        store.project(account, p)
-        return listing([training_job_state(j, now, api_version) for j in store.training_jobs(account, p)], f"{base}/{p}/train/jobs")
-    if action == "train:cancel":
-        assert route.job_id is not None
-        job = store.cancel_training(account, p, route.job_id)
-        return accepted(f"{base}/{p}/train/jobs/{job.job_id}")
-    if action == "models:list":
-        return listed(store.project(account, p).models, trained_model, "models")
-    if action == "models:get":
-        assert route.label is not None
-        return one(store.project(account, p).models, route.label, trained_model, model_not_found)
-    if action == "models:delete":
-        assert route.label is not None
-        project = store.project(account, p)
-        if project.models.pop(route.label, None) is None:
-            raise model_not_found(route.label)
-        return Response(status_code=204, headers=headers)
-    if action == "deployments:list":
-        return listed(store.project(account, p).deployments, deployment, "deployments")
-    if action == "deployments:get":
-        assert route.deployment is not None
-        return one(store.project(account, p).deployments, route.deployment, deployment, deployment_not_found)
-    if action == "deployments:put":
-        assert route.deployment is not None
-        body = await _body(request)
-        job = store.start_deploy(account, p, route.deployment, body, api_version, **job_args())
-        return accepted(f"{base}/{p}/deployments/{route.deployment}/jobs/{job.job_id}")
-    if action == "deployments:delete":
-        assert route.deployment is not None
-        job = store.start_undeploy(account, p, route.deployment, api_version, **job_args())
-        return accepted(f"{base}/{p}/deployments/{route.deployment}/jobs/{job.job_id}")
-    if action == "deployments:job":
-        assert route.job_id is not None and route.deployment is not None
-        return _json(200, job_state(store.job(account, route.job_id, "deploy|undeploy", p, route.deployment), now, api_version), headers)
-    raise errors.resource_not_found()  # pragma: no cover - resolve_language_route only yields the actions above
+            raise job_not_found(job.job_id)  # nothing to download until the export succeeded (the route's job id)
+        return call.json(200, copy.deepcopy(job.payload))
+
+    async def _import(self, call: Call[LanguageRoute]) -> Response:
+        p = self._project(call)
+        if call.api_version in TYPESPEC_VERSIONS and call.request.headers.get("format", "json").lower() != "json":
+            raise bad_value(f"The import format '{call.request.headers['format']}' is not supported; only json is.")
+        body = await _body(call.request)
+        job = self.language.start_import(call.account, p, body, call.api_version, **self._job_args(call.account))
+        return self._accepted(call, f"{self._base(call)}/{p}/import/jobs/{job.job_id}")
+
+    async def _import_job(self, call: Call[LanguageRoute]) -> Response:
+        return call.json(200, job_state(self._job(call, "import"), self.store.now(), call.api_version))
+
+    # -- training and trained models
+
+    async def _train(self, call: Call[LanguageRoute]) -> Response:
+        p = self._project(call)
+        body = await _body(call.request)
+        job = self.language.start_train(call.account, p, body, call.api_version, **self._job_args(call.account))
+        return self._accepted(call, f"{self._base(call)}/{p}/train/jobs/{job.job_id}")
+
+    async def _train_job(self, call: Call[LanguageRoute]) -> Response:
+        return call.json(200, training_job_state(self._job(call, "train"), self.store.now(), call.api_version))
+
+    async def _train_jobs(self, call: Call[LanguageRoute]) -> Response:
+        p = self._project(call)
+        self.language.project(call.account, p)
+        now = self.store.now()
+        jobs = [training_job_state(j, now, call.api_version) for j in self.language.training_jobs(call.account, p)]
+        return self._listing(call, jobs, f"{self._base(call)}/{p}/train/jobs")
+
+    async def _cancel_training(self, call: Call[LanguageRoute]) -> Response:
+        p = self._project(call)
+        assert call.route.job_id is not None
+        job = self.language.cancel_training(call.account, p, call.route.job_id)
+        return self._accepted(call, f"{self._base(call)}/{p}/train/jobs/{job.job_id}")
+
+    async def _list_models(self, call: Call[LanguageRoute]) -> Response:
+        return self._listed(call, self.language.project(call.account, self._project(call)).models, trained_model, "models")
+
+    async def _get_model(self, call: Call[LanguageRoute]) -> Response:
+        models = self.language.project(call.account, self._project(call)).models
+        return self._one(call, models, call.route.label, trained_model, model_not_found)
+
+    async def _delete_model(self, call: Call[LanguageRoute]) -> Response:
+        assert call.route.label is not None
+        project = self.language.project(call.account, self._project(call))
+        if project.models.pop(call.route.label, None) is None:
+            raise model_not_found(call.route.label)
+        return call.empty(204)
+
+    # -- deployments
+
+    async def _list_deployments(self, call: Call[LanguageRoute]) -> Response:
+        return self._listed(call, self.language.project(call.account, self._project(call)).deployments, deployment, "deployments")
+
+    async def _get_deployment(self, call: Call[LanguageRoute]) -> Response:
+        deployments = self.language.project(call.account, self._project(call)).deployments
+        return self._one(call, deployments, call.route.deployment, deployment, deployment_not_found)
+
+    async def _put_deployment(self, call: Call[LanguageRoute]) -> Response:
+        p, name = self._project(call), call.route.deployment
+        assert name is not None
+        body = await _body(call.request)
+        job = self.language.start_deploy(call.account, p, name, body, call.api_version, **self._job_args(call.account))
+        return self._accepted(call, f"{self._base(call)}/{p}/deployments/{name}/jobs/{job.job_id}")
+
+    async def _delete_deployment(self, call: Call[LanguageRoute]) -> Response:
+        p, name = self._project(call), call.route.deployment
+        assert name is not None
+        job = self.language.start_undeploy(call.account, p, name, call.api_version, **self._job_args(call.account))
+        return self._accepted(call, f"{self._base(call)}/{p}/deployments/{name}/jobs/{job.job_id}")
+
+    async def _deployment_job(self, call: Call[LanguageRoute]) -> Response:
+        assert call.route.deployment is not None
+        return call.json(200, job_state(self._job(call, "deploy|undeploy"), self.store.now(), call.api_version))
+
+    # -- admin
+
+    def admin_routes(self) -> list[Route]:
+        """``POST /_emulator/accounts/{name}/language/projects`` (seed / replace) and ``DELETE .../language/projects/{project}``."""
+        language = self.language
+        return [
+            seed_route(
+                "/_emulator/accounts/{name}/language/projects",
+                self.store.accounts,
+                parse_language_project_seed,
+                "language_project",
+                exists=lambda name, entry: entry.project_name in language.accounts[name].projects,
+                conflict="account {name!r} already has a language project {seed.project_name!r}",
+                create=lambda name, entry, exists: project_metadata(language.seed_project(name, entry, replace=exists)),
+                replaceable=True,
+                replaced_status=200,
+            ),
+            remove_route(
+                "/_emulator/accounts/{name}/language/projects/{project}", self.store.accounts, "project", "language project",
+                language.remove_project,
+            ),
+        ]
+
+    def admin_view(self, account: str) -> dict[str, Any]:
+        return {"language_projects": self.language.project_names(account)}
 
 
-# --- admin ---------------------------------------------------------------------------------------------------------
-
-
-def admin_routes(emulator: EmulatorApp) -> list[Route]:
-    """``POST /_emulator/accounts/{name}/language/projects`` and ``DELETE .../language/projects/{project}``."""
-    from starlette.routing import Route
-
-    # admin imports this module, so import from it here
-    from .admin import AdminError, account_or_404, read_seed
-    from .admin import _json as admin_json
-
-    async def seed(request: Request) -> Response:
-        name, entry, exists = await read_seed(
-            request,
-            emulator.store.accounts,
-            parse_language_project_seed,
-            "language_project",
-            exists=lambda name, entry: entry.project_name in emulator.store.language.accounts[name].projects,
-            conflict="account {name!r} already has a language project {seed.project_name!r}",
-            replaceable=True,
-        )
-        project = emulator.store.language.seed_project(name, entry, replace=exists)
-        return admin_json(project_metadata(project), status=200 if exists else 201)
-
-    async def remove(request: Request) -> Response:
-        name = account_or_404(emulator.store.accounts, request.path_params["name"])
-        project = request.path_params["project"]
-        if not emulator.store.language.remove_project(name, project):
-            raise AdminError(404, "NotFound", f"account {name!r} has no language project {project!r}")
-        return Response(status_code=204)
-
-    return [
-        Route("/_emulator/accounts/{name}/language/projects", seed, methods=["POST"]),
-        Route("/_emulator/accounts/{name}/language/projects/{project}", remove, methods=["DELETE"]),
-    ]
+_HANDLERS: dict[str, Callable[[Service, Call[LanguageRoute]], Awaitable[Response]]] = {
+    "language:projects:list": Service._list_projects,
+    "language:training-config-versions": Service._training_config_versions,
+    "language:deletion:job": Service._deletion_job,
+    "language:projects:get": Service._get_project,
+    "language:projects:patch": Service._patch_project,
+    "language:projects:delete": Service._delete_project,
+    "language:export": Service._export,
+    "language:export:job": Service._export_job,
+    "language:export:result": Service._export_result,
+    "language:import": Service._import,
+    "language:import:job": Service._import_job,
+    "language:train": Service._train,
+    "language:train:job": Service._train_job,
+    "language:train:jobs": Service._train_jobs,
+    "language:train:cancel": Service._cancel_training,
+    "language:models:list": Service._list_models,
+    "language:models:get": Service._get_model,
+    "language:models:delete": Service._delete_model,
+    "language:deployments:list": Service._list_deployments,
+    "language:deployments:get": Service._get_deployment,
+    "language:deployments:put": Service._put_deployment,
+    "language:deployments:delete": Service._delete_deployment,
+    "language:deployments:job": Service._deployment_job,
+}
