@@ -28,7 +28,8 @@ def _schema_dir() -> Path:
 
 @functools.lru_cache(maxsize=None)
 def load_schema(name: str) -> dict[str, Any]:
-    return json.loads((_schema_dir() / name).read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads((_schema_dir() / name).read_text(encoding="utf-8"))
+    return schema
 
 
 @functools.lru_cache(maxsize=None)

@@ -87,7 +87,8 @@ class ApplyContext:
 
     def resource(self, name: str) -> Mapping[str, Any]:
         """The plan's public description of a resource (endpoint, region, resource_id, encryption, ...)."""
-        return self.plan["resources"][name]
+        resource: Mapping[str, Any] = self.plan["resources"][name]
+        return resource
 
     def recorded(self, address: str) -> dict[str, Any] | None:
         """The state's record of ``address`` (a finished copy), if any."""

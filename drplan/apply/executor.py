@@ -188,7 +188,7 @@ class Executor:
             if change_action(c) is not Action.DELETE:
                 needs.setdefault(c["source"]["resource"], set()).add(kind)
         inventories = await refresh(self.client, conns, needs)
-        problems = []
+        problems: list[str] = []
         for c in fresh:
             problems.extend(f"{c['address']}: {p}" for p in _violations(c, inventories))
         if problems:

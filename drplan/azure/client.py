@@ -361,7 +361,7 @@ class AzureClient:
             await self._sleep(delay)
 
     def _delay(self, attempt: int) -> float:
-        return min(30.0, self._backoff * (2 ** (attempt - 1))) * (0.5 + random.random() / 2)
+        return float(min(30.0, self._backoff * (2 ** (attempt - 1))) * (0.5 + random.random() / 2))
 
 
 def _gave_up(err: ServiceError, attempts: int, *, budget: float | None = None) -> ServiceError:

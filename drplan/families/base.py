@@ -169,20 +169,28 @@ class Family(Protocol):
     service module, its schema fragment, its tests (README, "Architecture")."""
 
     #: The copy protocol id (``drplan.spec.model.copy_protocol``): resources copy to each other only within one.
-    protocol: str
+    @property
+    def protocol(self) -> str: ...
     #: For messages: "Content Understanding".
-    title: str
+    @property
+    def title(self) -> str: ...
     #: Rule keys that select this family's assets (the others are spec errors), and rule options only it understands.
-    selectors: tuple[str, ...]
-    options: tuple[str, ...]
+    @property
+    def selectors(self) -> tuple[str, ...]: ...
+    @property
+    def options(self) -> tuple[str, ...]: ...
     #: The asset kinds this family owns (a change's ``kind`` names its family).
-    kinds: tuple[AssetKind, ...]
+    @property
+    def kinds(self) -> tuple[AssetKind, ...]: ...
     #: Kinds that take a slot of the target's custom-model quota (GET /info, v2 op=summary).
-    quota_kinds: frozenset[AssetKind]
+    @property
+    def quota_kinds(self) -> frozenset[AssetKind]: ...
     #: Kinds several rules may claim on one target as long as their changes' settings agree (a CU /defaults key).
-    shared_kinds: frozenset[AssetKind]
+    @property
+    def shared_kinds(self) -> frozenset[AssetKind]: ...
     #: ``[resources.X]`` keys only this family's resources may set (CU: ``copy_flow``).
-    resource_options: tuple[str, ...]
+    @property
+    def resource_options(self) -> tuple[str, ...]: ...
 
     def adapter(self, client: AzureClient, conn: Connection) -> Any: ...
 
@@ -226,6 +234,10 @@ class Family(Protocol):
 class BaseFamily:
     """Defaults for the optional parts of ``Family``; a family overrides what it needs."""
 
+    protocol: str
+    title: str
+    selectors: tuple[str, ...]
+    kinds: tuple[AssetKind, ...]
     options: tuple[str, ...] = ()
     quota_kinds: frozenset[AssetKind] = frozenset()
     shared_kinds: frozenset[AssetKind] = frozenset()

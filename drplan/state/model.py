@@ -64,5 +64,6 @@ class State:
     def apply_record(self, plan_digest: str) -> dict[str, Any] | None:
         for rec in reversed(self.applies):
             if rec["plan_digest"] == plan_digest:
-                return rec
+                found: dict[str, Any] = rec  # the record itself: callers update it in place
+                return found
         return None

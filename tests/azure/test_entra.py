@@ -13,9 +13,9 @@ import respx
 from drplan.azure.auth import SCOPE, EntraToken
 from drplan.azure.client import AzureClient
 from drplan.errors import AuthError
-from drplan.redact import redact
 from drplan.families.base import Connection
 from drplan.families.document_intelligence.adapter import DocumentModelsAdapter
+from drplan.redact import redact
 from drplan.spec.model import AssetKind
 
 

@@ -12,9 +12,9 @@ import respx
 
 from drplan.azure.client import AzureClient
 from drplan.errors import ServiceError
-from drplan.redact import redact
 from drplan.families.base import Connection
 from drplan.families.content_understanding.adapter import AnalyzersAdapter, referenced_analyzers
+from drplan.redact import redact
 from drplan.spec.model import AssetKind
 
 EP = "https://cu.example"

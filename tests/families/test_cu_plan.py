@@ -8,9 +8,9 @@ from dataclasses import replace
 
 from helpers import arm_id, make_spec
 
-from drplan.plan.planner import build_plan
 from drplan.families.base import Inventory
 from drplan.families.content_understanding.adapter import AnalyzersAdapter
+from drplan.plan.planner import build_plan
 from drplan.spec.model import Family, Resource, Rule
 from drplan.state.model import State
 

@@ -8,11 +8,11 @@ import dataclasses
 
 from helpers import arm_id, inventory, make_spec, model, rule
 
+from drplan.families.document_intelligence.adapter import fingerprint
+from drplan.lineage import Lineage, read_lineage_tags, same_fingerprint, tag_value
 from drplan.plan.drift import find_drift
 from drplan.plan.planner import build_plan
 from drplan.render.human import render_plan, summary_line
-from drplan.families.document_intelligence.adapter import fingerprint
-from drplan.lineage import Lineage, read_lineage_tags, same_fingerprint, tag_value
 from drplan.state.model import State
 
 T0 = "2024-01-01T00:00:00Z"  # the source's createdDateTime

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from helpers import inventory, rule
 
-from drplan.plan.planner import build_plan
 from drplan.families.base import Asset
 from drplan.families.form_recognizer_v2.adapter import fingerprint
+from drplan.plan.planner import build_plan
 from drplan.spec.model import AssetKind, Family, Resource, Spec, StateConfig
 from drplan.state.model import State
 

@@ -12,9 +12,9 @@ import respx
 
 from drplan.azure.client import AzureClient
 from drplan.errors import AuthError, OperationFailedError, ServiceError
-from drplan.redact import register_secret
 from drplan.families.base import Connection
 from drplan.families.language.adapter import ProjectsAdapter, job_errors
+from drplan.redact import register_secret
 from drplan.spec.model import AssetKind
 
 EP = "https://lang.example"

@@ -8,11 +8,11 @@ import copy
 
 from helpers import arm_id, make_spec
 
-from drplan.families.language.plan import language_fetches
-from drplan.families.language.assets import canonical, content_digest, summarise
-from drplan.plan.planner import build_plan
 from drplan.families.base import Inventory
 from drplan.families.language.adapter import project_asset
+from drplan.families.language.assets import canonical, content_digest, summarise
+from drplan.families.language.plan import language_fetches
+from drplan.plan.planner import build_plan
 from drplan.spec.model import Family, LanguageTraining, Resource, Rule
 from drplan.state.model import State
 

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from helpers import inventory, make_spec, model, resource, rule
 
+from drplan.families.document_intelligence.adapter import fingerprint
 from drplan.plan.planfile import seal
 from drplan.plan.planner import build_plan
 from drplan.render.human import render_plan
 from drplan.render.jsonout import render_plan_json
 from drplan.render.markdown import COMMENT_LIMIT, render_markdown
 from drplan.schemas import first_error
-from drplan.families.document_intelligence.adapter import fingerprint
 from drplan.spec.model import Encryption
 from drplan.state.model import State
 

@@ -14,13 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
+from azurite.support import azurite  # noqa: F401 - the session fixture
 
 from drplan.errors import StateConflictError, StateCorruptError, StateError, StateLockedError
 from drplan.state.backends import backend_from_config
 from drplan.state.manager import StateManager
 from drplan.state.model import State
-
-from azurite.support import azurite  # noqa: F401 - the session fixture
 
 LEASE = 15  # the shortest lease Azure allows: what the dead-holder test waits for, once
 

@@ -39,7 +39,7 @@ ANALYZER = AssetKind.ANALYZER
 
 
 def _adapters(ctx: ApplyContext, change: dict[str, Any]) -> tuple[AnalyzersAdapter, AnalyzersAdapter]:
-    return ctx.adapters[change["source"]["resource"]], ctx.adapters[change["target"]["resource"]]  # type: ignore[return-value]
+    return ctx.adapters[change["source"]["resource"]], ctx.adapters[change["target"]["resource"]]
 
 
 async def run_set_default(ctx: ApplyContext, change: dict[str, Any]) -> None:
@@ -48,7 +48,7 @@ async def run_set_default(ctx: ApplyContext, change: dict[str, Any]) -> None:
     model, deployment = change["settings"]["model"], change["settings"]["deployment"]
     await ctx.journal.record(change["address"], "update", "setting-default")
     ctx.step(change, "setting-default", f"setting {tgt.conn.name} /defaults {model} -> {deployment}")
-    after = await tgt.set_defaults({model: deployment})  # type: ignore[attr-defined]
+    after = await tgt.set_defaults({model: deployment})
     if after.get(model) != deployment:
         raise ApplyStepError(f"{tgt.conn.name}: /defaults {model} is {after.get(model)!r} after setting it to "
                           f"{deployment!r}")

@@ -97,7 +97,7 @@ def _default_change(rule: Rule, tname: str, model: str, deployment: str, default
 
 def _resolve(role: str, model: str, *, flow: str, overrides: dict[str, str], planned: dict[str, str],
              defaults: dict[str, str]) -> dict[str, Any]:
-    serves = {}
+    serves: dict[str, str] = {}
     for m, d in defaults.items():
         serves.setdefault(d, m)
     if role in overrides and flow == "token":
@@ -106,10 +106,10 @@ def _resolve(role: str, model: str, *, flow: str, overrides: dict[str, str], pla
     if model in planned:
         dep = planned[model]
         return {"model": model, "deployment": dep, "via": "planned-default", "target_model": serves.get(dep)}
-    dep = defaults.get(model)
-    if dep is None:
+    current = defaults.get(model)
+    if current is None:
         return {"model": model, "deployment": None, "via": "missing", "target_model": None}
-    return {"model": model, "deployment": dep, "via": "target-defaults", "target_model": model}
+    return {"model": model, "deployment": current, "via": "target-defaults", "target_model": model}
 
 
 def _analyzer_change(spec: Spec, rule: Rule, asset: Asset, tname: str, tgt_inv: Inventory, state: State, flow: str,

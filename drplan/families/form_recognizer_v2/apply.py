@@ -41,8 +41,8 @@ def _iso(epoch: int | None) -> str | None:
 async def run_v2_copy(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
     addr = change["address"]
     action = change_action(change)
-    src: FormRecognizerV2Adapter = ctx.adapters[change["source"]["resource"]]  # type: ignore[assignment]
-    tgt: FormRecognizerV2Adapter = ctx.adapters[change["target"]["resource"]]  # type: ignore[assignment]
+    src: FormRecognizerV2Adapter = ctx.adapters[change["source"]["resource"]]
+    tgt: FormRecognizerV2Adapter = ctx.adapters[change["target"]["resource"]]
     old_id = change["target"]["id"] if action is Action.REPLACE else ""
 
     if entry is not None:
@@ -50,7 +50,7 @@ async def run_v2_copy(ctx: ApplyContext, change: dict[str, Any], entry: dict[str
         if entry["step"] == "deleting-old":
             await _finish(ctx, change, entry["target_id"], old_id, entry.get("operation_url"))
             return
-        new_id = entry.get("target_id")
+        new_id = str(entry.get("target_id") or "")
         if entry["step"] == "copying" and entry.get("operation_url"):
             try:
                 await _wait_and_finish(ctx, change, entry["operation_url"], new_id, old_id)
@@ -103,8 +103,8 @@ async def run_v2_copy(ctx: ApplyContext, change: dict[str, Any], entry: dict[str
 
 async def _wait_and_finish(ctx: ApplyContext, change: dict[str, Any], op_url: str, new_id: str, old_id: str, *,
                            first_delay: float = 0.0) -> None:
-    src: FormRecognizerV2Adapter = ctx.adapters[change["source"]["resource"]]  # type: ignore[assignment]
-    tgt: FormRecognizerV2Adapter = ctx.adapters[change["target"]["resource"]]  # type: ignore[assignment]
+    src: FormRecognizerV2Adapter = ctx.adapters[change["source"]["resource"]]
+    tgt: FormRecognizerV2Adapter = ctx.adapters[change["target"]["resource"]]
 
     def progress(status: OpStatus, body: dict[str, Any]) -> None:
         ctx.step(change, "copying", status.value, operation_url=op_url, level="debug")
@@ -123,7 +123,7 @@ async def _wait_and_finish(ctx: ApplyContext, change: dict[str, Any], op_url: st
 
 
 async def _finish(ctx: ApplyContext, change: dict[str, Any], new_id: str, old_id: str, op_url: str | None) -> None:
-    tgt: FormRecognizerV2Adapter = ctx.adapters[change["target"]["resource"]]  # type: ignore[assignment]
+    tgt: FormRecognizerV2Adapter = ctx.adapters[change["target"]["resource"]]
     asset = await tgt.get(KIND, new_id)
     if asset is None or asset.status != "ready":
         raise ApplyStepError(f"the copy reported success but {tgt.conn.name}/{new_id} is "

@@ -126,7 +126,8 @@ class ProjectsAdapter(HttpAdapter):
 
     async def _get_or_none(self, url: str, op: str) -> dict[str, Any] | None:
         try:
-            return (await self._request("GET", url, op)).json()
+            body: dict[str, Any] = (await self._request("GET", url, op)).json()
+            return body
         except NotFoundError:
             return None
 

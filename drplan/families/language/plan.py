@@ -27,6 +27,7 @@ agree through this one function.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,9 +161,9 @@ def _training_gap(rule: Rule, observed: Asset) -> tuple[list[str], str]:
         dep = deployments.get(train.deployment)
         if dep is None:
             return ["deploy"], f"the target project has no deployment {train.deployment!r}"
-        if dep.get("modelId") != model.get("modelId"):  # type: ignore[union-attr]
+        if dep.get("modelId") != model.get("modelId"):
             return ["deploy"], (f"deployment {train.deployment!r} serves model {dep.get('modelId')}, not "
-                                f"{train.model_label!r} ({model.get('modelId')})")  # type: ignore[union-attr]
+                                f"{train.model_label!r} ({model.get('modelId')})")
     return [], ""
 
 
@@ -235,7 +236,7 @@ def _plan_one(rule: Rule, asset: Asset, tname: str, tgt_inv: Inventory, state: S
     if in_sync_by_state(recorded, asset, observed):
         return _sync_or_update(rule, change, observed, pre + [tgt_pre], settings,
                                f"in sync: neither {label} nor {tname}/{tid} changed since drplan imported it "
-                               f"({recorded.get('copied_at', '?')})")  # type: ignore[union-attr]
+                               f"({(recorded or {}).get('copied_at', '?')})")
     if src_export is None:
         return missing_export("source")
     tgt_export = observed.detail.get("exported")
@@ -263,17 +264,18 @@ def _plan_one(rule: Rule, asset: Asset, tname: str, tgt_inv: Inventory, state: S
             "and that is not recorded in state as a copy of it; drplan will not overwrite a project it did not "
             "create (an import replaces it): delete it on the target, or map the source elsewhere with rename")
         return ch
-    drift = recorded.get("target_modified") != _modified(observed)  # type: ignore[union-attr]
-    source_moved = recorded.get("source_modified") != _modified(asset)  # type: ignore[union-attr]
+    assert recorded is not None  # ours
+    drift = recorded.get("target_modified") != _modified(observed)
+    source_moved = recorded.get("source_modified") != _modified(asset)
     if drift and not source_moved:
         why = (f"drift: {tname}/{tid} was changed out of band since drplan imported it (lastModifiedDateTime "
-               f"{_modified(observed)}, recorded {recorded.get('target_modified')})")  # type: ignore[union-attr]
+               f"{_modified(observed)}, recorded {recorded.get('target_modified')})")
     elif drift:
         why = (f"the source project changed since the last import (lastModifiedDateTime {_modified(asset)}) and "
                f"{tname}/{tid} was also changed out of band")
     else:
         why = (f"the source project changed since the last import (lastModifiedDateTime {_modified(asset)}, "
-               f"imported from {recorded.get('source_modified')})")  # type: ignore[union-attr]
+               f"imported from {recorded.get('source_modified')})")
     reason = (f"{why}: {len(diff)} difference(s); export {label} and import it over {tname}/{tid} (destructive: "
               "the import replaces the target project's metadata and labels)")
     if rule.train is not None:
@@ -295,7 +297,7 @@ def _train_text(rule: Rule) -> str:
     return text
 
 
-def _sync_or_update(rule: Rule, change: Any, observed: Asset, pre: list[dict[str, Any]], settings: dict[str, Any],
+def _sync_or_update(rule: Rule, change: Callable[..., Change], observed: Asset, pre: list[dict[str, Any]], settings: dict[str, Any],
                     in_sync: str) -> Change:
     steps, why = _training_gap(rule, observed)
     if not steps:

@@ -210,7 +210,7 @@ class AzureBlobBackend:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "AzureBlobBackend":
         """``config`` is a spec's or a plan's ``state`` block: names of env vars, never their values."""
-        common = dict(lease_seconds=int(config.get("lease_seconds", LEASE_MAX_SECONDS)))
+        common: dict[str, Any] = {"lease_seconds": int(config.get("lease_seconds", LEASE_MAX_SECONDS))}
         if config.get("connection_string_env"):
             env = config["connection_string_env"]
             value = _secret_from_env(env, "connection_string_env")
@@ -365,7 +365,7 @@ class AzureBlobBackend:
                     # lease is taken only if the blob is still exactly that (If-Match): whenever the blob is leased,
                     # its metadata names the holder, with no moment in between when it names nobody or somebody else.
                     written = self._blob.set_blob_metadata(_metadata(info))
-                    self._blob.acquire_lease(self.lease_seconds, lease_id=info.id, etag=written["etag"],
+                    self._blob.acquire_lease(self.lease_seconds, lease_id=info.id, etag=str(written["etag"]),
                                              match_condition=MatchConditions.IfNotModified)
                 break
             except _NotFound:
