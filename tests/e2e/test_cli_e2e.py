@@ -9,7 +9,7 @@ import socket
 
 from e2e_support import KEYS, read_json
 
-from drplan.services.lineage import without_lineage_tags
+from drplan.lineage import without_lineage_tags
 
 EXPECTED_MODELS = {"invoice-2024", "receipt-2024", "po"}
 

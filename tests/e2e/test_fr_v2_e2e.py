@@ -167,8 +167,8 @@ def test_reused_authorization_gives_the_documented_error(emu2):
 
     from drplan.azure.client import AzureClient
     from drplan.errors import ServiceError
-    from drplan.services.base import Connection
-    from drplan.services.formrecognizer_v2 import FormRecognizerV2Adapter
+    from drplan.families.base import Connection
+    from drplan.families.form_recognizer_v2.adapter import FormRecognizerV2Adapter
 
     def conn(name: str, region: str) -> Connection:
         return Connection(name=name, family="form-recognizer", endpoint=emu2.endpoint(name), api_version="2.1",

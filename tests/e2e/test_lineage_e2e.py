@@ -11,7 +11,7 @@ import json
 import pytest
 from e2e_support import SUB, emulator_fixtures, read_json
 
-from drplan.services.lineage import TAGS
+from drplan.lineage import TAGS
 
 KEYS = {"lsrc": "lineage-key-src-5a5a", "lnew": "lineage-key-new-6b6b", "lkeep": "lineage-key-keep-7c7c",
         "lfrsrc": "lineage-key-frsrc-8d8d", "lfrnew": "lineage-key-frnew-9e9e", "lfrkeep": "lineage-key-frkeep-0f0f"}
