@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 import pytest
-from e2e_support import ENV, KEYS, read_json
-
 from azurite.support import KEY as AZURITE_KEY
 from azurite.support import azurite  # noqa: F401 - the session fixture
+from e2e_support import ENV, KEYS, read_json
+
 from drplan.cli.state_cmds import adopt_cmd, state_push_cmd, state_rm_cmd
 from drplan.errors import StateError
 from drplan.state.backends.azureblob import AzureBlobBackend
