@@ -58,9 +58,10 @@ class Executor:
     # -- the whole apply -----------------------------------------------------------------------------------------
     async def run(self) -> ApplyResult:
         plan = self.plan
-        if not plan["applyable"]:
+        if not plan["applyable"] or plan["errors"]:  # errors win whatever "applyable" says (issue 19)
             raise NotApplyableError(
-                "the plan has errors and cannot be applied:\n" + "\n".join(f"  - {e}" for e in plan["errors"])
+                "the plan has errors and cannot be applied:\n"
+                + ("\n".join(f"  - {e}" for e in plan["errors"]) or "  - (applyable is false)")
             )
         state = self.manager.state
         assert state is not None

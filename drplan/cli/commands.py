@@ -144,7 +144,7 @@ def apply_cmd(target: str, auto_approve: bool, parallelism: int | None, lock_tim
                 "widen or change them: run drplan plan again with the targeting you want"
             )
     refreshes = sum(bool((c.get("settings") or {}).get("refresh_record")) for c in plan["changes"])
-    if not _has_changes(plan) and plan["applyable"] and not refreshes:
+    if not _has_changes(plan) and plan["applyable"] and not plan["errors"] and not refreshes:
         click.echo("Nothing to apply: " + summary_line(plan))
         return EXIT_OK
     pending = sum(change_action(c) is not Action.NO_OP for c in plan["changes"])
