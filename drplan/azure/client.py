@@ -242,6 +242,8 @@ class AzureClient:
         self.max_retry_after = max_retry_after
         self.retry_budget = retry_budget
         self.operation_deadline = operation_deadline
+        #: How long operations of one kind took on one endpoint in this run (drplan.azure.lro.poll ``learn``).
+        self.learnt_durations: dict[str, float] = {}
         self.stats = Stats()
         self.requests_by_endpoint: dict[str, int] = defaultdict(int)
 

@@ -118,7 +118,8 @@ class HttpAdapter:
     async def wait(self, operation_url: str, *, what: str,
                    on_progress: Callable[[OpStatus, dict[str, Any]], None] | None = None,
                    interval: float = 1.0, first_delay: float = 0.0,
-                   start_interval: float | None = None, deadline: float | None = None) -> dict[str, Any]:
+                   start_interval: float | None = None, deadline: float | None = None,
+                   learn: str | None = None) -> dict[str, Any]:
         """Poll an operation (or job) URL on this resource until it is terminal; return its final body. The one
         poller (drplan.azure.lro): Retry-After honoured and capped, adaptive without it, bounded by ``deadline``
         seconds (None: the client's default)."""
@@ -126,7 +127,7 @@ class HttpAdapter:
 
         return await poll(self.client, operation_url, endpoint=self.conn.endpoint, key=self.conn.key,
                           what=self._what(what), interval=interval, on_progress=on_progress,
-                          first_delay=first_delay, start_interval=start_interval, deadline=deadline)
+                          first_delay=first_delay, start_interval=start_interval, deadline=deadline, learn=learn)
 
 
     async def wait_asset(self, kind: AssetKind, asset_id: str, *, busy: str = "creating", interval: float = 1.0,

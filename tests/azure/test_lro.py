@@ -222,3 +222,38 @@ def test_next_delay_decisions():
     assert next_delay(retry_after=86400, adaptive=0.4, cap=10, remaining=100) == 10
     assert next_delay(retry_after=0, adaptive=0.4, cap=10, remaining=100) == 0.1
     assert next_delay(retry_after=5, adaptive=0.4, cap=10, remaining=2) == 2  # never past the deadline
+
+
+def test_copy_duration_is_learnt_where_the_service_sends_no_retry_after():
+    """Copies that take 1 s: the first is found by the adaptive interval; later ones are polled once, at the learnt
+    duration (probing 5 % earlier each time it was already done), instead of three or four times."""
+    fake = FakeTime()
+
+    class Timed:
+        """A copy operation that succeeds 1 s after it started (the fake clock)."""
+
+        def __init__(self) -> None:
+            self.started = fake.now
+            self.calls = 0
+
+        def __call__(self, request: httpx.Request) -> httpx.Response:
+            self.calls += 1
+            done = fake.now - self.started >= 1.0
+            return httpx.Response(200, json={"status": "succeeded" if done else "running"})
+
+    current: list[Timed] = []
+
+    async def go():
+        polls = []
+        transport = httpx.MockTransport(lambda request: current[-1](request))
+        async with AzureClient(transport=transport, sleep=fake.sleep, clock=fake.clock) as client:
+            for _ in range(6):
+                current.append(Timed())
+                await poll(client, OP, endpoint=EP, key=KEY, what="copy", learn="copy")
+                polls.append(current[-1].calls)
+            return polls, dict(client.learnt_durations)
+
+    polls, learnt = asyncio.run(go())
+    assert polls[0] >= 3  # nothing learnt yet: adaptive polling
+    assert sum(polls[1:]) <= len(polls[1:]) + 2  # then about one poll per copy
+    assert 0.9 <= learnt[f"{EP}|copy"] <= 1.5

@@ -213,8 +213,9 @@ async def _wait_and_finish(ctx: ApplyContext, change: dict[str, Any], op_url: st
             ctx.step(change, "copying", f"{status.value} {pct}%", percent=pct, operation_url=op_url,
                        level="debug")
 
+    # The real service sends no Retry-After on a copy (issue 13): the poller learns how long copies take here.
     body = await src.wait(op_url, what=f"copy operation for {change['address']}", on_progress=progress,
-                          interval=ctx.poll_interval, first_delay=first_delay)
+                          interval=ctx.poll_interval, first_delay=first_delay, learn="copy")
     status = normalise_status(body.get("status"))
     if status is not OpStatus.SUCCEEDED:
         err = body.get("error") or {}
