@@ -87,6 +87,8 @@ class Executor:
         for c in refreshes:
             known = c["address"] in state.resources
             state.resources.setdefault(c["address"], {}).update(c["settings"]["refresh_record"])
+            # A copy found by its lineage after a crash between copy and record: its journal entry is finished too.
+            state.journal.pop(c["address"], None)
             self.emit({"type": "step", "address": c["address"], "step": "refreshed", "level": "info",
                        "message": "recorded the current lastModifiedDateTime of both projects (content unchanged)"
                        if known else "recorded in state: the copy was found by its lineage tags (nothing copied)"})
@@ -116,7 +118,9 @@ class Executor:
                 for dep in change.get("depends_on", []):
                     if dep in finished:
                         await finished[dep].wait()
-                    if dep in result.failed:
+                    # Not done: failed, or ended by an unexpected error (not in result.failed, yet it must not release
+                    # its dependents while that error ends the apply).
+                    if dep in finished and dep not in result.applied:
                         msg = f"not attempted: it depends on {dep}, which failed"
                         result.failed[addr] = msg
                         self.emit({"type": "change_failed", "address": addr, "level": "error", "message": msg})

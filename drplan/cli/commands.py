@@ -189,7 +189,8 @@ def check_cmd(spec_path: str, fmt: str) -> int:
     spec = load_spec(spec_path)
     plan = asyncio.run(make_plan(spec))
     manager = state_manager(spec.state)
-    findings = find_drift(plan, manager.load().resources)
+    state = manager.load()
+    findings = find_drift(plan, state.resources, state.journal)
     if fmt == "json":
         click.echo(json.dumps({"in_sync": not findings, "findings": [f.to_dict() for f in findings],
                                "summary": plan["summary"]}, indent=2, sort_keys=True))

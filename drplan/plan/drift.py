@@ -18,15 +18,20 @@ from drplan.plan.model import Action, change_action
 class Finding:
     address: str
     kind: str  # not-copied | source-rebuilt | copy-missing | copy-changed | out-of-date | source-gone |
-    #            encryption-changed | error
+    #            encryption-changed | unfinished | error
     message: str
 
     def to_dict(self) -> dict[str, str]:
         return {"address": self.address, "kind": self.kind, "message": self.message}
 
 
-def find_drift(plan: dict[str, Any], resources_in_state: dict[str, dict[str, Any]]) -> list[Finding]:
+def find_drift(plan: dict[str, Any], resources_in_state: dict[str, dict[str, Any]],
+               journal: dict[str, dict[str, Any]] | None = None) -> list[Finding]:
+    """``journal``: the state's in-flight entries; an apply that stopped half-way is drift until it is finished."""
     out: list[Finding] = []
+    for addr, entry in sorted((journal or {}).items()):
+        out.append(Finding(addr, "unfinished", f"an apply stopped at step {entry.get('step')!r} "
+                                               f"({entry.get('updated', '?')}); run drplan apply again to finish it"))
     for c in plan["changes"]:
         addr = c["address"]
         action = change_action(c)

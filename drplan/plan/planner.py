@@ -53,6 +53,14 @@ def build_plan(
         if rec["rule"] not in rule_names:
             plan_warnings.append(f"{addr}: recorded in state by rule {rec['rule']!r}, which is no longer in the spec; left alone")
 
+    for c in changes:
+        entry = state.journal.get(c.address)
+        if entry is not None:  # a crash or failure left this address half-way: say what apply will do about it
+            c.warnings.append(f"an earlier apply stopped at step {entry.get('step')!r} ({entry.get('updated', '?')})"
+                              + ("; this apply resumes from the journal" if c.action is not Action.NO_OP
+                                 or c.settings.get("refresh_record") else
+                                 "; drplan check reports it until an apply finishes it"))
+
     if targets or excludes:
         changes = _targeted(changes, targets, excludes, plan_warnings)
     _claim_errors(changes)

@@ -155,3 +155,13 @@ def test_no_state_and_copies_of_several_states_is_an_error():
     plan = build_plan(spec, invs, State.new(), state_existed=False, created_at="2026-01-01T00:00:00+00:00")
     assert "recover_lineage" not in plan["state"] and len(plan["errors"]) == 2
     assert all(LINEAGE in e and other in e and "drplan adopt" in e for e in plan["errors"])
+
+
+def test_unfinished_journal_entry_is_shown_by_plan_and_check():
+    st = state_with()
+    st.journal[ADDR] = {"step": "copy-requested", "updated": "2026-12-04T10:00:00.000Z", "action": "create"}
+    plan = plan_for({"src": inventory("src", model("m1", T0)), "west": inventory("west", tagged(COPY_T))}, st)
+    c = change(plan)
+    assert any("stopped at step 'copy-requested'" in w and "records it" not in w for w in c["warnings"])
+    findings = find_drift(plan, st.resources, st.journal)
+    assert ("unfinished", ADDR) in {(f.kind, f.address) for f in findings}
