@@ -133,22 +133,21 @@ class HttpAdapter:
     async def wait_asset(self, kind: AssetKind, asset_id: str, *, busy: str = "creating", interval: float = 1.0,
                          deadline: float = 1800.0) -> Asset | None:
         """Poll an asset (through the family's ``get``) until its status leaves ``busy``; None if it disappears.
-        A CU analyzer or an FR v2 model still ``busy`` after ``deadline`` seconds is an OperationTimeoutError."""
-        import asyncio
-        import time
-
+        A CU analyzer or an FR v2 model still ``busy`` after ``deadline`` seconds is an OperationTimeoutError. Waits
+        on the client's clock and sleep (one injectable time source, as the operation poller)."""
         from drplan.errors import OperationTimeoutError
 
-        give_up = time.monotonic() + deadline
+        sleep, clock = self.client.sleep, self.client.clock
+        give_up = clock() + deadline
         while True:
             asset: Asset | None = await self.get(kind, asset_id)  # type: ignore[attr-defined]
             if asset is None or asset.status != busy:
                 return asset
-            if time.monotonic() > give_up:
+            if clock() > give_up:
                 raise OperationTimeoutError(
                     f"{self.conn.name}: {kind.value} {asset_id} is still {busy} after {deadline:.0f} s; run the same "
                     "command again later (the journal keeps the step)")
-            await asyncio.sleep(interval)
+            await sleep(interval)
 
 
 class Adapter(Protocol):

@@ -1,0 +1,169 @@
+"""Content Understanding apply steps (drplan/families/content_understanding/apply.py), in process against the
+emulator: the GA grant flow (grant on the source, copy on the target, poll) journaled before each side effect and
+recorded with the deployments each model role uses; the /defaults update the copies depend on; resume from each
+step with exactly one accepted copy per analyzer."""
+
+from __future__ import annotations
+
+import pytest
+from apply_support import Killed, account_block, arm_id, journal_at, resource_block
+
+from drplan.errors import StalePlanError
+
+API = "2025-11-01"
+INVOICE, ROUTER = "cu/cunorth/analyzer/invoice", "cu/cunorth/analyzer/router"
+DEFAULT = "cu/cunorth/model-deployment/gpt-4.1"
+CONFIG = """
+seed = 11
+[settings]
+copy_seconds = 0.0
+retry_after_seconds = 0
+""" + account_block("cusrc", extra="""
+    token_flow = true
+    deployments = { "gpt41-east" = "gpt-4.1", "te3l-east" = "text-embedding-3-large" }
+    model_deployments = { "gpt-4.1" = "gpt41-east", "text-embedding-3-large" = "te3l-east" }
+
+    [[accounts.cusrc.analyzers]]
+    analyzer_id = "invoice"
+    description = "Invoices"
+    tags = { team = "ap" }
+    base_analyzer_id = "prebuilt-document"
+    models = { completion = "gpt-4.1", embedding = "text-embedding-3-large" }
+    field_schema = { name = "invoice", fields = { total = { type = "number", description = "Total" } } }
+
+    [[accounts.cusrc.analyzers]]
+    analyzer_id = "router"
+    base_analyzer_id = "prebuilt-document"
+    models = { completion = "gpt-4.1", embedding = "text-embedding-3-large" }
+    config = { enableSegment = true, contentCategories = { invoice = { analyzerId = "invoice" } } }
+    """) + account_block("cunorth", region="northeurope", extra="""
+    token_flow = true
+    deployments = { "gpt41-n" = "gpt-4.1", "te3l-n" = "text-embedding-3-large" }
+    model_deployments = { "text-embedding-3-large" = "te3l-n" }
+    """)
+SPEC = "version = 1\n" + resource_block("cusrc", family="content-understanding", api_version=API,
+                                        extra='copy_flow = "grant"\n') + resource_block(
+    "cunorth", family="content-understanding", api_version=API, region="northeurope",
+    extra='copy_flow = "grant"\n') + """
+[[replicate]]
+name = "cu"
+source = "cusrc"
+targets = ["cunorth"]
+analyzers = ["invoice", "router"]
+
+[replicate.deployments.cunorth]
+completion = "gpt41-n"
+"""
+DEPLOYMENTS = {"completion": {"model": "gpt-4.1", "deployment": "gpt41-n"},
+               "embedding": {"model": "text-embedding-3-large", "deployment": "te3l-n"}}
+DEFINITION = ("description", "tags", "baseAnalyzerId", "config", "fieldSchema", "models")
+
+
+@pytest.fixture
+def env(emulated):
+    return emulated(CONFIG, SPEC)
+
+
+def analyzers(env, account: str) -> dict[str, dict]:
+    r = env.get(account, "/contentunderstanding/analyzers", **{"api-version": API})
+    assert r.status_code == 200
+    return {a["analyzerId"]: a for a in r.json()["value"]}
+
+
+def defaults(env, account: str) -> dict[str, str]:
+    return env.get(account, "/contentunderstanding/defaults", **{"api-version": API}).json()["modelDeployments"]
+
+
+def accepted_copies(env) -> int:
+    return len([e for e in env.log("cu:copy") if e["status"] in (201, 202)])  # GA answers 201, the token flow 202
+
+
+def assert_converged(env) -> dict:
+    state = env.state()
+    assert state["journal"] == {} and state["applies"][-1]["status"] == "complete"
+    source, copies = analyzers(env, "cusrc"), analyzers(env, "cunorth")
+    assert set(copies) == {"invoice", "router"}
+    for aid in ("invoice", "router"):
+        assert copies[aid]["status"] == "ready"
+        assert all(copies[aid].get(k) == source[aid].get(k) for k in DEFINITION), aid
+        rec = state["resources"][f"cu/cunorth/analyzer/{aid}"]
+        assert rec["deployments"] == DEPLOYMENTS
+        assert rec["target_fingerprint"] == rec["source_fingerprint"] == rec["lineage"]["source_version"]
+        assert rec["lineage"]["state"] == state["lineage"] and rec["lineage"]["source_resource"] == arm_id("cusrc")
+    assert state["resources"][DEFAULT]["value"] == "gpt41-n" and defaults(env, "cunorth")["gpt-4.1"] == "gpt41-n"
+    assert accepted_copies(env) == 2, "one accepted copy per analyzer"
+    return state
+
+
+def test_ga_grant_flow_copies_after_the_defaults_update_and_records_the_deployments(env):
+    plan = env.plan()
+    actions = {c["address"]: c["actions"] for c in plan["changes"]}
+    assert actions == {INVOICE: ["create"], ROUTER: ["create"], DEFAULT: ["update"]}
+    assert {c["address"]: c.get("depends_on") for c in plan["changes"]}[ROUTER] == [INVOICE, DEFAULT]
+    seen = env.watch_journal()
+    events: list[dict] = []
+    result = env.execute(plan, parallelism=10, events=events)
+    assert sorted(result.applied) == sorted(actions)
+
+    (at_patch,) = journal_at(seen, "cu:defaults:patch", DEFAULT)
+    assert at_patch["step"] == "setting-default" and at_patch["action"] == "update"
+    grants = journal_at(seen, "cu:grantCopyAuthorization", INVOICE)
+    assert grants[0]["step"] == "granting" and grants[0]["target_id"] == "invoice"
+    copies = [j for j in journal_at(seen, "cu:copy", INVOICE) if j]
+    assert [j["step"] for j in copies] == ["copy-requested"]
+    polls = [j for j in journal_at(seen, "cu:operations:get", INVOICE) if j]
+    assert polls and all(j["step"] == "copying" and j["operation_url"] for j in polls)
+
+    # depends_on: /defaults first, the router after the analyzer it routes to
+    done = [e["address"] for e in events if e["type"] == "change_done"]
+    assert done.index(DEFAULT) < done.index(INVOICE) < done.index(ROUTER)
+    copy_order = [e["path"].rsplit("/", 1)[-1].split(":")[0] for e in env.log("cu:copy")]
+    assert copy_order == ["invoice", "router"]
+
+    state = assert_converged(env)
+    rec = state["resources"][INVOICE]
+    assert rec["operation_url"] == polls[0]["operation_url"] and rec["plan_digest"] == plan["digest"]
+    assert env.count("cusrc", "cu:grantCopyAuthorization") == 2 and env.count("cunorth", "cu:defaults:patch") == 1
+    assert all(c["actions"] == ["no-op"] for c in env.plan()["changes"])
+
+
+def test_defaults_moved_since_the_plan_are_refused_before_any_side_effect(env):
+    plan = env.plan()
+    r = env.request("cunorth", "PATCH", "/contentunderstanding/defaults", params={"api-version": API},
+                    json={"modelDeployments": {"text-embedding-3-large": "te3l-other"}},
+                    headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 200, r.text
+    with pytest.raises(StalePlanError) as exc:
+        env.execute(plan)
+    assert "cunorth /defaults text-embedding-3-large is now te3l-other; the plan expected te3l-n" in str(exc.value)
+    assert env.count("cusrc", "cu:grantCopyAuthorization") == 0 and env.count("cunorth", "cu:copy") == 0
+    assert env.count("cunorth", "cu:defaults:patch") == 1  # only the out-of-band one
+    assert "gpt-4.1" not in defaults(env, "cunorth") and not env.state_path.exists()
+
+
+@pytest.mark.parametrize("point,step", [
+    ("after-journal-granting", "granting"),
+    ("after-copy-sent", "copy-requested"),
+    ("after-journal-copying", "copying"),
+    ("after-copy-done", "copying"),
+])
+def test_resume_from_each_step_converges_with_one_copy_per_analyzer(env, point, step):
+    # Copies take 0.3 s: long enough to be running when the apply is killed. The client's sleeps move the emulator's
+    # clock (no wait); the one real wait is the resume's look at a ``creating`` analyzer (``wait_asset`` sleeps with
+    # asyncio.sleep, not the client's sleep).
+    env.app.store.settings.copy_seconds = 0.3
+    plan = env.plan()
+    with pytest.raises(Killed):
+        env.execute(plan, crash_at=point)
+    # /defaults first (parallelism 1), then the invoice copy was interrupted
+    assert env.journal_steps() == {INVOICE: step}
+    assert env.state()["applies"][-1]["done"] == [DEFAULT]
+    operation = env.state()["journal"][INVOICE].get("operation_url")
+    events: list[dict] = []
+    result = env.execute(plan, events=events)
+    assert result.skipped == [DEFAULT] and sorted(result.applied) == [INVOICE, ROUTER]
+    state = assert_converged(env)
+    if step == "copying":  # the journaled operation was polled, not a new copy started
+        assert state["resources"][INVOICE]["operation_url"] == operation
+    assert env.count("cunorth", "cu:defaults:patch") == 1
+    assert any(e.get("step") == "resuming" and e["address"] == INVOICE for e in events)
