@@ -138,16 +138,19 @@ class HttpAdapter:
         from drplan.errors import OperationTimeoutError
 
         sleep, clock = self.client.sleep, self.client.clock
-        give_up = clock() + deadline
+        started, slept, pause = clock(), 0.0, interval
         while True:
             asset: Asset | None = await self.get(kind, asset_id)  # type: ignore[attr-defined]
             if asset is None or asset.status != busy:
                 return asset
-            if clock() > give_up:
+            # Never less than the time slept, as in the poller: a frozen clock cannot make this wait for ever.
+            if max(clock() - started, slept) > deadline:
                 raise OperationTimeoutError(
                     f"{self.conn.name}: {kind.value} {asset_id} is still {busy} after {deadline:.0f} s; run the same "
                     "command again later (the journal keeps the step)")
-            await sleep(interval)
+            await sleep(pause)
+            slept += pause
+            pause = min(max(interval, 10.0), pause * 1.5)  # a long creation is not polled hard
 
 
 class Adapter(Protocol):

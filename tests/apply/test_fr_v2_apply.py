@@ -134,9 +134,10 @@ def test_resume_from_copy_requested_when_the_copy_landed_finishes_it(watched):
     assert_one_ready_copy(env, minted)
 
 
-def test_resume_from_copy_requested_with_a_copy_still_running_starts_over_without_an_orphan(watched):
-    """The current rule: at ``copy-requested`` (no operation URL journaled) a ``creating`` model is treated like a
-    blank one and deleted; the interrupted copy then fails (its target is gone) and leaves nothing behind."""
+def test_resume_from_copy_requested_with_a_copy_still_running_finishes_it(watched):
+    """Killed after the copy was accepted, before ``copying`` was journaled, while the copy still runs: the minted id
+    shows a ``creating`` model only once a copy into it was accepted, so the resume waits for that copy and records
+    it (issue 19: finish, never delete our own in-flight copy): one authorization, one copy, no delete."""
     env = watched
     env.app.store.settings.copy_seconds = 30.0  # virtual: the client's sleeps move the emulator's clock
     plan = env.plan()
@@ -145,9 +146,10 @@ def test_resume_from_copy_requested_with_a_copy_still_running_starts_over_withou
     first = env.state()["journal"][ADDR]["target_id"]
     assert target_models(env)[first]["status"] == "creating"
     env.execute(plan)
-    first_copy, second = copies_requested(env)
-    assert first_copy == first and second != first
-    assert_one_ready_copy(env, second)
+    (only,) = copies_requested(env)
+    assert only == first and env.count("v2a", "v2:custom/models:delete") == 0
+    assert env.count("v2a", "v2:copyAuthorization") == 1
+    assert_one_ready_copy(env, first)
 
 
 def test_resume_from_copying_waits_for_the_running_copy(watched):

@@ -21,6 +21,7 @@ from drplan.errors import (
     ApplyStepError,
     NotFoundError,
     OperationFailedError,
+    OperationTimeoutError,
     ResponseLostError,
     ServiceError,
 )
@@ -36,6 +37,10 @@ def _iso(epoch: int | None) -> str | None:
     if epoch is None or epoch <= 0 or epoch > 32503680000:  # not epoch seconds (contracts §4: pass through, don't trust)
         return None
     return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+#: How long a resume waits for an interrupted copy whose target model is still ``creating`` before it gives up on it.
+RESUME_WAIT = 600.0
 
 
 async def run_v2_copy(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
@@ -59,8 +64,14 @@ async def run_v2_copy(ctx: ApplyContext, change: dict[str, Any], entry: dict[str
                 pass  # the copy result aged out: the target model tells
         if new_id and entry["step"] in ("copy-requested", "copying"):
             asset = await tgt.get(KIND, new_id)
-            if asset is not None and asset.status == "creating" and entry["step"] == "copying":
-                asset = await tgt.wait_model(new_id, interval=ctx.poll_interval)
+            if asset is not None and asset.status == "creating":
+                # The minted id shows only once a copy into it was accepted (contracts §4), so "creating" is our
+                # interrupted copy still running, also when the crash came before "copying" was journaled: finish
+                # it rather than delete it (issue 19). Bounded: a model creating for ever is deleted below.
+                try:
+                    asset = await tgt.wait_asset(KIND, new_id, interval=ctx.poll_interval, deadline=RESUME_WAIT)
+                except OperationTimeoutError:
+                    pass
             if asset is not None and asset.status == "ready":
                 await _finish(ctx, change, new_id, old_id, entry.get("operation_url"))
                 return
