@@ -1,5 +1,7 @@
-"""End-to-end support (fixtures are exported by tests/e2e/conftest.py): one real emulator process per test module (reset between tests), and the real CLI run as a
-subprocess (``python -m drplan``) with keys in its environment only."""
+"""End-to-end support (fixtures are exported by tests/e2e/conftest.py): one real emulator process per test module
+(reset between tests), spoken to over real HTTP, and the real CLI with keys in its environment only: in the test's
+process by default, as a ``python -m drplan`` process where the process itself is under test (kills, crash points,
+concurrent runs, signals)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,17 +22,23 @@ import pytest
 
 from drplan.emulator.launch import start_emulator
 
+ROOT = Path(__file__).resolve().parents[1]  # the checkout (this file is tests/e2e_support.py)
 SUB = "00000000-0000-0000-0000-000000000000"
 KEYS = {"src": "e2e-key-src-11aa22", "west": "e2e-key-west-33bb44", "north": "e2e-key-north-55cc66",
         "plain": "e2e-key-plain-77dd88", "frsrc": "e2e-key-frsrc-99ee00", "frdst": "e2e-key-frdst-11ff22"}
 ENV = {f"KEY_{n.upper()}": k for n, k in KEYS.items()}
+#: The copy time of the configs before they set copy_seconds = 0: the real-process test of each family sets it
+#: (``emu.admin("PUT", "settings", SLOW_COPY)``), so its copies are polled while notStarted and running.
+SLOW_COPY = {"copy_seconds": 0.3}
 
 EMULATOR_CONFIG = f"""
 seed = 3
 
 [settings]
 page_size = 3
-copy_seconds = 0.3
+# 0: a copy has ended when drplan first polls it, so an apply does not sit out drplan's 1 s poll interval.
+# The module's real-process test puts copy_seconds back up (SLOW_COPY), so the poll loop runs there.
+copy_seconds = 0
 retry_after_seconds = 0
 authorization_ttl_seconds = 3600
 
@@ -229,20 +239,77 @@ def spec_file(tmp_path, emu):
     return write
 
 
+def cli_env(env: dict[str, str] | None = None, keys: bool = True) -> dict[str, str]:
+    """The environment a CLI run sees: this process's, without any KEY_* or DRPLAN_* of the developer's shell, plus
+    the e2e keys (``keys``) and ``env``."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("KEY_", "DRPLAN_"))}
+    if keys:
+        full_env.update(ENV)
+    full_env.update(env or {})
+    return full_env
+
+
+def run_process(args: tuple[str, ...], env: dict[str, str], cwd: Path, timeout: float = 120) -> Result:
+    """``python -m drplan ARGS`` as a real process (stdin closed, as in a pipeline)."""
+    env = dict(env)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    p = subprocess.run([sys.executable, "-m", "drplan", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                       timeout=timeout, stdin=subprocess.DEVNULL)
+    return Result(p.returncode, p.stdout, p.stderr)
+
+
+def run_in_process(args: tuple[str, ...], env: dict[str, str], cwd: Path) -> Result:
+    """The same CLI (``command_line()``, the click group ``main`` runs) in this process: cwd and os.environ are exactly
+    what the process would get, stdin is empty and not a terminal, stdout and stderr are captured apart, and an
+    exception that would have ended the process with a traceback ends this run the same way (exit 1, the traceback on
+    stderr). What a run leaves behind in this process is checked (a lock still armed for exit, a thread still running)
+    or undone (the secrets it registered with the redactor, which a process would take with it). No ``timeout``:
+    pytest-timeout bounds the test."""
+    from click.testing import CliRunner
+
+    from drplan import redact
+    from drplan.cli.main import command_line
+    from drplan.state.backends.base import ExitGuard
+
+    saved_env, saved_cwd, saved_secrets = dict(os.environ), os.getcwd(), set(redact._secrets)
+    threads, armed = set(threading.enumerate()), set(ExitGuard._armed)
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(command_line(), list(args), prog_name="drplan")
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        with redact._lock:
+            redact._secrets.clear()
+            redact._secrets.update(saved_secrets)
+    out, err, code = result.stdout, result.stderr, result.exit_code
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        err += "".join(traceback.format_exception(*result.exc_info))  # as the interpreter prints it
+        code = 1
+    assert ExitGuard._armed <= armed, f"drplan {' '.join(args)} left a lock armed for process exit"
+    left = [t for t in threading.enumerate() if t not in threads and t.is_alive()]
+    assert not left, f"drplan {' '.join(args)} left threads running: {left}"
+    return Result(code, out, err)
+
+
 @pytest.fixture
 def drplan(tmp_path):
-    """Run the real CLI in a subprocess, in the test's directory, with the resource keys in its env."""
+    """Run the real CLI in the test's directory, with the resource keys in its env: in this process by default (the
+    click group of the console script, see :func:`run_in_process`), or as a real ``python -m drplan`` process with
+    ``process=True``, which a run that ends the process (``DRPLAN_TEST_CRASH_AT``: ``os._exit``) always is."""
 
-    def run(*args: str, env: dict[str, str] | None = None, keys: bool = True, timeout: float = 120) -> Result:
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("KEY_") and not k.startswith("DRPLAN_")}
-        if keys:
-            full_env.update(ENV)
-        full_env.update(env or {})
-        root = str(Path(__file__).resolve().parents[2])
-        full_env["PYTHONPATH"] = os.pathsep.join(p for p in (root, full_env.get("PYTHONPATH", "")) if p)
-        p = subprocess.run([sys.executable, "-m", "drplan", *args], cwd=tmp_path, env=full_env,
-                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        return Result(p.returncode, p.stdout, p.stderr)
+    def run(*args: str, env: dict[str, str] | None = None, keys: bool = True, timeout: float = 120,
+            process: bool | None = None) -> Result:
+        full_env = cli_env(env, keys)
+        crash = bool(full_env.get("DRPLAN_TEST_CRASH_AT"))
+        if process is False and crash:
+            raise ValueError("DRPLAN_TEST_CRASH_AT ends the process (os._exit): such a run needs process=True")
+        if process or crash:
+            return run_process(args, full_env, tmp_path, timeout)
+        return run_in_process(args, full_env, tmp_path)
 
     return run
 

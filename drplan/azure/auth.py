@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import weakref
 from typing import Any, Union
 
 from drplan.errors import AuthError, SpecError
@@ -77,15 +78,17 @@ class EntraToken:
 #: What a Connection carries: an API key, or a source of Entra ID tokens.
 Credential = Union[str, EntraToken]
 
-_shared: EntraToken | None = None
+_shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, EntraToken] = weakref.WeakKeyDictionary()
 
 
 def shared_entra_token() -> EntraToken:
-    """One token source per process: every resource uses the same scope, so one token serves them all."""
-    global _shared
-    if _shared is None:
-        _shared = EntraToken()
-    return _shared
+    """One token source per run: every resource uses the same scope, so one token serves them all. A run is its event
+    loop, not the process: the source's lock belongs to one loop, and a second run in one process (the tests run the
+    CLI in theirs) must not reuse the first run's credential or token. Call it inside the run's loop."""
+    loop = asyncio.get_running_loop()
+    if loop not in _shared:
+        _shared[loop] = EntraToken()
+    return _shared[loop]
 
 
 async def auth_headers(credential: Credential) -> dict[str, str]:

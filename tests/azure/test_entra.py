@@ -10,7 +10,7 @@ import httpx
 import pytest
 import respx
 
-from drplan.azure.auth import SCOPE, EntraToken
+from drplan.azure.auth import SCOPE, EntraToken, shared_entra_token
 from drplan.azure.client import AzureClient
 from drplan.errors import AuthError
 from drplan.families.base import Connection
@@ -88,3 +88,15 @@ def test_a_credential_that_cannot_sign_in_is_one_clear_error():
     assert "cannot get an Entra ID token for https://cognitiveservices.azure.com/.default" in msg
     assert "DefaultAzureCredential failed to retrieve a token" in msg and "more" not in msg
     assert "Cognitive Services User" in msg
+
+
+def test_each_run_has_its_own_token_source():
+    """One token source serves every resource of a run; a second run in the same process (the CLI run in-process by
+    the tests) gets a fresh one: no token, credential or lock (bound to the first run's event loop) carried over."""
+
+    async def two_lookups():
+        return shared_entra_token(), shared_entra_token()
+
+    first, again = asyncio.run(two_lookups())
+    second, _ = asyncio.run(two_lookups())
+    assert first is again and second is not first

@@ -7,7 +7,7 @@ import json
 import os
 import socket
 
-from e2e_support import KEYS, read_json
+from e2e_support import KEYS, SLOW_COPY, read_json
 
 from drplan.lineage import without_lineage_tags
 
@@ -15,14 +15,16 @@ EXPECTED_MODELS = {"invoice-2024", "receipt-2024", "po"}
 
 
 def test_plan_apply_plan_converges(emu, spec_file, drplan, tmp_path):
+    """Document Intelligence end to end: every run a real process, copies polled while they run."""
+    emu.admin("PUT", "settings", SLOW_COPY)
     spec_file()
-    r = drplan("plan", "dr.toml", "-o", "plan.json", "--detailed-exitcode")
+    r = drplan("plan", "dr.toml", "-o", "plan.json", "--detailed-exitcode", process=True)
     assert r.code == 2, r.text
     assert "Plan: 8 to create, 0 to replace, 0 to delete, 0 unchanged." in r.out
     assert "prod/west/document-model/invoice-2024" in r.out
     assert "draft-x" not in r.out  # not selected by the rule
 
-    r = drplan("apply", "plan.json")
+    r = drplan("apply", "plan.json", process=True)
     assert r.code == 0, r.text
     assert "Apply complete: 8 change(s) applied." in r.out
 
@@ -37,15 +39,15 @@ def test_plan_apply_plan_converges(emu, spec_file, drplan, tmp_path):
         assert without_lineage_tags(copies["invoice-2024"]["tags"]) == {"team": "ap"}
         assert set(emu.classifiers(target)) == {"router"}
 
-    r = drplan("plan", "dr.toml", "--detailed-exitcode")
+    r = drplan("plan", "dr.toml", "--detailed-exitcode", process=True)
     assert r.code == 0, r.text
     assert "No changes. 8 copies in sync." in r.out
 
     state = read_json(tmp_path / "drplan.state.json")
     assert len(state["resources"]) == 8 and state["journal"] == {}
-    r = drplan("state", "list", "--spec", "dr.toml")
+    r = drplan("state", "list", "--spec", "dr.toml", process=True)
     assert r.code == 0 and "prod/north/document-classifier/router" in r.out
-    r = drplan("state", "show", "prod/west/document-model/po", "--spec", "dr.toml")
+    r = drplan("state", "show", "prod/west/document-model/po", "--spec", "dr.toml", process=True)
     assert r.code == 0 and json.loads(r.out)["record"]["source_fingerprint"].startswith("created=2024-06-20")
 
 
@@ -157,15 +159,17 @@ def test_held_lock_gives_exit_4_with_holder(emu, spec_file, drplan, tmp_path):
     lock = {"id": "lock-123", "holder": "alice", "host": socket.gethostname(), "pid": os.getpid(),
             "operation": "apply", "created": "2026-11-23T10:00:00+00:00"}
     (tmp_path / "drplan.state.json.lock").write_text(json.dumps(lock))
-    r = drplan("apply", "plan.json")
+    r = drplan("apply", "plan.json", process=True)  # a process of its own: the holder's pid (this one) is another run
     assert r.code == 4, r.text
     assert "locked by alice@" in r.err and "lock-123" in r.err
     assert emu.models("west") == {}
 
 
 def test_form_recognizer_v3_family(emu, drplan, tmp_path):
+    """Form Recognizer v3 end to end: every run a real process, copies polled while they run."""
     from e2e_support import resource_block
 
+    emu.admin("PUT", "settings", SLOW_COPY)
     text = "version = 1\n"
     text += resource_block("frsrc", emu, region="eastus2", family="form-recognizer", api_version="2023-07-31",
                            encryption="microsoft-managed")
@@ -173,10 +177,10 @@ def test_form_recognizer_v3_family(emu, drplan, tmp_path):
                            encryption="microsoft-managed")
     text += '\n[[replicate]]\nname = "forms"\nsource = "frsrc"\ntargets = ["frdst"]\nmodels = ["*"]\n'
     (tmp_path / "dr.toml").write_text(text)
-    r = drplan("apply", "dr.toml", "--auto-approve")
+    r = drplan("apply", "dr.toml", "--auto-approve", process=True)
     assert r.code == 0, r.text
     assert set(emu.models("frdst", "formrecognizer", "2022-08-31")) == {"form-a"}
-    assert drplan("plan", "dr.toml", "--detailed-exitcode").code == 0
+    assert drplan("plan", "dr.toml", "--detailed-exitcode", process=True).code == 0
 
 
 def test_spec_errors_are_one_readable_message(drplan, tmp_path):
@@ -202,12 +206,13 @@ def test_wrong_key_gives_clear_401_without_the_key(emu, spec_file, drplan):
 
 
 def test_secrets_never_leave_memory(emu, spec_file, drplan, tmp_path):
-    """Keys and copy tokens never appear in the plan, the state, stdout or stderr (incl. JSON events)."""
+    """Keys and copy tokens never appear in the plan, the state, stdout or stderr (incl. JSON events) of real
+    processes (whatever any library might write to them)."""
     spec_file(targets='["west"]')
-    outputs = [drplan("plan", "dr.toml", "-o", "plan.json", "--format", "json"),
-               drplan("apply", "plan.json", "--json"),
-               drplan("show", "plan.json"),
-               drplan("state", "show", "prod/west/document-model/po", "--spec", "dr.toml")]
+    outputs = [drplan("plan", "dr.toml", "-o", "plan.json", "--format", "json", process=True),
+               drplan("apply", "plan.json", "--json", process=True),
+               drplan("show", "plan.json", process=True),
+               drplan("state", "show", "prod/west/document-model/po", "--spec", "dr.toml", process=True)]
     assert all(o.code == 0 for o in outputs), [o.text for o in outputs]
     log = emu.admin("GET", "requests")
     assert any(e["route"] == "documentModels:authorizeCopy" for e in log)
@@ -217,3 +222,17 @@ def test_secrets_never_leave_memory(emu, spec_file, drplan, tmp_path):
     for key in KEYS.values():
         assert key not in blob
     assert "accessToken" not in blob and "access_token" not in blob.lower()
+
+
+def test_a_run_in_this_process_is_what_a_process_prints_and_exits_with(emu, spec_file, drplan, monkeypatch):
+    """The harness the other tests rely on: the CLI run in this process prints and exits exactly as ``python -m
+    drplan`` does, sees the environment a process is given (no KEY_* of the test's own environment), and leaves this
+    process's environment and working directory as they were."""
+    spec_file(classifiers="[]", targets='["west"]')
+    monkeypatch.setenv("KEY_SRC", "a-key-of-the-shell-not-of-the-run")  # stripped from every run's environment
+    before = (dict(os.environ), os.getcwd())
+    for args, kw in ((("validate", "dr.toml"), {}), (("plan", "dr.toml"), {}), (("plan", "dr.toml"), {"keys": False}),
+                     (("state", "list"), {}), (("show", "nope.json"), {}), (("plan",), {})):
+        inside, outside = drplan(*args, **kw), drplan(*args, process=True, **kw)
+        assert inside == outside, (args, inside, outside)
+    assert (dict(os.environ), os.getcwd()) == before

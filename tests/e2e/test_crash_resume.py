@@ -85,7 +85,8 @@ def test_kill_during_replace_after_delete_converges(emu, spec_file, drplan, tmp_
 
 def test_throttled_apply_completes(emu, spec_file, drplan, tmp_path):
     spec_file(**ONE_TARGET)
-    emu.admin("PUT", "settings", {"retry_after_seconds": 1})
+    # 1 s Retry-After on each 429; listing in one page per account keeps the request count (and so the test) short
+    emu.admin("PUT", "settings", {"retry_after_seconds": 1, "page_size": 50})
     emu.admin("PUT", "faults", {"rate_limit_per_second": 4})
     r = drplan("apply", "dr.toml", "--auto-approve")
     assert r.code == 0, r.text

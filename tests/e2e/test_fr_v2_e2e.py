@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from e2e_support import SUB, Emu, emulator_fixtures, read_json
+from e2e_support import SLOW_COPY, SUB, Emu, emulator_fixtures, read_json
 
 KEYS = {"v2src": "v2-key-src-1234567", "v2a": "v2-key-a-7654321", "v2b": "v2-key-b-1122334"}
 ENV = {f"KEY_{n.upper()}": k for n, k in KEYS.items()}
@@ -15,7 +15,9 @@ SRC_IDS = {"11111111-1111-4111-8111-111111111111": "invoices-v2", "22222222-2222
 CONFIG = f"""
 seed = 5
 [settings]
-copy_seconds = 0.3
+# 0: a copy has ended when drplan first polls it, so an apply does not sit out drplan's 1 s poll interval.
+# The module's real-process test puts copy_seconds back up (SLOW_COPY), so the poll loop runs there.
+copy_seconds = 0
 retry_after_seconds = 0
 authorization_ttl_seconds = 3600
 
@@ -104,15 +106,17 @@ def assert_one_ready_copy_each(emu2, tmp_path):
 
 
 def test_copy_to_two_targets_then_no_op(emu2, v2_spec, drplan, tmp_path):
-    r = drplan("plan", "dr.toml", "-o", "plan.json", "--detailed-exitcode", env=ENV)
+    """Form Recognizer v2.1 end to end: every run a real process, copies polled while they run."""
+    emu2.admin("PUT", "settings", SLOW_COPY)
+    r = drplan("plan", "dr.toml", "-o", "plan.json", "--detailed-exitcode", env=ENV, process=True)
     assert r.code == 2, r.text
     assert "Plan: 4 to create" in r.out and "target service picks the new model id" in r.out
     assert "scratch" not in r.out
-    r = drplan("apply", "plan.json", env=ENV)
+    r = drplan("apply", "plan.json", env=ENV, process=True)
     assert r.code == 0, r.text
     assert_one_ready_copy_each(emu2, tmp_path)
-    assert drplan("apply", "plan.json", env=ENV).code == 0  # re-apply: already applied
-    r = drplan("plan", "dr.toml", "--detailed-exitcode", env=ENV)
+    assert drplan("apply", "plan.json", env=ENV, process=True).code == 0  # re-apply: already applied
+    r = drplan("plan", "dr.toml", "--detailed-exitcode", env=ENV, process=True)
     assert r.code == 0, r.text
     assert_one_ready_copy_each(emu2, tmp_path)
 

@@ -23,7 +23,9 @@ seed = 11
 
 [settings]
 page_size = 2
-copy_seconds = 0.2
+# 0: a copy has ended when drplan first polls it, so an apply does not sit out drplan's 1 s poll interval.
+# test_lost_copy_operation_is_found_by_its_full_target_url makes copies slow, so they are resumed while running.
+copy_seconds = 0
 retry_after_seconds = 0
 
 [accounts.lsrc]
@@ -227,7 +229,9 @@ def test_lost_copy_operation_is_found_by_its_full_target_url(lemu, spec, run, tm
     """Two targets hold the same id, so the source's two copy operations have the same resourceLocation path (the
     account is in the host only). Applies killed between sending copyTo and journaling it, first towards lnew, then
     towards lkeep: resuming lnew's copy while both still run must poll lnew's operation, not the newer one of lkeep."""
-    lemu.admin("PUT", "settings", {"copy_seconds": 6})  # both copies still run when the resume looks
+    # both copies still run when the resume looks: a plan and a process start after the first copy began (about half
+    # a second; a copy that ended before would still be found, but this case would not be tested)
+    lemu.admin("PUT", "settings", {"copy_seconds": 2})
     crash = {"DRPLAN_TEST_CRASH_AT": "after-copy-sent"}
     for name, target in (("a.json", "lnew"), ("b.json", "lkeep")):
         r = run("plan", "dr.toml", "-o", name, "--target", f"prod/{target}/document-model/invoice")

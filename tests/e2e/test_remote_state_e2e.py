@@ -9,6 +9,7 @@ does not contain the key."""
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import signal
@@ -66,6 +67,13 @@ class Remote:
         full["PYTHONPATH"] = os.pathsep.join(p for p in (root, full.get("PYTHONPATH", "")) if p)
         return subprocess.Popen([sys.executable, "-m", "drplan", *args], cwd=self.tmp_path, env=full,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture
+def drplan(drplan):
+    """Every CLI run of this module is a real process: with the state in a blob, what a process does with its lease
+    at exit, on SIGTERM and SIGKILL, and what it prints (one line, no key), is what these tests are about."""
+    return functools.partial(drplan, process=True)
 
 
 @pytest.fixture
@@ -199,8 +207,10 @@ def test_a_killed_apply_leaves_a_bounded_lock_naming_it_and_a_resume_converges(e
     process); here the operator frees it with drplan state unlock, and the next apply resumes from the journal and
     converges."""
     remote.write(**ONE_TARGET)
-    emu.admin("PUT", "settings", {"copy_seconds": 1.5})
-    assert drplan("plan", "dr.toml", "-o", "plan.json", env=remote.env).code == 0
+    # each copy runs 0.5 s and is polled once a second: a run is caught while it copies, and what is left to resume
+    # has finished by then
+    emu.admin("PUT", "settings", {"copy_seconds": 0.5})
+    assert drplan("plan", "dr.toml", "-o", "plan.json", env=remote.env, process=False).code == 0
 
     def journaled_copy() -> bool:
         return any(e.get("step") == "copying" for e in remote.state().get("journal", {}).values())
@@ -240,7 +250,7 @@ def test_a_killed_apply_leaves_a_bounded_lock_naming_it_and_a_resume_converges(e
     assert r.code == 0, r.text
     assert "resuming from journal step" in r.err
     assert set(emu.models("west")) == MODELS and copy_requests(emu) == len(MODELS)
-    assert drplan("plan", "dr.toml", "--detailed-exitcode", env=remote.env).code == 0
+    assert drplan("plan", "dr.toml", "--detailed-exitcode", env=remote.env, process=False).code == 0
     assert remote.state()["journal"] == {}
 
 

@@ -51,7 +51,7 @@ seed = 9
 
 [settings]
 page_size = 2
-copy_seconds = 0.3
+copy_seconds = 0.1  # jobs still answer notStarted and running to 50 ms polls: those bodies are checked too
 
 [accounts.primary]
 region = "eastus"
