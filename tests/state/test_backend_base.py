@@ -14,7 +14,16 @@ from drplan.state.backends.base import ExitGuard
 
 
 def test_sigterm_becomes_system_exit_while_a_lock_is_held_and_the_default_comes_back():
+    runner_handler = signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a pytest-xdist worker has its own
+    try:
+        _sigterm_while_two_locks_are_held()
+    finally:
+        signal.signal(signal.SIGTERM, runner_handler)
+
+
+def _sigterm_while_two_locks_are_held():
     released = []
+    before = signal.SIG_DFL
     a, b = ExitGuard(lambda: released.append("a")), ExitGuard(lambda: released.append("b"))
     a.arm()
     b.arm()
@@ -23,9 +32,9 @@ def test_sigterm_becomes_system_exit_while_a_lock_is_held_and_the_default_comes_
         time.sleep(5)  # the handler raises before this returns
     assert err.value.code == 143
     a.disarm()
-    assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # b still holds a lock
+    assert signal.getsignal(signal.SIGTERM) is not before  # b still holds a lock
     b.disarm()
-    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    assert signal.getsignal(signal.SIGTERM) == before
 
 
 def test_a_local_lock_is_released_on_sigterm(tmp_path):
