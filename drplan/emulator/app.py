@@ -40,7 +40,7 @@ from .admin import build_admin_app
 from .clock import Clock, format_timestamp_ms
 from .config_base import EmulatorConfig, Faults
 from .faults import ConnectionRegistry, Decision, FaultInjector
-from .services import content_understanding, document_intelligence, form_recognizer_v2, language
+from .services import analyze, content_understanding, document_intelligence, form_recognizer_v2, language
 from .store import Store
 from .wire import json_response
 
@@ -114,7 +114,9 @@ class EmulatorApp:
         self.v2 = form_recognizer_v2.Service(self.store)  # FR v2.1 / v2.0 (contracts §4)
         self.cu = content_understanding.Service(self.store, self.account_for_url)  # Content Understanding (§5)
         self.language = language.Service(self.store)  # Language authoring (§6)
-        self.services: tuple[Service, ...] = (self.di, self.v2, self.cu, self.language)
+        # Inference for drills (issue 16): reads the four families' records, changes none.
+        self.analyze = analyze.Service(self.store, self.di, self.v2, self.cu, self.language)
+        self.services: tuple[Service, ...] = (self.di, self.v2, self.cu, self.language, self.analyze)
         #: Path prefix -> family; DI also serves any other prefix (its routes then answer APIM's 404, counted under
         #: the route they name). ``/formrecognizer/v2.x/...`` is picked out in :meth:`_route`.
         self._prefixes: dict[str, Service] = {
@@ -234,6 +236,9 @@ class EmulatorApp:
         _, *tail = request.scope["path"].split("/", 2)
         prefix = tail[0] if tail else ""
         rest = tail[1] if len(tail) == 2 else None
+        analyze_route = analyze.resolve(request.method, prefix, rest) if rest is not None else None
+        if analyze_route is not None:  # the inference endpoints of every family (services/analyze.py)
+            return self.analyze, analyze_route
         if prefix == "formrecognizer" and rest is not None and form_recognizer_v2.is_v2_path(rest):
             service: Service = self.v2
         else:

@@ -30,7 +30,7 @@ from .config_base import (
     apply_settings,
     parse_timestamp,
 )
-from .services import content_understanding, document_intelligence, form_recognizer_v2, language
+from .services import analyze, content_understanding, document_intelligence, form_recognizer_v2, language
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -66,6 +66,7 @@ ROUTES = (
     *form_recognizer_v2.ROUTE_NAMES,  # Form Recognizer v2.1 / v2.0 (path-versioned, contracts §4)
     *content_understanding.ROUTE_NAMES,  # Azure AI Content Understanding (contracts §5)
     *language.ROUTE_NAMES,  # Azure AI Language authoring (contracts §6)
+    *analyze.ROUTE_NAMES,  # every family's analyze endpoints, for drills (issue 16)
     "unknown",
 )
 
