@@ -283,8 +283,10 @@ class AzureClient:
         json: Any = None,
         headers: dict[str, str] | None = None,
         ok: tuple[int, ...] = (200,),
+        content: bytes | None = None,
     ) -> httpx.Response:
-        """Send one logical request (with retries); return the response if its status is in ``ok``.
+        """Send one logical request (with retries); return the response if its status is in ``ok``. ``content``: a raw
+        body instead of ``json`` (a document to analyze, issue 16).
 
         ``endpoint`` is the resource's base URL (the unit of concurrency and throttling); ``what`` names the resource
         and operation in errors. ``key`` is an API key (sent as ``Ocp-Apim-Subscription-Key``) or an EntraToken (a
@@ -327,7 +329,7 @@ class AzureClient:
                 self.stats.requests += 1
                 self.requests_by_endpoint[endpoint] += 1
                 try:
-                    response = await self._http.request(method, url, json=json, headers=hdrs)
+                    response = await self._http.request(method, url, json=json, content=content, headers=hdrs)
                 except (httpx.InvalidURL, UnicodeError) as exc:  # httpx could not build the request: nothing sent
                     raise error_from_request(exc, what, url) from None
                 except httpx.RequestError as exc:

@@ -61,15 +61,31 @@ def _run(work: Path, start_emulator, plan_cmd, apply_cmd, state_list_cmd, keep: 
             state_list_cmd("dr.toml", None)
             _banner("drplan plan dr.toml --detailed-exitcode   (expect: no changes)")
             code = plan_cmd("dr.toml", None, True, False, "human", False)
+            if code != EXIT_OK:
+                raise DrplanError("the demo's second plan still shows changes; the apply did not converge")
+            drill_code = _drill_and_map(work)
         finally:
             os.chdir(old)
-        if code != EXIT_OK:
-            raise DrplanError("the demo's second plan still shows changes; the apply did not converge")
+        if drill_code != EXIT_OK:
+            raise DrplanError("the demo's drill found copies that are not ready (see above)")
     _banner("Demo complete: every model, the classifier and the analyzers have a copy in both DR regions, and the "
             "NER project is imported, trained and deployed in West US 2.")
     click.echo(f"The spec, plan and state are in {work}" if keep else
                "The temporary directory is removed now; run drplan demo --dir DIR to keep the spec, plan and state.")
     return EXIT_OK
+
+
+def _drill_and_map(work: Path) -> int:
+    """The demo's last step (issue 16): a drill of every copy, then the failover map an application loads."""
+    from drplan.cli.failover_cmds import drill_cmd, output_cmd
+
+    _banner("drplan drill dr.toml   (expect: every copy ready)")
+    code = drill_cmd("dr.toml", "human", (), 8, None, 60.0)
+    _banner("drplan output dr.toml -o failover.json")
+    output_cmd("dr.toml", "json", (), (), (), "failover.json")
+    click.echo(f"The failover map is {work / 'failover.json'} (drplan output dr.toml --format env|markdown for "
+               "the other forms; README: \"Failing over\").")
+    return code
 
 
 @cli.command("demo")

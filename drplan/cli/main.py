@@ -18,7 +18,7 @@ __all__ = ["cli", "command_line", "main", "run_command"]
 def command_line() -> click.Group:
     """The click group with every command registered: what ``main`` runs, and what the tests run in their own process
     (without ``main``'s process-wide garbage-collector settings)."""
-    from drplan.cli import commands, demo, state_cmds  # noqa: F401 - registers the commands
+    from drplan.cli import commands, demo, failover_cmds, state_cmds  # noqa: F401 - registers the commands
 
     return cli
 

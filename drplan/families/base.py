@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from drplan.azure.auth import Credential
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from drplan.apply.context import ApplyContext
     from drplan.azure.client import AzureClient
     from drplan.azure.lro import OpStatus
+    from drplan.families.inference import Sample
     from drplan.plan.context import PlanContext
     from drplan.plan.model import Change
 
@@ -231,6 +233,23 @@ class Family(Protocol):
                              assert_copy: bool) -> tuple[str | bool, dict[str, Any]]:
         """Why an existing target asset may be recorded as a copy of the planned source version (recorded as
         ``adopted``) and what the record adds; raises StateError naming what was compared when nothing matches."""
+        ...
+
+    # -- failing over (issue 16): the failover map (drplan output) and DR drills (drplan drill) ----------------------
+    def failover_ids(self, record: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+        """What an application names on the primary and on the secondary for one state record (``model_id``, a v2.1
+        minted id, ``analyzer_id``, ``project_name`` + ``deployment_name``): (primary ids, secondary ids)."""
+        ...
+
+    def drill_sample(self, kind: AssetKind, files: Sequence[Path]) -> Sample:
+        """The input a drill sends to this kind's inference API: the first fitting file of ``--sample`` (none: a
+        built-in one); SampleError when none fits (reported on the copy)."""
+        ...
+
+    async def probe(self, client: AzureClient, conn: Connection, kind: AssetKind, ids: Mapping[str, str],
+                    sample: Sample, *, deadline: float) -> dict[str, Any]:
+        """Send ``sample`` to the inference API of the asset ``ids`` names on ``conn`` (within ``deadline`` seconds)
+        and return its answer normalised (drplan.families.inference): equal for a faithful copy and its source."""
         ...
 
 

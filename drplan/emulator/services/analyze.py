@@ -449,7 +449,7 @@ class Service:
             error = {"code": "InvalidArgument", "message": f"The deployment {deployment} was not found.",
                      "innererror": {"code": "DeploymentNotFound",
                                     "message": f"The deployment {deployment} of project {project_name} was not found."}}
-        result = language_result(project, docs, project_name, deployment) if error is None else {}
+        result = language_result(project, docs, project_name, deployment) if project is not None and error is None else {}
         job = self._start("language", call.account, project_name, call.api_version,
                           {"result": result, "taskName": task_name, "displayName": body.get("displayName")}, error)
         location = f"{call.origin}/{language_service.PREFIX}/analyze-text/jobs/{job.job_id}?api-version={call.api_version}"

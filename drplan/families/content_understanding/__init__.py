@@ -11,7 +11,7 @@ from typing import Any
 from drplan.apply.context import ApplyContext
 from drplan.azure.client import AzureClient
 from drplan.families.base import BaseFamily, Connection
-from drplan.families.content_understanding import apply, plan
+from drplan.families.content_understanding import apply, drill, plan
 from drplan.families.content_understanding.adapter import AnalyzersAdapter
 from drplan.plan.context import PlanContext
 from drplan.plan.model import Action, Change
@@ -80,6 +80,10 @@ class ContentUnderstanding(BaseFamily):
             await apply.run_set_default(ctx, change)
         else:
             await apply.run_cu_copy(ctx, change, entry)
+
+    failover_ids = staticmethod(drill.failover_ids)
+    drill_sample = staticmethod(drill.drill_sample)
+    probe = staticmethod(drill.probe)
 
 
 FAMILY = ContentUnderstanding()

@@ -8,7 +8,7 @@ from typing import Any
 
 from drplan.azure.client import AzureClient
 from drplan.families.base import BaseFamily, Connection
-from drplan.families.document_intelligence import adopt, apply, plan
+from drplan.families.document_intelligence import adopt, apply, drill, plan
 from drplan.families.document_intelligence.adapter import DocumentModelsAdapter
 from drplan.spec.model import AssetKind, Resource, Rule
 
@@ -45,6 +45,9 @@ class DocumentIntelligence(BaseFamily):
     plan_rule = staticmethod(plan.plan_rule)
     apply_change = staticmethod(apply.apply_change)
     adopt_evidence = staticmethod(adopt.adopt_evidence)
+    failover_ids = staticmethod(drill.failover_ids)
+    drill_sample = staticmethod(drill.drill_sample)
+    probe = staticmethod(drill.probe)
 
 
 FAMILY = DocumentIntelligence()

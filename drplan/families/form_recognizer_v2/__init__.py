@@ -8,7 +8,7 @@ from typing import Any
 
 from drplan.azure.client import AzureClient
 from drplan.families.base import BaseFamily, Connection
-from drplan.families.form_recognizer_v2 import apply, plan
+from drplan.families.form_recognizer_v2 import apply, drill, plan
 from drplan.families.form_recognizer_v2.adapter import FormRecognizerV2Adapter
 from drplan.spec.model import AssetKind, Resource, Rule
 
@@ -39,6 +39,9 @@ class FormRecognizerV2(BaseFamily):
 
     plan_rule = staticmethod(plan.plan_rule)
     apply_change = staticmethod(apply.run_v2_copy)
+    failover_ids = staticmethod(drill.failover_ids)
+    drill_sample = staticmethod(drill.drill_sample)
+    probe = staticmethod(drill.probe)
 
 
 FAMILY = FormRecognizerV2()

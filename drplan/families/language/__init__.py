@@ -9,7 +9,7 @@ from typing import Any
 from drplan.azure.client import AzureClient
 from drplan.errors import StateError
 from drplan.families.base import BaseFamily, Connection, Inventory
-from drplan.families.language import apply, plan
+from drplan.families.language import apply, drill, plan
 from drplan.families.language.adapter import ProjectsAdapter
 from drplan.families.language.details import fetch_details
 from drplan.plan.context import PlanContext
@@ -55,6 +55,10 @@ class Language(BaseFamily):
                              f"{src['resource']}/{src['id']}; refusing to adopt it")
         return True, {"source_modified": src["fingerprint"].removeprefix("modified="),
                       "target_modified": tgt.get("modified") or "", "content_digest": src["content_digest"]}
+
+    failover_ids = staticmethod(drill.failover_ids)
+    drill_sample = staticmethod(drill.drill_sample)
+    probe = staticmethod(drill.probe)
 
 
 FAMILY = Language()
