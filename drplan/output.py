@@ -13,12 +13,14 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from drplan import __version__
 from drplan.errors import DrplanError
 from drplan.families import family_of_kind
+from drplan.schemas import json_path, validator
 from drplan.spec.model import Spec
 from drplan.state.model import State
 
@@ -70,8 +72,14 @@ def failover_map(spec: Spec, state: State, *, rules: Sequence[str] = (), targets
     assets = sorted(groups.values(), key=lambda g: (g["name"], g["kind"]))
     for g in assets:
         g["secondaries"].sort(key=lambda s: (s["region"], s["resource"]))
-    return {"format_version": OUTPUT_FORMAT_VERSION, "drplan_version": __version__, "spec": str(spec.path),
+    fmap = {"format_version": OUTPUT_FORMAT_VERSION, "drplan_version": __version__, "spec": str(spec.path),
             "state": {"lineage": state.lineage, "serial": state.serial}, "assets": assets}
+    # The map is a contract with applications (schemas/output.schema.json): never hand out one that breaks it.
+    errors = sorted(validator("output.schema.json").iter_errors(fmap), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        raise DrplanError(f"internal error: the failover map does not match schemas/output.schema.json at "
+                          f"{json_path(errors[0].absolute_path)}: {errors[0].message}")
+    return fmap
 
 
 def render_json(fmap: Mapping[str, Any]) -> str:
@@ -84,7 +92,7 @@ def env_prefix(name: str) -> str:
 
 
 def render_env(fmap: Mapping[str, Any]) -> str:
-    """``KEY=value`` lines (shell- and dotenv-safe quoting): per asset ``<P>_PRIMARY_*`` and ``<P>_SECONDARY_<n>_*``
+    """``KEY=value`` lines (quoted for a POSIX shell): per asset ``<P>_PRIMARY_*`` and ``<P>_SECONDARY_<n>_*``
     with ``ENDPOINT``, ``REGION``, ``RESOURCE``, ``KEY_ENV`` (the variable holding that resource's key, or
     ``AUTH=entra``) and one variable per id (``MODEL_ID``, ``ANALYZER_ID``, ``PROJECT_NAME``, ``DEPLOYMENT_NAME``),
     where ``<P>`` is ``DRPLAN_<RULE>_<SOURCE_ID>`` upper-cased, other characters as ``_``."""
@@ -102,7 +110,7 @@ def render_env(fmap: Mapping[str, Any]) -> str:
                 values["AUTH"] = cred["mode"]
             values.update({k.upper(): v for k, v in side["ids"].items()})
             for k, v in values.items():
-                lines.append(f"{prefix}_{role}_{k}='{str(v)}'")
+                lines.append(f"{prefix}_{role}_{k}={shlex.quote(str(v))}")
         lines.append(f"{prefix}_SECONDARIES={len(asset['secondaries'])}")
     return "\n".join(lines) + "\n"
 
