@@ -38,6 +38,28 @@ EXIT_ERROR = 1
 EXIT_CHANGES = 2  # plan --detailed-exitcode: the plan has changes
 EXIT_STALE_PLAN = 3
 EXIT_LOCKED = 4
+#: ``drplan plan ... | head``: the reader closed stdout before drplan finished writing. Nothing is wrong with the plan
+#: (a saved plan file is complete), so drplan stops quietly, as other Unix tools do (128 + SIGPIPE).
+EXIT_CLOSED_OUTPUT = 141
+
+#: How much of one value (a field, an answer, a path) a message quotes: a 10 MB field is never echoed back.
+VALUE_LIMIT = 200
+#: The longest line a message keeps, whatever it quotes (a safety net behind :func:`shorten`).
+LINE_LIMIT = 2000
+
+
+def shorten(value: object, limit: int = VALUE_LIMIT) -> str:
+    """``value`` as text, at most ``limit`` characters, saying how much was left out."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}…(truncated, {len(text) - limit} more characters)"
+
+
+def _cap_lines(message: str) -> str:
+    if len(message) <= LINE_LIMIT:
+        return message
+    return "\n".join(shorten(line, LINE_LIMIT) for line in message.split("\n"))
 
 
 class DrplanError(Exception):
@@ -46,7 +68,7 @@ class DrplanError(Exception):
     exit_code = EXIT_ERROR
 
     def __init__(self, message: str) -> None:
-        super().__init__(redact(message))
+        super().__init__(_cap_lines(redact(message)))
 
     @property
     def message(self) -> str:

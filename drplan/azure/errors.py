@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -29,6 +31,7 @@ from drplan.errors import (
     ResponseLostError,
     ServiceError,
     ThrottledError,
+    shorten,
 )
 
 
@@ -36,19 +39,22 @@ def parse_error_body(response: httpx.Response) -> tuple[str | None, str | None, 
     """(code, innermost inner code, message) from the Azure error envelope (contracts §1), tolerating junk."""
     try:
         body: Any = response.json()
-    except (ValueError, json.JSONDecodeError):
-        return None, None, (response.text or "").strip()[:300]
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None, None, shorten((response.text or "").strip()
+                                   if len(response.content) < 100_000 else f"({len(response.content)} bytes)")
     err = body.get("error") if isinstance(body, dict) else None
     if not isinstance(err, dict):
         return None, None, json.dumps(body)[:300]
     code = err.get("code")
-    message = err.get("message") or ""
+    message = str(err.get("message") or "")
     inner = err.get("innererror")
     inner_code = None
-    while isinstance(inner, dict):
-        inner_code = inner.get("code") or inner_code
+    depth = 0
+    while isinstance(inner, dict) and depth < 32:
+        depth += 1
+        inner_code = str(inner["code"]) if inner.get("code") else inner_code
         if inner.get("message"):
-            message = f"{message} ({inner['message']})" if message else inner["message"]
+            message = f"{message} ({inner['message']})" if message else str(inner["message"])
         inner = inner.get("innererror")
     details = err.get("details")
     if isinstance(details, list):
@@ -57,7 +63,8 @@ def parse_error_body(response: httpx.Response) -> tuple[str | None, str | None, 
         )
         if extra:
             message = f"{message} [{extra}]"
-    return (str(code) if code is not None else None), inner_code, message
+    return (shorten(str(code), 120) if code is not None else None), \
+        (shorten(inner_code, 120) if inner_code else None), message
 
 
 #: Error codes whose meaning a user needs spelled out (contracts §2.6, §4; issue 13). Keyed by the envelope's code or
@@ -107,6 +114,89 @@ def json_object(response: httpx.Response, *, what: str, subject: str) -> dict[st
     return body
 
 
+class AnswerShapeError(ValueError):
+    """A field of a service answer is missing or of the wrong type (raised by :func:`text_field` and friends, turned
+    into a ServiceError by :func:`reading_answer`). The message names the field, never its whole value."""
+
+
+def text_field(body: Any, field: str, *, required: bool = False, where: str = "") -> str:
+    """``body[field]`` as a string: "" when absent or null (unless ``required``); an :class:`AnswerShapeError` when it
+    is there but not a string (a number, a list, an object), or required and missing or empty."""
+    if not isinstance(body, dict):
+        raise AnswerShapeError(f"{where or 'the answer'} is a JSON {_json_kind(body)}, not an object")
+    value = body.get(field)
+    name = f"{where}.{field}" if where else field
+    if value is None or value == "":
+        if required:
+            raise AnswerShapeError(f"the field '{name}' is {'missing' if field not in body else 'empty'}")
+        return ""
+    if not isinstance(value, str):
+        raise AnswerShapeError(f"the field '{name}' is a JSON {_json_kind(value)}, not a string")
+    return value
+
+
+def object_field(body: Any, field: str, *, where: str = "") -> dict[str, Any]:
+    """``body[field]`` as an object: {} when absent or null; an :class:`AnswerShapeError` for any other type."""
+    if not isinstance(body, dict):
+        raise AnswerShapeError(f"{where or 'the answer'} is a JSON {_json_kind(body)}, not an object")
+    value = body.get(field)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise AnswerShapeError(f"the field '{f'{where}.{field}' if where else field}' is a JSON {_json_kind(value)}, "
+                               "not an object")
+    return value
+
+
+def list_field(body: Any, field: str, *, where: str = "") -> list[Any]:
+    """``body[field]`` as a list: [] when absent or null; an :class:`AnswerShapeError` for any other type."""
+    if not isinstance(body, dict):
+        raise AnswerShapeError(f"{where or 'the answer'} is a JSON {_json_kind(body)}, not an object")
+    value = body.get(field)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise AnswerShapeError(f"the field '{f'{where}.{field}' if where else field}' is a JSON {_json_kind(value)}, "
+                               "not a list")
+    return value
+
+
+def count_field(body: dict[str, Any], field: str, *, where: str = "") -> int | None:
+    """An optional count (quota answers): None when absent or null; an :class:`AnswerShapeError` for anything but a
+    whole number >= 0."""
+    value = body.get(field)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise AnswerShapeError(f"the field '{f'{where}.{field}' if where else field}' is not a whole number >= 0")
+    return value
+
+
+def _shape_problem(exc: BaseException) -> str:
+    if isinstance(exc, AnswerShapeError):
+        return shorten(str(exc))
+    if isinstance(exc, KeyError):
+        return f"the field {shorten(str(exc.args[0]) if exc.args else '?')!r} is missing"
+    if isinstance(exc, RecursionError):
+        return "it is nested too deeply to read"
+    # TypeError / AttributeError / ValueError / IndexError from reading a field of an unexpected type. Their messages
+    # name types ("'list' object has no attribute 'get'"), and at most VALUE_LIMIT characters of any value.
+    return f"a field has an unexpected type or value ({exc.__class__.__name__}: {shorten(str(exc))})"
+
+
+@contextmanager
+def reading_answer(what: str, subject: str) -> Iterator[None]:
+    """Read the fields of a service answer inside this block: a missing field, a field of the wrong type or a value
+    drplan cannot use becomes one ServiceError naming ``what`` (resource and operation), ``subject`` (the endpoint or
+    URL asked) and the field, instead of an "internal error". ServiceErrors raised inside pass through unchanged."""
+    try:
+        yield
+    except (AnswerShapeError, KeyError, TypeError, AttributeError, ValueError, IndexError, OverflowError,
+            RecursionError) as exc:
+        raise ServiceError(f"{what}: {subject} answered JSON drplan cannot use: {_shape_problem(exc)}; check the "
+                           "endpoint and that the resource's api_version is one drplan supports") from None
+
+
 def _json_kind(value: Any) -> str:
     if isinstance(value, list):
         return "list"
@@ -129,7 +219,7 @@ def error_from_response(response: httpx.Response, what: str) -> ServiceError:
     if header_code and header_code not in (code, inner):
         label += f" ({header_code})"
     request_id = response.headers.get("apim-request-id") or response.headers.get("x-ms-request-id")
-    text = f"{what}: HTTP {status} {label}: {message}".rstrip(": ")
+    text = f"{what}: HTTP {status} {shorten(label, 120)}: {shorten(message)}".rstrip(": ")
     text += explain(inner, code, header_code)
     if request_id:
         text += f" (request id {request_id})"

@@ -27,7 +27,14 @@ import httpx
 
 from drplan.azure.auth import Credential
 from drplan.azure.client import MAX_RETRY_AFTER, AzureClient, retry_after_seconds
-from drplan.azure.errors import json_object
+from drplan.azure.errors import (
+    AnswerShapeError,
+    json_object,
+    list_field,
+    object_field,
+    reading_answer,
+    text_field,
+)
 from drplan.azure.urls import display
 from drplan.errors import OperationTimeoutError, ServiceError
 
@@ -103,6 +110,26 @@ def parse_status(body: dict[str, Any], *, url: str, what: str) -> OpStatus:
             "stops waiting rather than guess whether it is still running: check the operation on the service, and "
             "that the resource's api_version is one drplan supports")
     return status
+
+
+def check_envelope(body: dict[str, Any]) -> None:
+    """The fields every family reads from a poll answer, checked for their type once, here: ``error`` (an object
+    whose ``code``, ``message`` and ``innererror`` chain are strings and objects), ``errors`` and ``warnings`` (lists),
+    ``result`` (an object), ``percentCompleted`` (a number). Raises AnswerShapeError (inside ``reading_answer``)."""
+    err = object_field(body, "error")
+    depth = 0
+    while err and depth < 32:
+        depth += 1
+        text_field(err, "code", where="error")
+        text_field(err, "message", where="error")
+        err = object_field(err, "innererror", where="error")
+    list_field(body, "errors")
+    list_field(body, "warnings")
+    result = object_field(body, "result")
+    object_field(result, "trainingStatus", where="result")
+    pct = body.get("percentCompleted")
+    if pct is not None and (isinstance(pct, bool) or not isinstance(pct, int | float)):
+        raise AnswerShapeError("the field 'percentCompleted' is not a number")
 
 
 def next_delay(*, retry_after: float | None, adaptive: float, cap: float, remaining: float) -> float:
@@ -187,10 +214,13 @@ async def poll(
     while True:
         polls += 1
         response = await client.request("GET", url, endpoint=endpoint, key=key, what=what)
-        body = json_object(response, what=what, subject=f"the operation at {display(url)}")
+        subject = f"the operation at {display(url)}"
+        body = json_object(response, what=what, subject=subject)
         status = parse_status(body, url=url, what=what)
-        if on_progress:
-            on_progress(status, body)
+        with reading_answer(what, subject):
+            check_envelope(body)
+            if on_progress:
+                on_progress(status, body)
         if status.terminal:
             if learnt is not None and status is OpStatus.SUCCEEDED:
                 # Done at the first look: the service may be faster than learnt, probe a little earlier next time.

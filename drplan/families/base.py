@@ -10,12 +10,14 @@ which lives only in memory.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from drplan.azure.auth import Credential
+from drplan.controlplane import AccountFacts
 from drplan.errors import StateError
 from drplan.lineage import Lineage
 from drplan.spec.model import AssetKind, Resource, Rule, Spec
@@ -76,6 +78,9 @@ class Inventory:
     model_limit: int | None = None
     #: Content Understanding: the resource's ``/defaults`` modelDeployments (model name -> deployment name).
     defaults: dict[str, str] | None = None
+    #: What Resource Manager says about the account (issue 15), with the collections its family asked for
+    #: (``Family.control_plane_collections``); None when the control plane was not read.
+    live: AccountFacts | None = None
 
     def get(self, kind: AssetKind, asset_id: str) -> Asset | None:
         return self.assets.get((kind, asset_id))
@@ -116,6 +121,23 @@ class HttpAdapter:
     async def _request(self, method: str, url: str, op: str, **kw: Any) -> httpx.Response:
         return await self.client.request(method, url, endpoint=self.conn.endpoint, key=self.conn.key,
                                          what=self._what(op), **kw)
+
+    async def _json(self, method: str, url: str, op: str, **kw: Any) -> dict[str, Any]:
+        """Send a request and return its answer's JSON object; an answer that is not one is a ServiceError naming
+        the resource, the operation and the URL (drplan.azure.errors.json_object)."""
+        from drplan.azure.errors import json_object
+        from drplan.azure.urls import display
+
+        response = await self._request(method, url, op, **kw)
+        return json_object(response, what=self._what(op), subject=display(url))
+
+    def _reading(self, op: str) -> AbstractContextManager[None]:
+        """Read fields of this resource's answers to ``op`` inside this block: a missing field or one of the wrong
+        type is a ServiceError naming the resource, the operation and the endpoint, never an "internal error"."""
+        from drplan.azure.errors import reading_answer
+        from drplan.azure.urls import display
+
+        return reading_answer(self._what(op), f"the endpoint {display(self.conn.endpoint)}")
 
     async def wait(self, operation_url: str, *, what: str,
                    on_progress: Callable[[OpStatus, dict[str, Any]], None] | None = None,
@@ -196,6 +218,10 @@ class Family(Protocol):
     #: ``[resources.X]`` keys only this family's resources may set (CU: ``copy_flow``).
     @property
     def resource_options(self) -> tuple[str, ...]: ...
+    #: Child collections of the account this family plans with, read from Resource Manager (issue 15; CU:
+    #: ``("deployments",)``, its model deployments); they arrive in ``Inventory.live``.
+    @property
+    def control_plane_collections(self) -> tuple[str, ...]: ...
 
     def adapter(self, client: AzureClient, conn: Connection) -> Any: ...
 
@@ -264,6 +290,7 @@ class BaseFamily:
     quota_kinds: frozenset[AssetKind] = frozenset()
     shared_kinds: frozenset[AssetKind] = frozenset()
     resource_options: tuple[str, ...] = ()
+    control_plane_collections: tuple[str, ...] = ()
 
     def rule_errors(self, where: str, raw: Mapping[str, Any], src: Resource,
                     targets: Sequence[Resource], *, check_env: bool = True) -> list[str]:

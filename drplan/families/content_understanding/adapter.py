@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from drplan.azure.client import AzureClient, retry_after_seconds
+from drplan.azure.errors import list_field, object_field, text_field
 from drplan.azure.paging import iterate_pages
 from drplan.errors import NotFoundError, ServiceError
 from drplan.families.base import (
@@ -106,18 +107,25 @@ class AnalyzersAdapter(HttpAdapter):
 
     @staticmethod
     def asset(item: dict[str, Any]) -> Asset:
+        """An asset from a list item or a GET answer. Call inside ``_reading`` (a missing id or a field of the wrong
+        type raises there)."""
+        analyzer_id = text_field(item, "analyzerId", required=True)
         defn = definition(item)
-        created = item.get("createdAt") or ""
+        created = text_field(item, "createdAt")
+        modified = text_field(item, "lastModifiedAt")
+        object_field(item, "config")  # read by referenced_analyzers and the diff: an object or nothing
+        for role in object_field(item, "models"):  # role -> model name, resolved through the target's deployments
+            text_field(item["models"], role, where="models")
         return Asset(
             kind=AssetKind.ANALYZER,
-            id=item["analyzerId"],
+            id=analyzer_id,
             created=normalise_time(created) if created else "",
             fingerprint=fingerprint(defn),
-            description=item.get("description") or "",
-            tags=dict(item.get("tags") or {}),
-            status=item.get("status") or "ready",
-            detail={"definition": defn, "warnings": item.get("warnings") or [], "references": referenced_analyzers(defn),
-                    "modified": normalise_time(item["lastModifiedAt"]) if item.get("lastModifiedAt") else ""},
+            description=text_field(item, "description"),
+            tags={str(k): str(v) for k, v in object_field(item, "tags").items()},
+            status=text_field(item, "status") or "ready",
+            detail={"definition": defn, "warnings": list_field(item, "warnings"),
+                    "references": referenced_analyzers(defn), "modified": normalise_time(modified) if modified else ""},
         )
 
     @staticmethod
@@ -129,30 +137,35 @@ class AnalyzersAdapter(HttpAdapter):
     async def inventory(self, kinds: frozenset[AssetKind], *, quota: bool = False) -> Inventory:
         inv = Inventory(resource=self.conn.name)
         if AssetKind.ANALYZER in kinds:
-            async for item in iterate_pages(self.client, self._url("analyzers"), endpoint=self.conn.endpoint,
-                                            key=self.conn.key, api_version=self.conn.api_version,
-                                            what=self._what("list analyzers")):
-                if str(item.get("analyzerId", "")).startswith("prebuilt-"):
-                    continue  # prebuilt analyzers exist everywhere; they are not copyable assets
-                inv.assets[(AssetKind.ANALYZER, item["analyzerId"])] = self.asset(item)
+            with self._reading("list analyzers"):
+                async for item in iterate_pages(self.client, self._url("analyzers"), endpoint=self.conn.endpoint,
+                                                key=self.conn.key, api_version=self.conn.api_version,
+                                                what=self._what("list analyzers")):
+                    if text_field(item, "analyzerId", required=True).startswith("prebuilt-"):
+                        continue  # prebuilt analyzers exist everywhere; they are not copyable assets
+                    asset = self.asset(item)
+                    inv.assets[(AssetKind.ANALYZER, asset.id)] = asset
         inv.defaults = await self.defaults()
         for model, deployment in inv.defaults.items():
             inv.assets[(AssetKind.MODEL_DEPLOYMENT, model)] = self._default_asset(model, deployment)
         return inv
 
     async def defaults(self) -> dict[str, str]:
-        body = (await self._request("GET", self._url("defaults"), "get /defaults")).json()
-        return {str(k): str(v) for k, v in (body.get("modelDeployments") or {}).items() if v is not None}
+        body = await self._json("GET", self._url("defaults"), "get /defaults")
+        with self._reading("get /defaults"):
+            return _deployments(body)
 
     async def get(self, kind: AssetKind, asset_id: str) -> Asset | None:
         if kind is AssetKind.MODEL_DEPLOYMENT:
             deployment = (await self.defaults()).get(asset_id)
             return self._default_asset(asset_id, deployment) if deployment else None
+        op = f"get {asset_id}"
         try:
-            r = await self._request("GET", self._url(f"analyzers/{quote(asset_id, safe='')}"), f"get {asset_id}")
+            body = await self._json("GET", self._url(f"analyzers/{quote(asset_id, safe='')}"), op)
         except NotFoundError:
             return None
-        return self.asset(r.json())
+        with self._reading(op):
+            return self.asset(body)
 
     # -- write -------------------------------------------------------------------------------------------------
     async def delete(self, kind: AssetKind, asset_id: str) -> bool:
@@ -168,18 +181,20 @@ class AnalyzersAdapter(HttpAdapter):
 
     async def set_defaults(self, patch: dict[str, str | None]) -> dict[str, str]:
         """JSON merge-patch of ``/defaults`` (a None value removes the key); returns the defaults after it."""
-        r = await self._request("PATCH", self._url("defaults"), "update /defaults",
+        body = await self._json("PATCH", self._url("defaults"), "update /defaults",
                                 json={"modelDeployments": patch},
                                 headers={"Content-Type": "application/merge-patch+json"})
-        return {str(k): str(v) for k, v in (r.json().get("modelDeployments") or {}).items() if v is not None}
+        with self._reading("update /defaults"):
+            return _deployments(body)
 
     async def grant_copy(self, source_id: str, target_resource_id: str, target_region: str) -> str:
         """GA, on the SOURCE: allow ``target_resource_id`` to copy ``source_id`` (§5.3); returns expiresAt."""
-        r = await self._request(
-            "POST", self._url(f"analyzers/{quote(source_id, safe='')}:grantCopyAuthorization"),
-            f"grant copy of {source_id}",
+        op = f"grant copy of {source_id}"
+        body = await self._json(
+            "POST", self._url(f"analyzers/{quote(source_id, safe='')}:grantCopyAuthorization"), op,
             json={"targetAzureResourceId": target_resource_id, "targetRegion": target_region})
-        return normalise_time(r.json().get("expiresAt") or "")
+        with self._reading(op):
+            return normalise_time(text_field(body, "expiresAt"))
 
     async def copy_token(self, source_id: str, *, target_url: str, encryption_key: str | None) -> CopyToken:
         """Token flow, on the SOURCE (§5.4): a token locked to ``target_url``, double-encrypted when a key is given."""
@@ -187,16 +202,18 @@ class AnalyzersAdapter(HttpAdapter):
         if encryption_key:
             register_secret(encryption_key)
             body["encryptionKey"] = encryption_key
-        r = await self._request(
-            "POST", self._url(f"analyzers/{quote(source_id, safe='')}:getCopyAuthorization"),
-            f"get copy authorization for {source_id}", json=body)
-        answer = r.json()
-        token = answer.get("authorizationToken") or ""
-        register_secret(token)
-        if not token:
-            raise ServiceError(self._what(f"get copy authorization for {source_id}: the answer has no token"))
-        return CopyToken(source=answer.get("source") or "", token=token,
-                         expires=normalise_time(answer["expiresAt"]) if answer.get("expiresAt") else "")
+        op = f"get copy authorization for {source_id}"
+        answer = await self._json(
+            "POST", self._url(f"analyzers/{quote(source_id, safe='')}:getCopyAuthorization"), op, json=body)
+        raw = answer.get("authorizationToken")
+        register_secret(raw if isinstance(raw, str) else None)
+        with self._reading(op):
+            token = text_field(answer, "authorizationToken")
+            if not token:
+                raise ServiceError(self._what(f"{op}: the answer has no token"))
+            expires = text_field(answer, "expiresAt")
+            return CopyToken(source=text_field(answer, "source"), token=token,
+                             expires=normalise_time(expires) if expires else "")
 
     async def copy(self, target_id: str, body: dict[str, Any], *, allow_replace: bool) -> tuple[str, float]:
         """On the TARGET: start the copy (GA: 201/202 + Operation-Location, §5.3; token: 200 + Operation-Location,
@@ -208,5 +225,10 @@ class AnalyzersAdapter(HttpAdapter):
         if not location:
             raise ServiceError(self._what(f"copy into {target_id}: the answer has no Operation-Location header"))
         return location, retry_after_seconds(r, 0.0)
+
+def _deployments(body: dict[str, Any]) -> dict[str, str]:
+    """``/defaults``' ``modelDeployments``: model name -> deployment name (a null value is no deployment)."""
+    return {str(k): str(v) for k, v in object_field(body, "modelDeployments").items() if v is not None}
+
 
 __all__ = ["AnalyzersAdapter", "CopyToken", "definition", "fingerprint", "referenced_analyzers"]

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from drplan.azure.client import AzureClient, retry_after_seconds
+from drplan.azure.errors import count_field, object_field, text_field
 from drplan.azure.lro import OpStatus, normalise_status
 from drplan.azure.paging import iterate_pages
 from drplan.azure.urls import place
@@ -99,16 +100,18 @@ class DocumentModelsAdapter(HttpAdapter):
 
     @staticmethod
     def _asset(kind: AssetKind, item: dict[str, Any]) -> Asset:
-        created = item.get("createdDateTime") or ""
-        asset_id = item[WIRE[kind].id_field]
-        tags = {str(k): str(v) for k, v in (item.get("tags") or {}).items()}
-        expires = item.get("expirationDateTime") or ""
+        """An asset from a list item or a GET answer. Call inside ``_reading``: a missing id or a field of the wrong
+        type raises (AnswerShapeError), and the caller's block names the resource and the operation."""
+        created = text_field(item, "createdDateTime")
+        asset_id = text_field(item, WIRE[kind].id_field, required=True)
+        tags = {str(k): str(v) for k, v in object_field(item, "tags").items()}
+        expires = text_field(item, "expirationDateTime")
         return Asset(
             kind=kind,
             id=asset_id,
             created=normalise_time(created) if created else "",
-            fingerprint=fingerprint(created, item.get("modifiedDateTime") or "") if created else "",
-            description=item.get("description") or "",
+            fingerprint=fingerprint(created, text_field(item, "modifiedDateTime")) if created else "",
+            description=text_field(item, "description"),
             tags=tags,
             lineage=read_lineage_tags(tags),
             expires=normalise_time(expires) if expires else "",
@@ -120,32 +123,36 @@ class DocumentModelsAdapter(HttpAdapter):
         inv = Inventory(resource=self.conn.name)
         for kind in sorted(kinds, key=lambda k: k.value):
             wire = WIRE[kind]
-            async for item in iterate_pages(
-                self.client,
-                self._url(wire.collection),
-                endpoint=self.conn.endpoint,
-                key=self.conn.key,
-                api_version=self.conn.api_version,
-                what=self._what(f"list {wire.collection}"),
-            ):
-                asset_id = item.get(wire.id_field, "")
-                if kind is AssetKind.DOCUMENT_MODEL and asset_id.startswith("prebuilt-"):
-                    continue  # prebuilt models are listed too (contracts §2.5) but are not copyable assets
-                inv.assets[(kind, asset_id)] = self._asset(kind, item)
+            with self._reading(f"list {wire.collection}"):
+                async for item in iterate_pages(
+                    self.client,
+                    self._url(wire.collection),
+                    endpoint=self.conn.endpoint,
+                    key=self.conn.key,
+                    api_version=self.conn.api_version,
+                    what=self._what(f"list {wire.collection}"),
+                ):
+                    asset_id = text_field(item, wire.id_field, required=True)
+                    if kind is AssetKind.DOCUMENT_MODEL and asset_id.startswith("prebuilt-"):
+                        continue  # prebuilt models are listed too (contracts §2.5) but are not copyable assets
+                    inv.assets[(kind, asset_id)] = self._asset(kind, item)
         if quota:
-            info = (await self._request("GET", self._url("info"), "get info")).json()
-            models = info.get("customDocumentModels") or {}
-            inv.model_count = models.get("count")
-            inv.model_limit = models.get("limit")
+            info = await self._json("GET", self._url("info"), "get info")
+            with self._reading("get info"):
+                models = object_field(info, "customDocumentModels")
+                inv.model_count = count_field(models, "count", where="customDocumentModels")
+                inv.model_limit = count_field(models, "limit", where="customDocumentModels")
         return inv
 
     async def get(self, kind: AssetKind, asset_id: str) -> Asset | None:
         wire = WIRE[kind]
+        op = f"get {asset_id}"
         try:
-            r = await self._request("GET", self._url(f"{wire.collection}/{quote(asset_id, safe='')}"), f"get {asset_id}")
+            body = await self._json("GET", self._url(f"{wire.collection}/{quote(asset_id, safe='')}"), op)
         except NotFoundError:
             return None
-        return self._asset(kind, r.json())
+        with self._reading(op):
+            return self._asset(kind, body)
 
     # -- write -------------------------------------------------------------------------------------------------
     async def delete(self, kind: AssetKind, asset_id: str) -> bool:
@@ -169,17 +176,18 @@ class DocumentModelsAdapter(HttpAdapter):
             body["description"] = description
         if tags:
             body["tags"] = tags
-        r = await self._request(
-            "POST", self._url(f"{wire.collection}:authorizeCopy"), f"authorize copy of {target_id}", json=body
-        )
-        auth = r.json()
-        register_secret(auth.get("accessToken"))
-        return CopyAuthorization(
-            body=auth,
-            target_id=auth.get(wire.target_id_field, target_id),
-            target_location=auth.get(wire.target_location_field, ""),
-            expires=normalise_time(auth.get("expirationDateTime", "")) if auth.get("expirationDateTime") else "",
-        )
+        op = f"authorize copy of {target_id}"
+        auth = await self._json("POST", self._url(f"{wire.collection}:authorizeCopy"), op, json=body)
+        token = auth.get("accessToken")
+        register_secret(token if isinstance(token, str) else None)
+        with self._reading(op):
+            expires = text_field(auth, "expirationDateTime")
+            return CopyAuthorization(
+                body=auth,
+                target_id=text_field(auth, wire.target_id_field) or target_id,
+                target_location=text_field(auth, wire.target_location_field),
+                expires=normalise_time(expires) if expires else "",
+            )
 
     async def copy_to(
         self, kind: AssetKind, source_id: str, authorization: CopyAuthorization, *, degrade: bool = False
@@ -214,7 +222,7 @@ class DocumentModelsAdapter(HttpAdapter):
         want = place(target_location)
         since_n = normalise_time(since) if since else ""
         best: tuple[str, str] | None = None
-        async for op in iterate_pages(
+        async for op in iterate_pages(  # items are objects (iterate_pages); fields are read type-tolerantly below
             self.client,
             self._url("operations"),
             endpoint=self.conn.endpoint,

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from drplan.azure.client import AzureClient, retry_after_seconds
-from drplan.azure.errors import explain
+from drplan.azure.errors import count_field, explain, object_field, text_field
 from drplan.azure.paging import iterate_pages
 from drplan.errors import NotFoundError
 from drplan.families.base import (
@@ -58,38 +58,47 @@ class FormRecognizerV2Adapter(HttpAdapter):
 
     @staticmethod
     def _asset(info: dict[str, Any]) -> Asset:
-        updated = info.get("lastUpdatedDateTime") or info.get("createdDateTime") or ""
+        """An asset from a modelInfo object. Call inside ``_reading`` (a missing id or a field of the wrong type
+        raises there)."""
+        created = text_field(info, "createdDateTime", where="modelInfo")
+        updated = text_field(info, "lastUpdatedDateTime", where="modelInfo") or created
+        name = text_field(info, "modelName", where="modelInfo")
         return Asset(
             kind=KIND,
-            id=info["modelId"],
-            created=normalise_time(info.get("createdDateTime", "")) if info.get("createdDateTime") else "",
+            id=text_field(info, "modelId", required=True, where="modelInfo"),
+            created=normalise_time(created) if created else "",
             fingerprint=fingerprint(updated) if updated else "",
-            description=info.get("modelName") or "",
-            name=info.get("modelName") or "",
-            status=info.get("status") or "ready",
+            description=name,
+            name=name,
+            status=text_field(info, "status", where="modelInfo") or "ready",
         )
 
     async def inventory(self, kinds: frozenset[AssetKind], *, quota: bool = False) -> Inventory:
         inv = Inventory(resource=self.conn.name)
         if KIND in kinds:
-            async for item in iterate_pages(
-                self.client, f"{self.base}/custom/models?op=full", endpoint=self.conn.endpoint, key=self.conn.key,
-                api_version=None, what=self._what("list custom models"), item_name="modelList",
-            ):
-                asset = self._asset(item)
-                inv.assets[(KIND, asset.id)] = asset
+            with self._reading("list custom models"):
+                async for item in iterate_pages(
+                    self.client, f"{self.base}/custom/models?op=full", endpoint=self.conn.endpoint,
+                    key=self.conn.key, api_version=None, what=self._what("list custom models"), item_name="modelList",
+                ):
+                    asset = self._asset(item)
+                    inv.assets[(KIND, asset.id)] = asset
         if quota:
-            summary = (await self._request("GET", f"{self.base}/custom/models?op=summary", "get model summary")).json()
-            s = summary.get("summary") or {}
-            inv.model_count, inv.model_limit = s.get("count"), s.get("limit")
+            summary = await self._json("GET", f"{self.base}/custom/models?op=summary", "get model summary")
+            with self._reading("get model summary"):
+                s = object_field(summary, "summary")
+                inv.model_count = count_field(s, "count", where="summary")
+                inv.model_limit = count_field(s, "limit", where="summary")
         return inv
 
     async def get(self, kind: AssetKind, asset_id: str) -> Asset | None:
+        op = f"get {asset_id}"
         try:
-            r = await self._request("GET", f"{self.base}/custom/models/{quote(asset_id, safe='')}", f"get {asset_id}")
+            body = await self._json("GET", f"{self.base}/custom/models/{quote(asset_id, safe='')}", op)
         except NotFoundError:
             return None
-        return self._asset(r.json().get("modelInfo") or {})
+        with self._reading(op):
+            return self._asset(object_field(body, "modelInfo"))
 
     async def delete(self, kind: AssetKind, asset_id: str) -> bool:
         try:
@@ -101,13 +110,15 @@ class FormRecognizerV2Adapter(HttpAdapter):
 
     async def copy_authorization(self) -> V2CopyAuthorization:
         """On the TARGET: mint a new model id and a single-use, expiring token (201 + Location)."""
-        r = await self._request("POST", f"{self.base}/custom/models/copyAuthorization", "copy authorization",
+        body = await self._json("POST", f"{self.base}/custom/models/copyAuthorization", "copy authorization",
                                 ok=(201, 200))
-        body = r.json()
-        register_secret(body.get("accessToken"))
+        token = body.get("accessToken")
+        register_secret(token if isinstance(token, str) else None)
         ticks = body.get("expirationDateTimeTicks")
-        return V2CopyAuthorization(body=body, model_id=body["modelId"],
-                                   expires_epoch=int(ticks) if isinstance(ticks, int | float) else None)
+        with self._reading("copy authorization"):
+            return V2CopyAuthorization(
+                body=body, model_id=text_field(body, "modelId", required=True),
+                expires_epoch=int(ticks) if isinstance(ticks, int | float) and not isinstance(ticks, bool) else None)
 
     async def copy(self, source_id: str, auth: V2CopyAuthorization, *, target: Connection,
                    degrade: bool = False) -> CopyStarted:
@@ -130,6 +141,8 @@ class FormRecognizerV2Adapter(HttpAdapter):
 
 def copy_errors(body: dict[str, Any]) -> str:
     """The ``copyResult.errors`` of a failed v2 copy, readable."""
-    errs = [e for e in (body.get("copyResult") or {}).get("errors") or [] if isinstance(e, dict)]
+    result = body.get("copyResult")
+    listed = result.get("errors") if isinstance(result, dict) else None
+    errs = [e for e in listed if isinstance(e, dict)] if isinstance(listed, list) else []
     text = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errs) or "no details"
     return text + explain(*(str(e.get("code")) for e in errs))

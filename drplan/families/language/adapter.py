@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from drplan.azure.client import AzureClient, retry_after_seconds
+from drplan.azure.errors import text_field
 from drplan.azure.lro import OpStatus, normalise_status
 from drplan.azure.paging import ensure_api_version, iterate_pages
 from drplan.errors import NotFoundError, OperationFailedError, ServiceError
@@ -30,6 +31,7 @@ from drplan.families.base import (
     Inventory,
     normalise_time,
 )
+from drplan.families.language.assets import category_noun, content_digest, counts, summarise
 from drplan.spec.model import AssetKind
 
 KIND = AssetKind.LANGUAGE_PROJECT
@@ -51,13 +53,15 @@ def _time(value: Any) -> str:
 
 
 def project_asset(item: dict[str, Any]) -> Asset:
-    modified = _time(item.get("lastModifiedDateTime"))
+    """An asset from ProjectMetadata. Call inside ``HttpAdapter._reading`` (a missing name or a field of the wrong
+    type raises there)."""
+    modified = _time(text_field(item, "lastModifiedDateTime"))
     return Asset(
         kind=KIND,
-        id=item["projectName"],
-        created=_time(item.get("createdDateTime")),
+        id=text_field(item, "projectName", required=True),
+        created=_time(text_field(item, "createdDateTime")),
         fingerprint=fingerprint(modified),
-        description=item.get("description") or "",
+        description=text_field(item, "description"),
         detail={
             "metadata": {k: item[k] for k in METADATA_KEYS if item.get(k) is not None},
             "modified": modified,
@@ -68,17 +72,18 @@ def project_asset(item: dict[str, Any]) -> Asset:
 
 
 def model_summary(item: dict[str, Any]) -> dict[str, Any]:
-    """ProjectTrainedModel, with comparable times."""
-    return {"label": item.get("label", ""), "modelId": item.get("modelId", ""),
-            "trained": _time(item.get("lastTrainedDateTime")),
-            "training_config_version": item.get("modelTrainingConfigVersion", "")}
+    """ProjectTrainedModel, with comparable times (call inside ``_reading``: fields of the wrong type raise)."""
+    return {"label": text_field(item, "label"), "modelId": text_field(item, "modelId"),
+            "trained": _time(text_field(item, "lastTrainedDateTime")),
+            "training_config_version": text_field(item, "modelTrainingConfigVersion")}
 
 
 def deployment_summary(item: dict[str, Any]) -> dict[str, Any]:
-    """ProjectDeployment, with comparable times."""
-    return {"name": item.get("deploymentName", ""), "modelId": item.get("modelId", ""),
-            "trained": _time(item.get("lastTrainedDateTime")), "deployed": _time(item.get("lastDeployedDateTime")),
-            "training_config_version": item.get("modelTrainingConfigVersion", "")}
+    """ProjectDeployment, with comparable times (call inside ``_reading``: fields of the wrong type raise)."""
+    return {"name": text_field(item, "deploymentName"), "modelId": text_field(item, "modelId"),
+            "trained": _time(text_field(item, "lastTrainedDateTime")),
+            "deployed": _time(text_field(item, "lastDeployedDateTime")),
+            "training_config_version": text_field(item, "modelTrainingConfigVersion")}
 
 
 def job_errors(body: dict[str, Any]) -> str:
@@ -126,8 +131,7 @@ class ProjectsAdapter(HttpAdapter):
 
     async def _get_or_none(self, url: str, op: str) -> dict[str, Any] | None:
         try:
-            body: dict[str, Any] = (await self._request("GET", url, op)).json()
-            return body
+            return await self._json("GET", url, op)
         except NotFoundError:
             return None
 
@@ -141,9 +145,12 @@ class ProjectsAdapter(HttpAdapter):
     async def inventory(self, kinds: frozenset[AssetKind], *, quota: bool = False) -> Inventory:
         inv = Inventory(resource=self.conn.name)
         if KIND in kinds:
-            for item in await self._list(self._url("projects"), "list projects"):
-                if item.get("projectName"):
-                    inv.assets[(KIND, item["projectName"])] = project_asset(item)
+            items = await self._list(self._url("projects"), "list projects")
+            with self._reading("list projects"):
+                for item in items:
+                    if item.get("projectName") is not None:
+                        asset = project_asset(item)
+                        inv.assets[(KIND, asset.id)] = asset
         return inv
 
     async def get_project(self, name: str) -> dict[str, Any] | None:
@@ -151,26 +158,33 @@ class ProjectsAdapter(HttpAdapter):
 
     async def get(self, kind: AssetKind, asset_id: str) -> Asset | None:
         item = await self.get_project(asset_id)
-        return project_asset(item) if item else None
+        with self._reading(f"get project {asset_id}"):
+            return project_asset(item) if item else None
 
     async def list_models(self, name: str) -> list[dict[str, Any]]:
-        return [model_summary(m) for m in await self._list(self._url(self._project(name, "models")),
-                                                           f"list models of {name}")]
+        op = f"list models of {name}"
+        items = await self._list(self._url(self._project(name, "models")), op)
+        with self._reading(op):
+            return [model_summary(m) for m in items]
 
     async def get_model(self, name: str, label: str) -> dict[str, Any] | None:
-        item = await self._get_or_none(self._url(self._project(name, f"models/{quote(label, safe='')}")),
-                                       f"get model {label} of {name}")
-        return model_summary(item) if item else None
+        op = f"get model {label} of {name}"
+        item = await self._get_or_none(self._url(self._project(name, f"models/{quote(label, safe='')}")), op)
+        with self._reading(op):
+            return model_summary(item) if item else None
 
     async def list_deployments(self, name: str) -> list[dict[str, Any]]:
-        return [deployment_summary(d) for d in await self._list(self._url(self._project(name, "deployments")),
-                                                                f"list deployments of {name}")]
+        op = f"list deployments of {name}"
+        items = await self._list(self._url(self._project(name, "deployments")), op)
+        with self._reading(op):
+            return [deployment_summary(d) for d in items]
 
     async def get_deployment(self, name: str, deployment: str) -> dict[str, Any] | None:
+        op = f"get deployment {deployment} of {name}"
         item = await self._get_or_none(
-            self._url(self._project(name, f"deployments/{quote(deployment, safe='')}")),
-            f"get deployment {deployment} of {name}")
-        return deployment_summary(item) if item else None
+            self._url(self._project(name, f"deployments/{quote(deployment, safe='')}")), op)
+        with self._reading(op):
+            return deployment_summary(item) if item else None
 
     async def list_train_jobs(self, name: str) -> list[dict[str, Any]]:
         """TrainingJobState of every training job the service still keeps for the project (oldest first)."""
@@ -183,11 +197,14 @@ class ProjectsAdapter(HttpAdapter):
         """The URL of the newest unfinished training job of ``label`` (an apply that died after asking to train
         looks here before it trains again), or None."""
         found = None
-        for job in await self.list_train_jobs(name):
-            result = job.get("result") or {}
-            if result.get("modelLabel") != label or normalise_status(job.get("status")).terminal:
-                continue
-            found = job.get("jobId") or found
+        jobs = await self.list_train_jobs(name)
+        with self._reading(f"list training jobs of {name}"):
+            for job in jobs:
+                result = job.get("result")
+                if not isinstance(result, dict) or result.get("modelLabel") != label \
+                        or normalise_status(job.get("status")).terminal:
+                    continue
+                found = text_field(job, "jobId") or found
         return self.train_job_url(name, found) if found else None
 
     # -- jobs --------------------------------------------------------------------------------------------------
@@ -228,10 +245,15 @@ class ProjectsAdapter(HttpAdapter):
             raise ServiceError(self._what(f"export {name}: the job's resultUrl points at {theirs.scheme}://"
                                           f"{theirs.netloc}, not this resource's endpoint; refusing to send the key "
                                           "there"))
-        body = (await self._request("GET", ensure_api_version(result_url, self.conn.api_version),
-                                    f"download the export of {name}")).json()
-        if not isinstance(body, dict) or "metadata" not in body:
+        op = f"download the export of {name}"
+        body = await self._json("GET", ensure_api_version(result_url, self.conn.api_version), op)
+        if "metadata" not in body:
             raise ServiceError(self._what(f"export {name}: the result is not an exported project"))
+        with self._reading(op):  # everything planning reads from an export, read once here
+            content_digest(body)
+            counts(body)
+            category_noun(body)
+            summarise(body, body)
         return body
 
     async def finish_export(self, url: str, *, name: str, interval: float = 1.0,
@@ -239,9 +261,11 @@ class ProjectsAdapter(HttpAdapter):
         """Poll an export job and download its result."""
         body = self.check_job(await self.wait_job(url, what=f"export job of {name}", interval=interval,
                                                   first_delay=first_delay), what="export", url=url)
-        if not body.get("resultUrl"):
+        with self._reading(f"export job of {name}"):
+            result_url = text_field(body, "resultUrl")
+        if not result_url:
             raise ServiceError(self._what(f"the export job of {name} succeeded but names no resultUrl"))
-        return await self.fetch_result(body["resultUrl"], name=name)
+        return await self.fetch_result(result_url, name=name)
 
     async def export(self, name: str, *, interval: float = 1.0) -> dict[str, Any]:
         """The whole export: POST, poll, download."""
