@@ -71,7 +71,10 @@ class Executor:
             return ApplyResult(already_applied=True)
         self._check_state_matches(rec)
 
-        pending = [c for c in plan["changes"] if change_action(c) is not Action.NO_OP]
+        # A no-op that finishes an unfinished journal entry (planner._resolve_unfinished) runs its family's resume,
+        # unless it only records a copy found on the target (refresh_record, below).
+        pending = [c for c in plan["changes"] if change_action(c) is not Action.NO_OP
+                   or ((c.get("settings") or {}).get("unfinished") and not c["settings"].get("refresh_record"))]
         done = set(rec.get("done", [])) if rec else set()
         pending = [c for c in pending if c["address"] not in done]
         # No-ops that carry a state refresh (a Language pair whose lastModifiedDateTime moved without a content

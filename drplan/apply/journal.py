@@ -69,6 +69,8 @@ class Journal:
         """Set the journal entry of ``address`` to ``step`` (keeping earlier fields unless overridden) and persist."""
         async with self._lock:
             entry = dict(self.state.journal.get(address) or {})
+            if action == "no-op":  # a no-op finishing an interrupted apply (issue 19) keeps that apply's action
+                action = str(entry.get("action") or "update")
             entry.update({k: v for k, v in fields.items() if v is not None})
             entry.update({"plan_digest": self.plan_digest, "action": action, "step": step, "updated": utcnow()})
             self.state.journal[address] = entry
@@ -78,7 +80,9 @@ class Journal:
     async def restart(self, address: str, action: str, step: str, **fields: Any) -> dict[str, Any]:
         """Like record, but forget every field of the previous attempt (a fresh copy attempt)."""
         async with self._lock:
-            self.state.journal.pop(address, None)
+            previous = self.state.journal.pop(address, None) or {}
+        if action == "no-op":  # as in record: the interrupted apply's action stays
+            action = str(previous.get("action") or "update")
         return await self.record(address, action, step, **fields)
 
     async def finish(self, address: str, record: dict[str, Any] | None) -> None:

@@ -32,7 +32,9 @@ def _render(plan: dict[str, Any], fmt: str, verbose: bool) -> str:
 
 
 def _has_changes(plan: dict[str, Any]) -> bool:
-    return any(change_action(c) is not Action.NO_OP for c in plan["changes"])
+    """Changes, or an apply left unfinished that this plan finishes (never "no changes" then: issue 19)."""
+    return any(change_action(c) is not Action.NO_OP or (c.get("settings") or {}).get("unfinished")
+               for c in plan["changes"])
 
 
 # -- validate -----------------------------------------------------------------------------------------------------
@@ -147,7 +149,8 @@ def apply_cmd(target: str, auto_approve: bool, parallelism: int | None, lock_tim
     if not _has_changes(plan) and plan["applyable"] and not plan["errors"] and not refreshes:
         click.echo("Nothing to apply: " + summary_line(plan))
         return EXIT_OK
-    pending = sum(change_action(c) is not Action.NO_OP for c in plan["changes"])
+    pending = sum(change_action(c) is not Action.NO_OP or bool((c.get("settings") or {}).get("unfinished"))
+                  for c in plan["changes"])
     with make_printer(total=pending, json_events=json_events, quiet=quiet) as printer:
         result = asyncio.run(apply_plan(plan, state_path=state, parallelism=parallelism, lock_timeout=lock_timeout,
                                         emit=printer))

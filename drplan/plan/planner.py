@@ -56,10 +56,7 @@ def build_plan(
     for c in changes:
         entry = state.journal.get(c.address)
         if entry is not None:  # a crash or failure left this address half-way: say what apply will do about it
-            c.warnings.append(f"an earlier apply stopped at step {entry.get('step')!r} ({entry.get('updated', '?')})"
-                              + ("; this apply resumes from the journal" if c.action is not Action.NO_OP
-                                 or c.settings.get("refresh_record") else
-                                 "; drplan check reports it until an apply finishes it"))
+            _resolve_unfinished(c, entry)
 
     if targets or excludes:
         changes = _targeted(changes, targets, excludes, plan_warnings)
@@ -99,6 +96,36 @@ def build_plan(
         "errors": plan_errors,
         "applyable": not plan_errors,
     }
+
+
+def _resolve_unfinished(c: Change, entry: dict[str, Any]) -> None:
+    """The journal holds an unfinished step for this address (an apply was killed or failed half-way). The family
+    planned the change from what the target shows now; this says what apply does about the journal, and makes sure
+    such a change is never "no changes" (issue 19):
+
+    * record it: the copy is on the target (found by its lineage): apply records it and closes the journal entry;
+    * finish it: the target already shows the planned copy (ready, or still being created by the interrupted
+      apply): apply looks at the journaled operation and the target, waits for a copy still running, verifies it
+      and records it (``settings.unfinished``: the executor runs the family's resume for this no-op);
+    * finish it or copy again: the change itself (create / replace / update) resumes from the journal: the family
+      looks at the journaled operation and the target first, and copies again only when nothing was started.
+    A change with errors is not applyable anyway: the warning says what was left."""
+    stopped = f"an earlier apply stopped at step {entry.get('step')!r} ({entry.get('updated', '?')})"
+    if c.errors:
+        c.warnings.append(f"{stopped}; fix the errors and plan again to finish it")
+        return
+    if c.action is Action.NO_OP:
+        c.settings["unfinished"] = {"step": entry.get("step"), "updated": entry.get("updated")}
+    if c.action is Action.NO_OP and c.settings.get("refresh_record"):
+        how = "record it", "the copy is on the target; apply records it and closes the journal entry"
+    elif c.action is Action.NO_OP:
+        how = "finish it", ("the target already shows the planned copy; apply checks the interrupted operation and "
+                            "the target, waits for the copy if it is still being made, and records it")
+    else:
+        how = "finish it or copy again", ("apply looks at the journaled operation and the target first, waits for "
+                                          "a copy still running, and starts again only what was never started")
+    c.warnings.append(f"{stopped}; {how[0]}: {how[1]}")
+    c.reason += f" [unfinished apply: {how[0]}]"
 
 
 def _orphans(ctx: PlanContext, rule: Rule, desired: set[str], allow_delete: bool,

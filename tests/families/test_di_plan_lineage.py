@@ -162,6 +162,8 @@ def test_unfinished_journal_entry_is_shown_by_plan_and_check():
     st.journal[ADDR] = {"step": "copy-requested", "updated": "2026-12-04T10:00:00.000Z", "action": "create"}
     plan = plan_for({"src": inventory("src", model("m1", T0)), "west": inventory("west", tagged(COPY_T))}, st)
     c = change(plan)
-    assert any("stopped at step 'copy-requested'" in w and "records it" not in w for w in c["warnings"])
+    # found by its lineage, unfinished in the journal: the plan records it (and is never "no changes")
+    assert any("stopped at step 'copy-requested'" in w and "record it:" in w for w in c["warnings"])
+    assert c["settings"]["unfinished"]["step"] == "copy-requested" and "[unfinished apply: record it]" in c["reason"]
     findings = find_drift(plan, st.resources, st.journal)
     assert ("unfinished", ADDR) in {(f.kind, f.address) for f in findings}

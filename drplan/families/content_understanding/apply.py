@@ -60,6 +60,9 @@ async def run_cu_copy(ctx: ApplyContext, change: dict[str, Any], entry: dict[str
     src, tgt = _adapters(ctx, change)
     if entry is not None and await _resume(ctx, change, entry):
         return
+    if change_action(change) is Action.NO_OP:  # finishing an unfinished journal entry: never a new copy
+        raise ApplyStepError(f"{tgt.conn.name}/{change['target']['id']} is no longer the copy the plan saw being "
+                             "made (it failed or was changed); run drplan plan again")
     flow = ctx.plan["resources"][change["source"]["resource"]].get("copy_flow", "grant")
     await _copy(ctx, change, src, tgt, flow)
 

@@ -197,6 +197,11 @@ def _analyzer_change(spec: Spec, rule: Rule, asset: Asset, tname: str, tgt_inv: 
     tgt_pre = [{"type": "target_fingerprint", "fingerprint": observed.fingerprint}]
     if observed.fingerprint == asset.fingerprint and observed.status == "ready":
         return change(Action.NO_OP, f"in sync: the analyzer on {tname!r} has the source's definition")
+    if observed.fingerprint == asset.fingerprint and observed.status == "creating" and addr in state.journal:
+        # drplan's own copy, still being made by an apply that was killed (the journal says it copied here): the
+        # plan finishes it (planner._resolve_unfinished) instead of calling it foreign (issue 19).
+        return change(Action.NO_OP, f"being copied: the analyzer on {tname!r} is being created with the source's "
+                      "definition by an interrupted apply")
     diff = diff_lines(observed.detail.get("definition", {}), defn)
     if recorded is None or recorded.get("target_id") != target_id:
         ch = change(Action.NO_OP, f"{tname!r} already has an analyzer {target_id!r} that drplan did not copy", diff=diff)

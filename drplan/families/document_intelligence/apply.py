@@ -42,7 +42,11 @@ SKEW = timedelta(minutes=10)
 
 
 async def apply_change(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
-    """Create or replace one model or classifier copy (a delete is generic: the executor runs it)."""
+    """Create or replace one model or classifier copy (a delete is generic: the executor runs it); or, for a no-op
+    that finishes an unfinished journal entry (the plan says so), resume it without copying anything new."""
+    if change_action(change) is Action.NO_OP:
+        await _finish_unfinished(ctx, change, entry)
+        return
     if change_action(change) is Action.REPLACE and (entry is None or entry["step"] == "deleting"):
         await _delete_old_copy(ctx, change)
         entry = ctx.journal.entry(change["address"])
@@ -51,6 +55,23 @@ async def apply_change(ctx: ApplyContext, change: dict[str, Any], entry: dict[st
             return
         entry = ctx.journal.entry(change["address"])
     await _copy(ctx, change, entry)
+
+
+async def _finish_unfinished(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
+    """The plan found the target in sync while the journal held a step: finish the interrupted copy (poll its
+    operation, or find our copy on the target) and record it; a state record already in sync just closes the entry.
+    Never copies: the plan did not show a copy."""
+    if entry is not None and entry["step"] in ("authorizing", "copy-requested", "copying"):
+        if await _resume_copy(ctx, change, entry):
+            return
+    elif await _target_done(ctx, change):
+        return
+    recorded = ctx.recorded(change["address"])
+    if recorded is None:
+        raise ApplyStepError(f"{change['target']['resource']}/{change['target']['id']} is no longer what the plan "
+                             "saw (the interrupted copy cannot be found); run drplan plan again")
+    await ctx.journal.finish(change["address"], recorded)
+    ctx.step(change, "done", "closed the journal entry of an interrupted apply (the recorded copy is in sync)")
 
 
 async def _delete_old_copy(ctx: ApplyContext, change: dict[str, Any]) -> None:

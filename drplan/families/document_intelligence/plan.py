@@ -30,13 +30,13 @@ def plan_rule(ctx: PlanContext, rule: Rule) -> tuple[list[Change], list[str]]:
         target_id = rule.rename.get(asset.id, asset.id)
         addr = address(rule.name, tname, asset.kind, target_id)
         return _plan_one(rule, addr, asset, target_id, tname, tgt_inv.get(asset.kind, target_id),
-                         ctx.state.resources.get(addr), lineage)
+                         ctx.state.resources.get(addr), lineage, journaled=addr in ctx.state.journal)
 
     return plan_copies(ctx, rule, rule_kinds(rule), one)
 
 
 def _plan_one(rule: Rule, addr: str, asset: Asset, target_id: str, tname: str, observed: Asset | None,
-              recorded: dict[str, Any] | None, lineage: LineageContext) -> Change:
+              recorded: dict[str, Any] | None, lineage: LineageContext, *, journaled: bool = False) -> Change:
     """DI v4 / FR v3 models and classifiers: decide by lineage (services/lineage.py), never by comparing the copy's
     timestamps with the source's. The state decides first; the copy's lineage tags when the state has no record."""
     kind = asset.kind.value
@@ -87,6 +87,16 @@ def _plan_one(rule: Rule, addr: str, asset: Asset, target_id: str, tname: str, o
                       {}, target, preconditions=[src_pre, tgt_pre])
     # No record in this state: the copy's own lineage tags (a lost state, a crash before recording, adopt).
     tags = observed.lineage
+    if tags is None and journaled and lineage.state_id and looks_copied(observed, asset):
+        # No tags (a classifier copy shows none), but this state's journal says an apply was copying here, and the
+        # target kept what a copy keeps of its source: the interrupted apply's own copy (as apply judges it).
+        record = lineage.found_record(rule, addr, asset, target_id, tname, observed,
+                                      made_by=lineage.of(rule, asset))
+        note = (f"not recorded in state: {tname!r}/{target_id} is the copy an interrupted apply of this state was "
+                f"making (the journal says so, and it kept the source's expirationDateTime and docTypes); apply "
+                "records it, copying nothing")
+        return Change(addr, rule.name, kind, Action.NO_OP, f"in sync: {note}", {}, target, warnings=[note],
+                      preconditions=[tgt_pre], settings={"refresh_record": record})
     if tags is None:
         if looks_copied(observed, asset):
             hint = (f"it looks like a copy of {rule.source}/{asset.id} (the same expirationDateTime and docTypes, "
@@ -187,9 +197,11 @@ class LineageContext:
         return Lineage(self.state_id or "", self.source_ref(rule.source), asset.id, asset.fingerprint)
 
     def found_record(self, rule: Rule, addr: str, asset: Asset, target_id: str, tname: str,
-                     observed: Asset) -> dict[str, Any]:
-        """The state record of a copy found by its lineage tags (what apply records for it)."""
-        assert observed.lineage is not None
+                     observed: Asset, *, made_by: Lineage | None = None) -> dict[str, Any]:
+        """The state record of a copy found by its lineage tags (what apply records for it); ``made_by``: the
+        lineage of an untagged copy the journal vouches for."""
+        lineage = made_by or observed.lineage
+        assert lineage is not None
         src, tgt = self.spec.resources[rule.source], self.spec.resources[tname]
         return {
             "rule": rule.name, "kind": asset.kind.value, "source_resource": rule.source, "source_id": asset.id,
@@ -197,6 +209,7 @@ class LineageContext:
             "target_resource_id": tgt.resource_id, "target_id": target_id, "copied_at": observed.created,
             "source_encryption": src.encryption.value, "target_encryption": tgt.encryption.value,
             "encryption_downgrade": src.encryption is Encryption.CUSTOMER_MANAGED
-            and tgt.encryption is Encryption.MICROSOFT_MANAGED, "lineage": observed.lineage.to_dict(),
-            "target_fingerprint": observed.fingerprint, "lineage_tags": True, "adopted": "lineage-tags",
+            and tgt.encryption is Encryption.MICROSOFT_MANAGED, "lineage": lineage.to_dict(),
+            "target_fingerprint": observed.fingerprint, "lineage_tags": made_by is None,
+            "adopted": "lineage-tags" if made_by is None else "journal",
         }

@@ -236,7 +236,7 @@ def _plan_one(rule: Rule, asset: Asset, tname: str, tgt_inv: Inventory, state: S
     if in_sync_by_state(recorded, asset, observed):
         return _sync_or_update(rule, change, observed, pre + [tgt_pre], settings,
                                f"in sync: neither {label} nor {tname}/{tid} changed since drplan imported it "
-                               f"({(recorded or {}).get('copied_at', '?')})")
+                               f"({(recorded or {}).get('copied_at', '?')})", unfinished=addr in state.journal)
     if src_export is None:
         return missing_export("source")
     tgt_export = observed.detail.get("exported")
@@ -246,7 +246,8 @@ def _plan_one(rule: Rule, asset: Asset, tname: str, tgt_inv: Inventory, state: S
         return missing_export("target")
     if content_digest(tgt_export) == digest:
         ch = _sync_or_update(rule, change, observed, pre + [tgt_pre], settings,
-                             f"in sync: the exported assets of {label} and {tname}/{tid} are identical")
+                             f"in sync: the exported assets of {label} and {tname}/{tid} are identical",
+                             unfinished=addr in state.journal)
         if ours and ch.action is Action.NO_OP:
             # A save without edits moved lastModifiedDateTime: apply records the new times (after checking them
             # live), so later plans know the pair is in sync without exporting it again.
@@ -298,7 +299,7 @@ def _train_text(rule: Rule) -> str:
 
 
 def _sync_or_update(rule: Rule, change: Callable[..., Change], observed: Asset, pre: list[dict[str, Any]], settings: dict[str, Any],
-                    in_sync: str) -> Change:
+                    in_sync: str, *, unfinished: bool = False) -> Change:
     steps, why = _training_gap(rule, observed)
     if not steps:
         train = rule.train
@@ -306,7 +307,9 @@ def _sync_or_update(rule: Rule, change: Callable[..., Change], observed: Asset, 
             in_sync += f"; model {train.model_label!r} is current"
             if train.deployment:
                 in_sync += f" and deployed as {train.deployment!r}"
-        return change(Action.NO_OP, in_sync)
+        # Finishing an unfinished journal entry (planner._resolve_unfinished), apply verifies and records the
+        # training and deployment the rule asks for.
+        return change(Action.NO_OP, in_sync, settings=settings if unfinished else {})
     what = "train and deploy" if steps == ["train", "deploy"] else steps[0]
     return change(Action.UPDATE, f"{in_sync}, but {why}; {what} on the target", preconditions=pre, steps=steps,
                   settings=settings)
