@@ -9,8 +9,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from drplan.errors import SpecError
+from drplan.azure.auth import key_problem
+from drplan.errors import SpecError, shorten
 from drplan.families import FAMILIES, family_of
+from drplan.fsutil import MAX_SPEC_BYTES, read_limited
 from drplan.schemas import first_error, json_path, validator
 from drplan.spec.model import (
     API_VERSIONS,
@@ -34,18 +36,23 @@ def load_spec(path: str | os.PathLike[str], *, check_env: bool = True) -> Spec:
     """Load and validate a spec. ``check_env`` also requires every ``key_env`` to be set (plan/apply need keys)."""
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        raw = read_limited(p, MAX_SPEC_BYTES)
     except FileNotFoundError:
         raise SpecError(f"{p}: file not found") from None
     except OSError as exc:
-        raise SpecError(f"{p}: cannot read: {exc.strerror}") from None
+        raise SpecError(f"{shorten(str(p))}: cannot read: {exc.strerror}") from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise SpecError(f"{p}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{p}: invalid TOML: {exc}") from None
-    return build_spec(data, path=p, digest="sha256:" + hashlib.sha256(raw).hexdigest(), check_env=check_env)
+        raise SpecError(f"{p}: invalid TOML: {shorten(str(exc))}") from None
+    except RecursionError:
+        raise SpecError(f"{p}: invalid TOML: arrays or tables nested too deeply to be a DR spec") from None
+    try:
+        return build_spec(data, path=p, digest="sha256:" + hashlib.sha256(raw).hexdigest(), check_env=check_env)
+    except RecursionError:
+        raise SpecError(f"{p}: a value is nested too deeply to be part of a DR spec") from None
 
 
 def _schema_errors(name: str, data: dict[str, Any]) -> list[str]:
@@ -53,19 +60,19 @@ def _schema_errors(name: str, data: dict[str, Any]) -> list[str]:
         return []
     out = []
     for err in sorted(validator("drspec.schema.json").iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
-        where = json_path(err.absolute_path)
+        where = shorten(json_path(err.absolute_path))
         if err.validator == "additionalProperties":
             extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
             allowed = ", ".join(sorted(err.schema.get("properties", {})))
-            msg = f"unknown key(s) {', '.join(map(repr, extra))}; allowed: {allowed}"
+            msg = f"unknown key(s) {shorten(', '.join(map(repr, extra)))}; allowed: {allowed}"
         elif err.validator == "required":
             msg = err.message.replace(" is a required property", " is required")
         elif err.validator == "enum":
-            msg = f"{err.instance!r} is not one of: {', '.join(map(str, err.validator_value))}"
+            msg = f"{shorten(repr(err.instance))} is not one of: {', '.join(map(str, err.validator_value))}"
         elif err.validator == "pattern":
-            msg = f"{err.instance!r} does not match the expected form {err.validator_value}"
-        else:
-            msg = err.message
+            msg = f"{shorten(repr(err.instance))} does not match the expected form {err.validator_value}"
+        else:  # jsonschema quotes the whole value: a 10 MB string is shown as its first 200 characters
+            msg = err.message.replace(repr(err.instance), shorten(repr(err.instance)))
         out.append(f"{name}: {where}: {msg}")
     return out
 
@@ -130,10 +137,14 @@ def _resource(where: str, rname: str, r: dict[str, Any], errors: list[str], chec
                       "\"entra\" to use an Entra ID token")
     elif auth == "entra" and r.get("key_env"):
         errors.append(f"{where}.key_env: auth = \"entra\" uses an Entra ID token, not a key; remove key_env")
-    elif auth == "key" and check_env and not os.environ.get(r["key_env"]):
+    elif auth == "key" and check_env and not os.environ.get(r["key_env"], "").strip():
         errors.append(
             f"{where}.key_env: environment variable {r['key_env']} is not set; export the resource key in it"
         )
+    elif auth == "key" and check_env and (problem := key_problem(os.environ[r["key_env"]])):
+        errors.append(f"{where}.key_env: the key in environment variable {r['key_env']} {problem}")
+    if isinstance(r.get("endpoint"), str) and (problem := endpoint_problem(r["endpoint"])):
+        errors.append(f"{where}.endpoint: {shorten(r['endpoint'])} {problem}")
     res = Resource(
         name=rname,
         family=family,
@@ -259,3 +270,39 @@ def _state_config(st: dict[str, Any], *, path: Path, errors: list[str], check_en
         account_key_env=st.get("account_key_env"),
         lease_seconds=st.get("lease_seconds", 60),
     )
+
+
+#: Hosts an endpoint may reach over plain http: this machine only (the bundled emulator). A key sent over http to any
+#: other host crosses the network in clear text.
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+def endpoint_problem(endpoint: str) -> str | None:
+    """Why ``endpoint`` cannot be a resource's endpoint (None: it can): whitespace or a control character anywhere (an
+    endpoint pasted with its newline), not an absolute https URL, or http to anything but this machine, a query, a
+    fragment or user info."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in endpoint):
+        return ("holds whitespace or a control character (a newline or space copied with it?); write the URL "
+                "alone, e.g. https://NAME.cognitiveservices.azure.com")
+    try:
+        parts = urlsplit(endpoint)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        return "is not a valid URL (a malformed host or port); e.g. https://NAME.cognitiveservices.azure.com"
+    if parts.scheme not in ("https", "http") or not host:
+        return "is not an https:// URL with a host; e.g. https://NAME.cognitiveservices.azure.com"
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        return "must not hold a query, a fragment or user info; write the resource's base URL only"
+    if parts.scheme == "http":
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host.lower() in _LOOPBACK_NAMES
+        if not loopback:
+            return ("is http://, which would send the key in clear text; use https:// (plain http is accepted only "
+                    "for this machine, e.g. the emulator at http://127.0.0.1:PORT)")
+    return None

@@ -592,7 +592,7 @@ def test_gateway_answers_and_unknown_v2_routes(http, emu):
     cases = [
         http.get(f"{base}/v2.2/custom/models", params={"op": "full"}, headers=key),
         http.get(f"{base}/v2.1-preview.3/custom/models", params={"op": "full"}, headers=key),
-        http.post(f"{base}/v2.1/custom/models/{INVOICE}/analyze", headers=key),  # not emulated
+        http.post(f"{base}/v2.1/custom/models/{INVOICE}/analyzeLayout", headers=key),  # no such route
         http.post(f"{base}/v2.1/custom/models", json={}, headers=key),  # training: not emulated
         http.put(f"{base}/v2.1/custom/models/{INVOICE}", headers=key),
         http.get(f"{base}/v2.1/custom/models/copyAuthorization", headers=key),  # a GET of model "copyAuthorization"
