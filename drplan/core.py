@@ -17,6 +17,7 @@ from drplan.apply.executor import ApplyResult, Executor
 from drplan.azure.client import AzureClient
 from drplan.errors import StateError
 from drplan.families import family_of, family_of_kind
+from drplan.plan.model import Plan
 from drplan.plan.planfile import seal
 from drplan.plan.planner import build_plan
 from drplan.refresh import connections, refresh
@@ -62,7 +63,7 @@ async def make_plan(
     targets: tuple[str, ...] = (),
     excludes: tuple[str, ...] = (),
     emit: Callable[[dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
+) -> Plan:
     """Refresh every resource the spec names (concurrently, list APIs) and return the sealed plan."""
     manager = state_manager(spec.state)
     state = manager.load()
@@ -99,13 +100,12 @@ async def make_plan(
         targets=tuple(targets),
         excludes=tuple(excludes),
     )
-    plan["state"] = {**_plan_state_block(spec.state), **{k: v for k, v in plan["state"].items()
-                                                         if k in ("lineage", "serial", "recover_lineage")}}
+    plan.state.location = _plan_state_block(spec.state)
     return seal(plan)
 
 
 async def apply_plan(
-    plan: dict[str, Any],
+    plan: Plan,
     *,
     state_path: str | Path | None = None,
     parallelism: int | None = None,
@@ -115,11 +115,11 @@ async def apply_plan(
     poll_interval: float = 1.0,
 ) -> ApplyResult:
     # The state the plan was made from (local file or blob); --state FILE points apply at a local file instead.
-    manager = state_manager(state_path or plan["state"])
+    manager = state_manager(state_path or plan.state.location)
     # Read again under the lock (work is checked again after taking it); the lock is released however this ends.
     with manager.locked("apply", timeout=lock_timeout):
-        per_endpoint = plan["options"].get("per_endpoint_parallelism", 8)
-        async with _client(transport, per_endpoint, [r["endpoint"] for r in plan["resources"].values()]) as client:
+        per_endpoint = plan.options.per_endpoint_parallelism or 8
+        async with _client(transport, per_endpoint, [r["endpoint"] for r in plan.resources.values()]) as client:
             executor = Executor(plan, manager, client, parallelism=parallelism, emit=emit,
                                 poll_interval=poll_interval)
             return await executor.run()
@@ -143,35 +143,35 @@ async def adopt(
     manager = state_manager(spec.state)
     with manager.locked("adopt", timeout=lock_timeout) as state:
         plan = await make_plan(spec, transport=transport, targets=(address,))
-        if not manager.exists and plan["state"].get("recover_lineage"):
-            state.lineage = plan["state"]["recover_lineage"]  # a lost state: its copies name it (plan.context)
-        change = next((c for c in plan["changes"] if c["address"] == address), None)
+        if not manager.exists and plan.state.recover_lineage:
+            state.lineage = plan.state.recover_lineage  # a lost state: its copies name it (plan.context)
+        change = plan.change(address)
         if change is None:
             raise StateError(
                 f"{address}: the spec {spec.path} does not plan this address (addresses are "
                 "<rule>/<target-resource>/<kind>/<target-id>, see drplan plan -v); nothing was recorded"
             )
-        src, tgt = change["source"], change["target"]
-        if not tgt.get("exists"):
-            raise StateError(f"{address}: there is no {change['kind']} {tgt['resource']}/{tgt['id']} to adopt; "
+        src, tgt = change.source, change.target
+        if not tgt.exists:
+            raise StateError(f"{address}: there is no {change.kind.value} {tgt.resource}/{tgt.id} to adopt; "
                              "drplan plan would create it")
         if address in state.journal:
             raise StateError(f"{address}: an apply is in the middle of this copy (journal step "
                              f"{state.journal[address]['step']}); run that apply again to finish it instead")
         recorded = state.resources.get(address)
-        if recorded is not None and recorded.get("target_id") == tgt["id"] \
-                and recorded.get("source_fingerprint") == src["fingerprint"]:
+        if recorded is not None and recorded.get("target_id") == tgt.id \
+                and recorded.get("source_fingerprint") == src.fingerprint:
             return recorded, False
         if recorded is not None:
             raise StateError(f"{address}: already recorded in state with another copy (source fingerprint "
                              f"{recorded.get('source_fingerprint')}); drplan state rm it first if you mean to replace "
                              "that record")
-        names = (src["resource"], tgt["resource"])
+        names = (src.resource, tgt.resource)
         conns = connections({n: spec.resources[n].public() for n in names}, where=str(spec.path))
         async with _client(transport, spec.per_endpoint_parallelism, [c.endpoint for c in conns.values()]) as client:
-            evidence, extra = await family_of_kind(change["kind"]).adopt_evidence(
+            evidence, extra = await family_of_kind(change.kind).adopt_evidence(
                 client, conns, spec, change, state, assert_copy=assert_copy)
-        record = {**copy_record(change, plan["resources"], state.lineage), "adopted": evidence, **extra}
+        record = {**copy_record(change, plan.resources, state.lineage), "adopted": evidence, **extra}
         state.resources[address] = record
         manager.persist()
         return record, True

@@ -39,6 +39,7 @@ from drplan.azure.client import AzureClient
 from drplan.core import apply_plan, make_plan, state_manager
 from drplan.emulator.app import EmulatorApp
 from drplan.emulator.config import parse_config
+from drplan.plan.model import Plan
 from drplan.spec.load import load_spec
 
 if sys.version_info >= (3, 11):
@@ -199,24 +200,24 @@ class Env:
         return seen
 
     # -- drplan ------------------------------------------------------------------------------------------------------
-    def plan(self, **kw: Any) -> dict[str, Any]:
+    def plan(self, **kw: Any) -> Plan:
         """``drplan plan`` in process: the real loader and planner (``drplan.core.make_plan``), sealed."""
         return asyncio.run(make_plan(load_spec(self.spec_path), transport=self.transport, **kw))
 
-    def apply(self, plan: dict[str, Any], **kw: Any) -> ApplyResult:
+    def apply(self, plan: Plan, **kw: Any) -> ApplyResult:
         """``drplan apply PLAN`` in process through ``drplan.core.apply_plan`` (real sleeps, none needed when the
         emulator's operations take no time)."""
         kw.setdefault("poll_interval", POLL)
         return asyncio.run(apply_plan(plan, transport=self.transport, **kw))
 
-    def execute(self, plan: dict[str, Any], *, crash_at: str | None = None, parallelism: int | None = 1,
+    def execute(self, plan: Plan, *, crash_at: str | None = None, parallelism: int | None = 1,
                 events: list[dict[str, Any]] | None = None,
                 setup: Callable[[Executor], None] | None = None) -> ApplyResult:
         """Like :meth:`apply`, driving :class:`Executor` directly: a crash point raises :class:`Killed`, the
         client's sleeps move the emulator's clock, and ``events`` collects what the executor emits."""
 
         async def go() -> ApplyResult:
-            manager = state_manager(plan["state"])
+            manager = state_manager(plan.state.location)
             with manager.locked("apply"):
                 async with AzureClient(transport=self.transport, tls=False, sleep=self._sleep) as client:
                     ex = Executor(plan, manager, client, parallelism=parallelism, poll_interval=POLL,

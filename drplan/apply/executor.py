@@ -18,7 +18,7 @@ from drplan.azure.client import AzureClient
 from drplan.errors import ApplyError, DrplanError, NotApplyableError, StalePlanError
 from drplan.families import adapter_for, family_of_kind
 from drplan.families.base import Connection, Inventory
-from drplan.plan.model import Action, change_action
+from drplan.plan.model import Action, Change, Plan
 from drplan.refresh import connections, refresh
 from drplan.spec.model import AssetKind
 from drplan.state.manager import StateManager
@@ -36,7 +36,7 @@ class ApplyResult:
 class Executor:
     def __init__(
         self,
-        plan: dict[str, Any],
+        plan: Plan,
         manager: StateManager,
         client: AzureClient,
         *,
@@ -47,7 +47,7 @@ class Executor:
         self.plan = plan
         self.manager = manager
         self.client = client
-        self.parallelism = parallelism or plan["options"].get("parallelism", 10)
+        self.parallelism = parallelism or plan.options.parallelism or 10
         self.emit = emit or (lambda event: None)
         self.poll_interval = poll_interval
         self.crash = CrashPoints()
@@ -58,14 +58,16 @@ class Executor:
     # -- the whole apply -----------------------------------------------------------------------------------------
     async def run(self) -> ApplyResult:
         plan = self.plan
-        if not plan["applyable"] or plan["errors"]:  # errors win whatever "applyable" says (issue 19)
+        if not plan.applyable or plan.errors:  # errors win whatever "applyable" says (issue 19)
             raise NotApplyableError(
                 "the plan has errors and cannot be applied:\n"
-                + ("\n".join(f"  - {e}" for e in plan["errors"]) or "  - (applyable is false)")
+                + ("\n".join(f"  - {e}" for e in plan.errors) or "  - (applyable is false)")
             )
         state = self.manager.state
         assert state is not None
-        digest = plan["digest"]
+        digest = plan.digest
+        if digest is None:
+            raise NotApplyableError("the plan is not sealed (it has no digest); run drplan plan again")
         rec = state.apply_record(digest)
         if rec is not None and rec["status"] == "complete":
             return ApplyResult(already_applied=True)
@@ -73,34 +75,34 @@ class Executor:
 
         # A no-op that finishes an unfinished journal entry (planner._resolve_unfinished) runs its family's resume,
         # unless it only records a copy found on the target (refresh_record, below).
-        pending = [c for c in plan["changes"] if change_action(c) is not Action.NO_OP
-                   or ((c.get("settings") or {}).get("unfinished") and not c["settings"].get("refresh_record"))]
+        pending = [c for c in plan.changes if c.action is not Action.NO_OP
+                   or (c.settings.get("unfinished") and not c.settings.get("refresh_record"))]
         done = set(rec.get("done", [])) if rec else set()
-        pending = [c for c in pending if c["address"] not in done]
+        pending = [c for c in pending if c.address not in done]
         # No-ops that carry a state refresh (a Language pair whose lastModifiedDateTime moved without a content
         # change): checked live like changes, then recorded, so later plans need not export the pair again.
         # A no-op may also carry a whole record: a DI / FR v3 copy found by its lineage tags that the state lacks.
-        refreshes = [c for c in plan["changes"] if change_action(c) is Action.NO_OP and rec is None
-                     and (c.get("settings") or {}).get("refresh_record")
-                     and (c["address"] in state.resources or "rule" in c["settings"]["refresh_record"])]
-        conns = connections(plan["resources"], where="plan")
+        refreshes = [c for c in plan.changes if c.action is Action.NO_OP and rec is None
+                     and c.settings.get("refresh_record")
+                     and (c.address in state.resources or "rule" in c.settings["refresh_record"])]
+        conns = connections(plan.resources, where="plan")
         self.adapters = {name: adapter_for(self.client, conn) for name, conn in conns.items()}
         if pending or refreshes:
             await self._check_preconditions(pending + refreshes, conns)
         for c in refreshes:
-            known = c["address"] in state.resources
-            state.resources.setdefault(c["address"], {}).update(c["settings"]["refresh_record"])
+            known = c.address in state.resources
+            state.resources.setdefault(c.address, {}).update(c.settings["refresh_record"])
             # A copy found by its lineage after a crash between copy and record: its journal entry is finished too.
-            state.journal.pop(c["address"], None)
-            self.emit({"type": "step", "address": c["address"], "step": "refreshed", "level": "info",
+            state.journal.pop(c.address, None)
+            self.emit({"type": "step", "address": c.address, "step": "refreshed", "level": "info",
                        "message": "recorded the current lastModifiedDateTime of both projects (content unchanged)"
                        if known else "recorded in state: the copy was found by its lineage tags (nothing copied)"})
 
-        if plan["state"]["lineage"] is None and plan["state"].get("recover_lineage") and not self.manager.exists:
+        if plan.state.lineage is None and plan.state.recover_lineage and not self.manager.exists:
             # A lost state: the copies the plan found carry one lineage id; the new state takes it (planner.py).
-            state.lineage = plan["state"]["recover_lineage"]
+            state.lineage = plan.state.recover_lineage
         if rec is None:
-            state.applies.append({"plan_digest": digest, "base_serial": plan["state"]["serial"],
+            state.applies.append({"plan_digest": digest, "base_serial": plan.state.serial,
                                   "status": "in-progress", "started": utcnow(), "done": []})
         else:
             rec["status"] = "in-progress"
@@ -109,16 +111,16 @@ class Executor:
         self.ctx = ApplyContext(plan=plan, state=state, journal=self.journal, adapters=self.adapters, emit=self.emit,
                                 poll_interval=self.poll_interval, crash=self.crash)
 
-        result = ApplyResult(skipped=sorted(done), refreshed=[c["address"] for c in refreshes])
+        result = ApplyResult(skipped=sorted(done), refreshed=[c.address for c in refreshes])
         sem = asyncio.Semaphore(self.parallelism)
         # depends_on: a change starts when the changes it depends on (those still pending in this apply) are done;
         # if one of them failed, it is not attempted. Waiting happens outside the semaphore, so it cannot deadlock.
-        finished = {c["address"]: asyncio.Event() for c in pending}
+        finished = {c.address: asyncio.Event() for c in pending}
 
-        async def guarded(change: dict[str, Any]) -> None:
-            addr = change["address"]
+        async def guarded(change: Change) -> None:
+            addr = change.address
             try:
-                for dep in change.get("depends_on", []):
+                for dep in change.depends_on:
                     if dep in finished:
                         await finished[dep].wait()
                     # Not done: failed, or ended by an unexpected error (not in result.failed, yet it must not release
@@ -152,14 +154,14 @@ class Executor:
         return result
 
     def _check_state_matches(self, rec: dict[str, Any] | None) -> None:
-        plan_state = self.plan["state"]
+        plan_state = self.plan.state
         state = self.manager.state
         assert state is not None
         if rec is not None:
-            if rec["base_serial"] != plan_state["serial"]:  # pragma: no cover - digest ties them together
+            if rec["base_serial"] != plan_state.serial:  # pragma: no cover - digest ties them together
                 raise StalePlanError("the state's record of this plan does not match it; run drplan plan again")
             return  # resuming this plan's own interrupted apply: serial moved on through our own journal writes
-        if plan_state["lineage"] is None:
+        if plan_state.lineage is None:
             if self.manager.exists:
                 raise StalePlanError(
                     f"the plan was made when there was no state, but {self.manager.backend.describe()} now exists "
@@ -168,37 +170,36 @@ class Executor:
             return
         if not self.manager.exists:
             raise StalePlanError(
-                f"the plan was made from state lineage {plan_state['lineage']} serial {plan_state['serial']}, but "
+                f"the plan was made from state lineage {plan_state.lineage} serial {plan_state.serial}, but "
                 f"{self.manager.backend.describe()} does not exist; restore the state or run drplan plan again"
             )
-        if state.lineage != plan_state["lineage"]:
+        if state.lineage != plan_state.lineage:
             raise StalePlanError(
-                f"the plan was made from state lineage {plan_state['lineage']}, but the state is lineage "
+                f"the plan was made from state lineage {plan_state.lineage}, but the state is lineage "
                 f"{state.lineage} (a different state file); run drplan plan again"
             )
-        if state.serial != plan_state["serial"]:
+        if state.serial != plan_state.serial:
             raise StalePlanError(
-                f"the plan was made from state serial {plan_state['serial']}; the state is now serial {state.serial} "
+                f"the plan was made from state serial {plan_state.serial}; the state is now serial {state.serial} "
                 "(another apply ran since); run drplan plan again"
             )
 
-    async def _check_preconditions(self, pending: list[dict[str, Any]], conns: dict[str, Connection]) -> None:
+    async def _check_preconditions(self, pending: list[Change], conns: dict[str, Connection]) -> None:
         """Re-read the live resources and refuse the plan if what it assumed no longer holds (say which)."""
         assert self.manager.state is not None
         journal = self.manager.state.journal
-        fresh = [c for c in pending if c["address"] not in journal]
+        fresh = [c for c in pending if c.address not in journal]
         if not fresh:
             return
         needs: dict[str, set[AssetKind]] = {}
         for c in fresh:
-            kind = AssetKind(c["kind"])
-            needs.setdefault(c["target"]["resource"], set()).add(kind)
-            if change_action(c) is not Action.DELETE:
-                needs.setdefault(c["source"]["resource"], set()).add(kind)
+            needs.setdefault(c.target.resource, set()).add(c.kind)
+            if c.action is not Action.DELETE:
+                needs.setdefault(c.source.resource, set()).add(c.kind)
         inventories = await refresh(self.client, conns, needs)
         problems: list[str] = []
         for c in fresh:
-            problems.extend(f"{c['address']}: {p}" for p in _violations(c, inventories))
+            problems.extend(f"{c.address}: {p}" for p in _violations(c, inventories))
         if problems:
             raise StalePlanError(
                 "the plan no longer matches the live resources; run drplan plan again:\n"
@@ -206,28 +207,28 @@ class Executor:
             )
 
     # -- one change -------------------------------------------------------------------------------------------
-    async def _run_change(self, change: dict[str, Any]) -> None:
+    async def _run_change(self, change: Change) -> None:
         assert self.journal is not None and self.ctx is not None
-        if change_action(change) is Action.DELETE:
+        if change.action is Action.DELETE:
             await self._delete(change)
             return
-        await family_of_kind(change["kind"]).apply_change(self.ctx, change, self.journal.entry(change["address"]))
+        await family_of_kind(change.kind).apply_change(self.ctx, change, self.journal.entry(change.address))
 
-    async def _delete(self, change: dict[str, Any]) -> None:
+    async def _delete(self, change: Change) -> None:
         assert self.journal is not None and self.ctx is not None
-        tgt = self.adapters[change["target"]["resource"]]
-        await self.journal.record(change["address"], "delete", "deleting", target_id=change["target"]["id"])
-        self.ctx.step(change, "deleting", f"deleting {change['target']['id']} on {tgt.conn.name}")
-        await tgt.delete(AssetKind(change["kind"]), change["target"]["id"])
+        tgt = self.adapters[change.target.resource]
+        await self.journal.record(change.address, "delete", "deleting", target_id=change.target.id)
+        self.ctx.step(change, "deleting", f"deleting {change.target.id} on {tgt.conn.name}")
+        await tgt.delete(change.kind, change.target.id)
         self.ctx.crash("after-delete")
-        await self.journal.finish(change["address"], None)
+        await self.journal.finish(change.address, None)
 
 
 
-def _violations(change: dict[str, Any], inventories: dict[str, Inventory]) -> list[str]:
-    kind = AssetKind(change["kind"])
+def _violations(change: Change, inventories: dict[str, Inventory]) -> list[str]:
+    kind, target = change.kind, change.target
     out = []
-    for pre in change["preconditions"]:
+    for pre in change.preconditions:
         if pre["type"] == "source_fingerprint":
             asset = inventories[pre["resource"]].get(kind, pre["id"])
             if asset is None:
@@ -236,9 +237,9 @@ def _violations(change: dict[str, Any], inventories: dict[str, Inventory]) -> li
                 out.append(f"the source {pre['resource']}/{pre['id']} changed since the plan "
                            f"({pre['fingerprint']} -> {asset.fingerprint})")
         elif pre["type"] == "target_absent":
-            asset = inventories[change["target"]["resource"]].get(kind, change["target"]["id"])
+            asset = inventories[target.resource].get(kind, target.id)
             if asset is not None:
-                out.append(f"{change['target']['resource']}/{change['target']['id']} now exists on the target "
+                out.append(f"{target.resource}/{target.id} now exists on the target "
                            f"({asset.fingerprint}); the plan expected it absent")
         elif pre["type"] == "target_defaults":
             now_defaults = inventories[pre["resource"]].defaults or {}
@@ -247,9 +248,9 @@ def _violations(change: dict[str, Any], inventories: dict[str, Inventory]) -> li
                     out.append(f"{pre['resource']} /defaults {model} is now {now_defaults.get(model) or '(unset)'}; "
                                f"the plan expected {deployment or '(unset)'}")
         elif pre["type"] == "target_fingerprint":
-            asset = inventories[change["target"]["resource"]].get(kind, change["target"]["id"])
+            asset = inventories[target.resource].get(kind, target.id)
             now = asset.fingerprint if asset else "absent"
             if now != pre["fingerprint"]:
-                out.append(f"{change['target']['resource']}/{change['target']['id']} changed on the target since "
+                out.append(f"{target.resource}/{target.id} changed on the target since "
                            f"the plan ({pre['fingerprint']} -> {now})")
     return out

@@ -6,13 +6,12 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from drplan.cli.app import cli, run_command
 from drplan.errors import EXIT_CHANGES, EXIT_OK, PlanFileError
-from drplan.plan.model import Action, change_action
+from drplan.plan.model import Action, Plan
 from drplan.plan.planfile import load_plan, save_plan
 from drplan.render.human import render_plan, summary_line
 from drplan.render.jsonout import render_plan_json
@@ -23,7 +22,7 @@ from drplan.spec.load import load_spec
 FORMATS = click.Choice(["human", "json", "markdown"])
 
 
-def _render(plan: dict[str, Any], fmt: str, verbose: bool) -> str:
+def _render(plan: Plan, fmt: str, verbose: bool) -> str:
     if fmt == "json":
         return render_plan_json(plan)
     if fmt == "markdown":
@@ -31,10 +30,10 @@ def _render(plan: dict[str, Any], fmt: str, verbose: bool) -> str:
     return render_plan(plan, verbose=verbose)
 
 
-def _has_changes(plan: dict[str, Any]) -> bool:
+def _has_changes(plan: Plan) -> bool:
     """Changes, or an apply left unfinished that this plan finishes (never "no changes" then: issue 19)."""
-    return any(change_action(c) is not Action.NO_OP or (c.get("settings") or {}).get("unfinished")
-               for c in plan["changes"])
+    return any(c.action is not Action.NO_OP or c.settings.get("unfinished")
+               for c in plan.changes)
 
 
 # -- validate -----------------------------------------------------------------------------------------------------
@@ -65,13 +64,13 @@ def plan_cmd(spec_path: str, out: str | None, detailed_exitcode: bool, allow_del
         save_plan(plan, out)
     click.echo(_render(plan, fmt, verbose), nl=False)
     if fmt == "human" and out:
-        click.echo(f"\nSaved the plan to {out} (digest {plan['digest']}).")
-        if plan["applyable"] and _has_changes(plan):
+        click.echo(f"\nSaved the plan to {out} (digest {plan.digest}).")
+        if plan.applyable and _has_changes(plan):
             click.echo(f"Review it, then apply exactly this plan with: drplan apply {out}")
     if emit:
-        emit({"type": "plan_summary", "message": summary_line(plan), "summary": plan["summary"],
-              "applyable": plan["applyable"], "digest": plan["digest"], "level": "info" if plan["applyable"] else "error"})
-    if not plan["applyable"]:
+        emit({"type": "plan_summary", "message": summary_line(plan), "summary": plan.summary,
+              "applyable": plan.applyable, "digest": plan.digest, "level": "info" if plan.applyable else "error"})
+    if not plan.applyable:
         return 1
     if detailed_exitcode and _has_changes(plan):
         return EXIT_CHANGES
@@ -105,7 +104,7 @@ def plan(spec: str, out: str | None, detailed_exitcode: bool, allow_delete: bool
 def show_cmd(plan_path: str, fmt: str, verbose: bool) -> int:
     plan = load_plan(plan_path)
     if fmt == "human":
-        click.echo(f"Plan {plan_path}: made {plan['created_at']} from {plan['spec']['path']}, digest {plan['digest']}")
+        click.echo(f"Plan {plan_path}: made {plan.created_at} from {plan.spec.path}, digest {plan.digest}")
     click.echo(_render(plan, fmt, verbose), nl=False)
     return EXIT_OK
 
@@ -138,19 +137,19 @@ def apply_cmd(target: str, auto_approve: bool, parallelism: int | None, lock_tim
             click.echo(render_plan(plan), nl=False)
     else:
         plan = load_plan(target)
-        recorded = (tuple(plan["options"].get("target", [])), tuple(plan["options"].get("exclude", [])))
+        recorded = (tuple(plan.options.target or []), tuple(plan.options.exclude or []))
         if (targets or excludes) and (tuple(targets), tuple(excludes)) != recorded:
             raise PlanFileError(
                 f"{target}: --target/--exclude are fixed when the plan is made (this plan: --target "
                 f"{' '.join(recorded[0]) or '(all)'}, --exclude {' '.join(recorded[1]) or '(none)'}); apply cannot "
                 "widen or change them: run drplan plan again with the targeting you want"
             )
-    refreshes = sum(bool((c.get("settings") or {}).get("refresh_record")) for c in plan["changes"])
-    if not _has_changes(plan) and plan["applyable"] and not plan["errors"] and not refreshes:
+    refreshes = sum(bool(c.settings.get("refresh_record")) for c in plan.changes)
+    if not _has_changes(plan) and plan.applyable and not plan.errors and not refreshes:
         click.echo("Nothing to apply: " + summary_line(plan))
         return EXIT_OK
-    pending = sum(change_action(c) is not Action.NO_OP or bool((c.get("settings") or {}).get("unfinished"))
-                  for c in plan["changes"])
+    pending = sum(c.action is not Action.NO_OP or bool(c.settings.get("unfinished"))
+                  for c in plan.changes)
     with make_printer(total=pending, json_events=json_events, quiet=quiet) as printer:
         result = asyncio.run(apply_plan(plan, state_path=state, parallelism=parallelism, lock_timeout=lock_timeout,
                                         emit=printer))
@@ -196,13 +195,13 @@ def check_cmd(spec_path: str, fmt: str) -> int:
     findings = find_drift(plan, state.resources, state.journal)
     if fmt == "json":
         click.echo(json.dumps({"in_sync": not findings, "findings": [f.to_dict() for f in findings],
-                               "summary": plan["summary"]}, indent=2, sort_keys=True))
+                               "summary": plan.summary}, indent=2, sort_keys=True))
     elif findings:
         click.echo(f"Drift: {len(findings)} finding(s).")
         for f in findings:
             click.echo(f"  {f.kind:<18} {f.address}: {f.message}")
     else:
-        click.echo(f"In sync: {plan['summary']['no-op']} cop{'y' if plan['summary']['no-op'] == 1 else 'ies'} match "
+        click.echo(f"In sync: {plan.summary['no-op']} cop{'y' if plan.summary['no-op'] == 1 else 'ies'} match "
                    "the spec.")
     return EXIT_CHANGES if findings else EXIT_OK
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from drplan.azure.lro import OpStatus
     from drplan.families.inference import Sample
     from drplan.plan.context import PlanContext
-    from drplan.plan.model import Change
+    from drplan.plan.model import Change, Target
 
 
 @dataclass(frozen=True)
@@ -240,7 +240,7 @@ class Family(Protocol):
         ...
 
     def orphan(self, ctx: PlanContext, rule: Rule, addr: str, rec: Mapping[str, Any],
-               target: dict[str, Any]) -> Change | None:
+               target: Target) -> Change | None:
         """A change for a state record the rule no longer plans; None: the generic prune/keep handling."""
         ...
 
@@ -250,12 +250,12 @@ class Family(Protocol):
         """Plan-time reads beyond the list APIs, into ``Asset.detail`` (Language exports); most families: none."""
         ...
 
-    async def apply_change(self, ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
+    async def apply_change(self, ctx: ApplyContext, change: Change, entry: dict[str, Any] | None) -> None:
         """Run one create / replace / update change (deletes are generic), journaled through ``ctx``."""
         ...
 
     async def adopt_evidence(self, client: AzureClient, conns: Mapping[str, Connection], spec: Spec,
-                             change: Mapping[str, Any], state: State, *,
+                             change: Change, state: State, *,
                              assert_copy: bool) -> tuple[str | bool, dict[str, Any]]:
         """Why an existing target asset may be recorded as a copy of the planned source version (recorded as
         ``adopted``) and what the record adds; raises StateError naming what was compared when nothing matches."""
@@ -297,7 +297,7 @@ class BaseFamily:
         return []
 
     def orphan(self, ctx: PlanContext, rule: Rule, addr: str, rec: Mapping[str, Any],
-               target: dict[str, Any]) -> Change | None:
+               target: Target) -> Change | None:
         return None
 
     async def prepare_plan(self, client: AzureClient, conns: Mapping[str, Connection], spec: Spec,
@@ -306,13 +306,13 @@ class BaseFamily:
         return None
 
     async def adopt_evidence(self, client: AzureClient, conns: Mapping[str, Connection], spec: Spec,
-                             change: Mapping[str, Any], state: State, *,
+                             change: Change, state: State, *,
                              assert_copy: bool) -> tuple[str | bool, dict[str, Any]]:
         """The default: the target's fingerprint equals the planned source's (content-addressed families)."""
-        src, tgt = change["source"], change["target"]
-        if tgt.get("fingerprint") != src["fingerprint"]:
+        src, tgt = change.source, change.target
+        if tgt.fingerprint != src.fingerprint:
             raise StateError(
-                f"{change['address']}: {tgt['resource']}/{tgt['id']} is not a copy of {src['resource']}/{src['id']} "
-                f"as it is now (target {tgt.get('fingerprint')}, source {src['fingerprint']}); refusing to adopt it: "
+                f"{change.address}: {tgt.resource}/{tgt.id} is not a copy of {src.resource}/{src.id} "
+                f"as it is now (target {tgt.fingerprint}, source {src.fingerprint}); refusing to adopt it: "
                 "delete it on the target and let drplan copy it, or map the source elsewhere with rename")
         return True, {}

@@ -5,16 +5,16 @@ from a customer-managed-key resource to one without needs ``x-ms-forms-copy-degr
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from drplan.families.base import Asset, Inventory
 from drplan.plan.addresses import matches
 from drplan.plan.context import PlanContext
-from drplan.plan.model import Action, Change
+from drplan.plan.model import Action, Change, Source
 from drplan.spec.model import AssetKind, Encryption, Rule, Spec
 
-#: plan_one(rule, asset, target resource name, target inventory) -> the change of that asset on that target
-PlanOne = Callable[[Rule, Asset, str, Inventory], Change]
+#: plan_one(rule, asset, its source block, target resource name, target inventory) -> the change of that asset on
+#: that target
+PlanOne = Callable[[Rule, Asset, Source, str, Inventory], Change]
 
 
 def selected(rule: Rule, asset: Asset) -> bool:
@@ -23,21 +23,15 @@ def selected(rule: Rule, asset: Asset) -> bool:
     return matches([asset.id] + ([asset.name] if asset.name else []), patterns, rule.exclude)
 
 
-def source_block(spec: Spec, rule: Rule, asset: Asset) -> dict[str, Any]:
-    block = {
-        "resource": rule.source,
-        "id": asset.id,
-        "fingerprint": asset.fingerprint,
-        "created": asset.created,
-        "description": asset.description,
-        "tags": dict(sorted(asset.tags.items())),
-    }
+def source_block(spec: Spec, rule: Rule, asset: Asset) -> Source:
+    block = Source(rule.source, asset.id, asset.fingerprint, asset.created, asset.description,
+                   dict(sorted(asset.tags.items())))
     # What a copy keeps from its source (contracts §2.4): apply recognises its own untagged copy by them (a classifier
     # copy shows no tags: DocumentClassifierDetails has none).
     if asset.expires:
-        block["expires"] = asset.expires
+        block.extra["expires"] = asset.expires
     if asset.content_digest:
-        block["content_digest"] = asset.content_digest
+        block.extra["content_digest"] = asset.content_digest
     return block
 
 
@@ -56,8 +50,7 @@ def plan_copies(ctx: PlanContext, rule: Rule, kinds: frozenset[AssetKind], plan_
         tgt_res = spec.resources[tname]
         downgrade = src_res.encryption is Encryption.CUSTOMER_MANAGED and tgt_res.encryption is Encryption.MICROSOFT_MANAGED
         for asset in sources:
-            change = plan_one(rule, asset, tname, inventories[tname])
-            change.source = source_block(spec, rule, asset)
+            change = plan_one(rule, asset, source_block(spec, rule, asset), tname, inventories[tname])
             if downgrade and change.action is not Action.NO_OP:
                 _flag_downgrade(change, rule, tname)
             changes.append(change)
@@ -65,7 +58,7 @@ def plan_copies(ctx: PlanContext, rule: Rule, kinds: frozenset[AssetKind], plan_
 
 
 def _flag_downgrade(change: Change, rule: Rule, tname: str) -> None:
-    change.flags["encryption_downgrade"] = True
+    change.flags.encryption_downgrade = True
     if rule.allow_encryption_downgrade:
         change.warnings.append(
             f"encryption downgrade: {rule.source!r} uses a customer-managed key and {tname!r} does not; "

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drplan.lineage import same_fingerprint
-from drplan.plan.model import Action, change_action
+from drplan.plan.model import Action, Plan
 
 
 @dataclass(frozen=True)
@@ -25,50 +25,50 @@ class Finding:
         return {"address": self.address, "kind": self.kind, "message": self.message}
 
 
-def find_drift(plan: dict[str, Any], resources_in_state: dict[str, dict[str, Any]],
+def find_drift(plan: Plan, resources_in_state: dict[str, dict[str, Any]],
                journal: dict[str, dict[str, Any]] | None = None) -> list[Finding]:
     """``journal``: the state's in-flight entries; an apply that stopped half-way is drift until it is finished."""
     out: list[Finding] = []
     for addr, entry in sorted((journal or {}).items()):
         out.append(Finding(addr, "unfinished", f"an apply stopped at step {entry.get('step')!r} "
                                                f"({entry.get('updated', '?')}); run drplan apply again to finish it"))
-    for c in plan["changes"]:
-        addr = c["address"]
-        action = change_action(c)
+    for c in plan.changes:
+        addr = c.address
+        action = c.action
         rec = resources_in_state.get(addr)
-        if c["errors"]:
-            out.extend(Finding(addr, "error", e) for e in c["errors"])
+        if c.errors:
+            out.extend(Finding(addr, "error", e) for e in c.errors)
             continue
         if action is Action.CREATE:
-            if c["flags"]["drift"]:
-                out.append(Finding(addr, "copy-missing", c["reason"]))
+            if c.flags.drift:
+                out.append(Finding(addr, "copy-missing", c.reason))
             else:
-                out.append(Finding(addr, "not-copied", c["reason"]))
+                out.append(Finding(addr, "not-copied", c.reason))
         elif action is Action.REPLACE:
             # A copy rebuilt out of band while its source stayed as recorded is target drift only (issue 13).
             source_changed = rec is None or not same_fingerprint(str(rec.get("source_fingerprint", "")),
-                                                                 str(c["source"].get("fingerprint", "")))
+                                                                 c.source.fingerprint)
             if source_changed:
-                out.append(Finding(addr, "source-rebuilt", c["reason"]))
-            if c["flags"]["drift"]:
-                out.append(Finding(addr, "copy-changed", c["reason"] if not source_changed
+                out.append(Finding(addr, "source-rebuilt", c.reason))
+            if c.flags.drift:
+                out.append(Finding(addr, "copy-changed", c.reason if not source_changed
                                    else "the target copy differs from the one recorded in state"))
         elif action is Action.UPDATE:  # a CU /defaults key, or a Language project's training/deployment
-            out.append(Finding(addr, "out-of-date", c["reason"]))
-            if c["flags"]["drift"]:
+            out.append(Finding(addr, "out-of-date", c.reason))
+            if c.flags.drift:
                 out.append(Finding(addr, "copy-changed", "the target differs from what drplan recorded in state"))
-        elif action is Action.DELETE or (action is Action.NO_OP and rec is not None and c["warnings"]
-                                         and any(w.startswith("orphaned copy") for w in c["warnings"])):
-            out.append(Finding(addr, "source-gone", c["reason"]))
+        elif action is Action.DELETE or (action is Action.NO_OP and rec is not None and c.warnings
+                                         and any(w.startswith("orphaned copy") for w in c.warnings)):
+            out.append(Finding(addr, "source-gone", c.reason))
         if rec is not None and action is not Action.DELETE:
             for role in ("source", "target"):
                 was = rec.get(f"{role}_encryption")
-                res = plan["resources"].get(rec[f"{role}_resource"])
+                res = plan.resources.get(rec[f"{role}_resource"])
                 now = res["encryption"] if res else None
                 if was and now and was != now:
                     out.append(Finding(addr, "encryption-changed",
                                        f"the {role} {rec[f'{role}_resource']!r} was {was} when the copy was made and "
                                        f"is now {now}"))
-    out.extend(Finding("(plan)", "error", e) for e in plan["errors"]
-               if not any(e.startswith(c["address"] + ":") for c in plan["changes"]))
+    out.extend(Finding("(plan)", "error", e) for e in plan.errors
+               if not any(e.startswith(c.address + ":") for c in plan.changes))
     return out

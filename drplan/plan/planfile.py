@@ -1,4 +1,7 @@
-"""The saved plan: canonical JSON, its own digest, and the checks that refuse a tampered or foreign plan."""
+"""The saved plan: canonical JSON, its own digest, and the checks that refuse a tampered or foreign plan.
+
+The file boundary of the typed plan (drplan.plan.model): ``seal`` and ``save_plan`` take a :class:`Plan` and
+serialise it; ``load_plan`` checks the raw JSON (format, digest, schema) and returns a :class:`Plan`."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any
 
 from drplan.errors import IncompatiblePlanError, PlanFileError, PlanTamperedError
 from drplan.fsutil import atomic_write_bytes, canonical_json, readable_json
-from drplan.plan.model import PLAN_FORMAT_VERSION
+from drplan.plan.model import PLAN_FORMAT_VERSION, Plan
 from drplan.schemas import first_error
 
 
@@ -18,12 +21,15 @@ def compute_digest(plan: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical_json(body)).hexdigest()
 
 
-def seal(plan: dict[str, Any]) -> dict[str, Any]:
-    """Return the plan with its digest, after checking it against schemas/plan.schema.json."""
-    sealed = dict(plan)
-    sealed["digest"] = compute_digest(plan)
-    _check_schema(sealed, "the new plan")
-    return sealed
+def seal(plan: Plan) -> Plan:
+    """Set the plan's digest (over its canonical JSON), after checking it against schemas/plan.schema.json; return
+    the plan."""
+    doc = plan.to_dict()
+    doc.pop("digest", None)
+    doc["digest"] = compute_digest(doc)
+    _check_schema(doc, "the new plan")
+    plan.digest = doc["digest"]
+    return plan
 
 
 def _check_schema(plan: Any, where: str) -> None:
@@ -32,14 +38,14 @@ def _check_schema(plan: Any, where: str) -> None:
         raise IncompatiblePlanError(f"{where}: not a valid drplan plan at {err}")
 
 
-def save_plan(plan: dict[str, Any], path: str | Path) -> None:
+def save_plan(plan: Plan, path: str | Path) -> None:
     try:
-        atomic_write_bytes(Path(path), readable_json(plan))
+        atomic_write_bytes(Path(path), readable_json(plan.to_dict()))
     except OSError as exc:
         raise PlanFileError(f"{path}: cannot write the plan: {exc.strerror}") from None
 
 
-def load_plan(path: str | Path) -> dict[str, Any]:
+def load_plan(path: str | Path) -> Plan:
     """Read a plan and refuse it if it is not JSON, of an unknown format, off-schema, or its digest does not match."""
     p = Path(path)
     try:
@@ -66,4 +72,4 @@ def load_plan(path: str | Path) -> dict[str, Any]:
             "run drplan plan again and review the new plan"
         )
     _check_schema(plan, str(p))
-    return plan
+    return Plan.from_dict(plan)

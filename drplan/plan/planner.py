@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from typing import Any
 
 from drplan import __version__
 from drplan.families import FAMILIES, family_of, family_of_kind
 from drplan.families.base import Inventory
 from drplan.plan.addresses import address_selected
 from drplan.plan.context import PlanContext
-from drplan.plan.model import PLAN_FORMAT_VERSION, Action, Change
+from drplan.plan.model import (
+    PLAN_FORMAT_VERSION,
+    Action,
+    Change,
+    Plan,
+    PlanOptions,
+    PlanState,
+    Source,
+    SpecRef,
+    Target,
+)
 from drplan.spec.model import AssetKind, Rule, Spec
 from drplan.state.model import State
 
@@ -31,8 +40,8 @@ def build_plan(
     created_at: str,
     targets: tuple[str, ...] = (),
     excludes: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    """Return the plan document (without its digest: see planfile.seal).
+) -> Plan:
+    """Return the plan (without its digest: see planfile.seal).
 
     ``targets``/``excludes`` are address globs: only matching changes enter the plan (recorded in its options, so
     apply cannot widen them)."""
@@ -72,30 +81,25 @@ def build_plan(
         plan_errors.extend(f"{c.address}: {e}" for e in c.errors)
 
     summary = Counter(c.action.value for c in changes)
-    used = sorted({c.source["resource"] for c in changes} | {c.target["resource"] for c in changes}
+    used = sorted({c.source.resource for c in changes} | {c.target.resource for c in changes}
                   | {r.source for r in spec.rules} | {t for r in spec.rules for t in r.targets})
-    return {
-        "format_version": PLAN_FORMAT_VERSION,
-        "drplan_version": __version__,
-        "created_at": created_at,
-        "spec": {"path": str(spec.path), "digest": spec.digest},
-        "state": {
-            "backend": spec.state.backend,
-            "path": str(spec.state.path),
-            "lineage": state.lineage if state_existed else None,
-            "serial": state.serial if state_existed else 0,
-            **({"recover_lineage": ctx.recover_lineage} if ctx.recover_lineage else {}),
-        },
-        "options": {"allow_delete": allow_delete, "parallelism": spec.parallelism,
-                    "per_endpoint_parallelism": spec.per_endpoint_parallelism,
-                    "target": list(targets), "exclude": list(excludes)},
-        "resources": {name: spec.resources[name].public() for name in used if name in spec.resources},
-        "changes": [c.to_dict() for c in changes],
-        "summary": {a.value: summary.get(a.value, 0) for a in Action},
-        "warnings": plan_warnings,
-        "errors": plan_errors,
-        "applyable": not plan_errors,
-    }
+    return Plan(
+        format_version=PLAN_FORMAT_VERSION,
+        drplan_version=__version__,
+        created_at=created_at,
+        spec=SpecRef(str(spec.path), spec.digest),
+        state=PlanState(state.lineage if state_existed else None, state.serial if state_existed else 0,
+                        {"backend": spec.state.backend, "path": str(spec.state.path)},
+                        ctx.recover_lineage or None),
+        options=PlanOptions(allow_delete, spec.parallelism, spec.per_endpoint_parallelism, list(targets),
+                            list(excludes)),
+        resources={name: spec.resources[name].public() for name in used if name in spec.resources},
+        changes=changes,
+        summary={a.value: summary.get(a.value, 0) for a in Action},
+        warnings=plan_warnings,
+        errors=plan_errors,
+        applyable=not plan_errors,
+    )
 
 
 def _resolve_unfinished(c: Change, entry: dict[str, Any]) -> None:
@@ -144,10 +148,8 @@ def _orphans(ctx: PlanContext, rule: Rule, desired: set[str], allow_delete: bool
             plan_warnings.append(f"{addr}: recorded in state, but its target resource {tname!r} is no longer in the spec")
             continue
         observed = inventories[tname].get(kind, rec["target_id"])
-        target = {"resource": tname, "id": rec["target_id"], "exists": observed is not None,
-                  "fingerprint": observed.fingerprint if observed else None}
-        source = {"resource": rec["source_resource"], "id": rec["source_id"],
-                  "fingerprint": rec["source_fingerprint"], "created": "", "description": "", "tags": {}}
+        target = Target(tname, rec["target_id"], observed is not None, observed.fingerprint if observed else None)
+        source = Source(rec["source_resource"], rec["source_id"], rec["source_fingerprint"])
         own = family_of_kind(kind).orphan(ctx, rule, addr, rec, target)
         if own is not None:  # the family keeps some records its own way (a CU /defaults key is never removed)
             changes.append(own)
@@ -156,13 +158,13 @@ def _orphans(ctx: PlanContext, rule: Rule, desired: set[str], allow_delete: bool
         if rule.prune and allow_delete:
             pre = [{"type": "target_fingerprint", "fingerprint": observed.fingerprint}] if observed else [
                 {"type": "target_absent"}]
-            changes.append(Change(addr, rule.name, kind.value, Action.DELETE,
+            changes.append(Change(addr, rule.name, kind, Action.DELETE,
                                   f"prune: {why}" + ("" if observed else "; the target copy is already gone, only the state record is removed"),
                                   source, target, preconditions=pre))
         else:
             hint = ("run plan with --allow-delete to delete it" if rule.prune
                     else "set prune = true on the rule and plan with --allow-delete to delete it")
-            changes.append(Change(addr, rule.name, kind.value, Action.NO_OP, f"kept: {why}; {hint}",
+            changes.append(Change(addr, rule.name, kind, Action.NO_OP, f"kept: {why}; {hint}",
                                   source, target, warnings=[f"orphaned copy: {why}; {hint}"]))
 
     return changes
@@ -192,35 +194,35 @@ def _targeted(changes: list[Change], targets: tuple[str, ...], excludes: tuple[s
 
 def _claim_errors(changes: list[Change]) -> None:
     """Two changes must never produce the same target asset (the errors go on the changes)."""
-    claims: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    claims: dict[tuple[str, AssetKind, str], list[str]] = defaultdict(list)
     for c in changes:
-        if c.action in (Action.CREATE, Action.REPLACE, Action.UPDATE, Action.NO_OP) and c.target.get("id"):
-            claims[(c.target["resource"], c.kind, c.target["id"])].append(c.address)
+        if c.action is not Action.DELETE and c.target.id:
+            claims[(c.target.resource, c.kind, c.target.id)].append(c.address)
     for (tname, kind, tid), addrs in claims.items():
-        if AssetKind(kind) in family_of_kind(kind).shared_kinds:
+        if kind in family_of_kind(kind).shared_kinds:
             # Several rules may set one shared target setting (a CU /defaults key) as long as they agree.
             wanted = {json.dumps(c.settings, sort_keys=True) for c in changes if c.address in addrs}
             if len(wanted) > 1:
                 for c in changes:
                     if c.address in addrs:
-                        c.errors.append(f"{tname!r} {kind} {tid!r} is set to different values by several rules "
+                        c.errors.append(f"{tname!r} {kind.value} {tid!r} is set to different values by several rules "
                                         f"({', '.join(addrs)}); make the rules' settings agree")
             continue
         if len(addrs) > 1:
             for c in changes:
                 if c.address in addrs:
-                    c.errors.append(f"{tname}/{kind}/{tid} is claimed by several changes ({', '.join(addrs)}); use rename")
+                    c.errors.append(f"{tname}/{kind.value}/{tid} is claimed by several changes ({', '.join(addrs)}); use rename")
 
 
 def _quota_errors(changes: list[Change], inventories: dict[str, Inventory]) -> list[str]:
     """Target model quota (GET /info, v2: op=summary): creates add a model; a replace deletes first, except a
     create-before-destroy replace (v2), which needs a free slot while it runs."""
     plan_errors: list[str] = []
-    counted = {k.value for f in FAMILIES.values() for k in f.quota_kinds}
-    creates = Counter(c.target["resource"] for c in changes if c.kind in counted and (
+    counted = {k for f in FAMILIES.values() for k in f.quota_kinds}
+    creates = Counter(c.target.resource for c in changes if c.kind in counted and (
         c.action is Action.CREATE or (c.action is Action.REPLACE and c.create_before_destroy)))
-    deletes = Counter(c.target["resource"] for c in changes
-                      if c.action is Action.DELETE and c.kind in counted and c.target.get("exists"))
+    deletes = Counter(c.target.resource for c in changes
+                      if c.action is Action.DELETE and c.kind in counted and c.target.exists)
     for tname, n in sorted(creates.items()):
         inv = inventories[tname]
         if inv.model_limit is None or inv.model_count is None:

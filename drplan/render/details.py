@@ -3,7 +3,7 @@ renderers so the two show reviewers the same facts (CU deployments, Language ste
 
 from __future__ import annotations
 
-from typing import Any
+from drplan.plan.model import Change
 
 _VIA = {
     "override": "override in the rule",
@@ -13,10 +13,10 @@ _VIA = {
 }
 
 
-def deployment_lines(change: dict[str, Any]) -> list[str]:
+def deployment_lines(change: Change) -> list[str]:
     """One line per model role: which deployment the copy will use on the target, and why."""
     out = []
-    for role, d in sorted(change.get("deployments", {}).items()):
+    for role, d in sorted(change.deployments.items()):
         text = f"{role}: model {d['model']} -> deployment {d['deployment'] or '(none)'} ({_VIA[d['via']]})"
         if d.get("target_model") and d["target_model"] != d["model"]:
             text += f"; that deployment serves {d['target_model']}"
@@ -24,14 +24,14 @@ def deployment_lines(change: dict[str, Any]) -> list[str]:
     return out
 
 
-def details(change: dict[str, Any]) -> list[tuple[str, str]]:
+def details(change: Change) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
-    if change.get("steps"):
-        out.append(("steps", " -> ".join(change["steps"])))
+    if change.steps:
+        out.append(("steps", " -> ".join(change.steps)))
     for line in deployment_lines(change):
         out.append(("deployment", line))
-    settings = change.get("settings") or {}
-    if change["kind"] == "model-deployment" and settings:
+    settings = change.settings
+    if change.kind == "model-deployment" and settings:
         before = settings.get("previous")
         out.append(("sets", f"/defaults {settings['model']!r}: {before or '(unset)'} -> {settings['deployment']}"
                     " (resource-wide: every analyzer on the target that uses this model)"))
@@ -40,6 +40,6 @@ def details(change: dict[str, Any]) -> list[tuple[str, str]]:
         if settings.get("deployment"):
             text += f", deploy it as {settings['deployment']!r}"
         out.append(("train", text))
-    if change.get("depends_on"):
-        out.append(("after", ", ".join(change["depends_on"])))
+    if change.depends_on:
+        out.append(("after", ", ".join(change.depends_on)))
     return out

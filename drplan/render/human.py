@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from drplan.plan.model import Action, change_action
+from drplan.plan.model import Action, Plan
 from drplan.render.details import details
 
 SYMBOL = {Action.CREATE: "+", Action.REPLACE: "-/+", Action.DELETE: "-", Action.UPDATE: "~", Action.NO_OP: " "}
@@ -12,63 +10,63 @@ VERB = {Action.CREATE: "create", Action.REPLACE: "replace", Action.DELETE: "dele
         Action.NO_OP: "no change"}
 
 
-def summary_line(plan: dict[str, Any]) -> str:
-    s = plan["summary"]
+def summary_line(plan: Plan) -> str:
+    s = plan.summary
     update = f"{s['update']} to update, " if s.get("update") else ""
     counts = (f"{s['create']} to create, {update}{s['replace']} to replace, {s['delete']} to delete, "
               f"{s['no-op']} unchanged")
-    if plan.get("errors"):  # never "No changes ... in sync" next to errors (issue 13)
-        n = len(plan["errors"])
+    if plan.errors:  # never "No changes ... in sync" next to errors (issue 13)
+        n = len(plan.errors)
         return f"The plan has {n} error{'' if n == 1 else 's'} and cannot be applied ({counts})."
     if not (s["create"] or s["replace"] or s["delete"] or s.get("update")):
-        records = sum(bool((c.get("settings") or {}).get("refresh_record")) for c in plan["changes"])
+        records = sum(bool(c.settings.get("refresh_record")) for c in plan.changes)
         tail = f" apply will update {records} state record{'' if records == 1 else 's'}." if records else ""
         return f"No changes. {s['no-op']} cop{'y' if s['no-op'] == 1 else 'ies'} in sync.{tail}"
     return f"Plan: {counts}."
 
 
-def render_plan(plan: dict[str, Any], *, verbose: bool = False) -> str:
+def render_plan(plan: Plan, *, verbose: bool = False) -> str:
     lines: list[str] = []
-    changes = plan["changes"]
-    shown = [c for c in changes if verbose or change_action(c) is not Action.NO_OP or c["errors"] or c["warnings"]]
+    changes = plan.changes
+    shown = [c for c in changes if verbose or c.action is not Action.NO_OP or c.errors or c.warnings]
     for c in shown:
-        action = change_action(c)
-        lines.append(f"  {SYMBOL[action]:>3} {c['address']}  ({VERB[action]})")
-        src, tgt = c["source"], c["target"]
-        if c["kind"] == "model-deployment":
-            lines.append(f"        {tgt['resource']} /defaults")
+        action = c.action
+        lines.append(f"  {SYMBOL[action]:>3} {c.address}  ({VERB[action]})")
+        src, tgt = c.source, c.target
+        if c.kind == "model-deployment":
+            lines.append(f"        {tgt.resource} /defaults")
         elif action is not Action.DELETE:
-            lines.append(f"        {src['resource']}/{src['id']} -> {tgt['resource']}/{tgt['id']}")
-        lines.append(f"        reason: {c['reason']}")
+            lines.append(f"        {src.resource}/{src.id} -> {tgt.resource}/{tgt.id}")
+        lines.append(f"        reason: {c.reason}")
         for label, text in details(c):
             lines.append(f"        {label}: {text}")
-        if c.get("diff"):
+        if c.diff:
             lines.append("        changes:")
-            lines.extend(f"          {d}" for d in c["diff"])
-        if c["flags"].get("encryption_downgrade"):
+            lines.extend(f"          {d}" for d in c.diff)
+        if c.flags.encryption_downgrade:
             lines.append("        flag: ENCRYPTION DOWNGRADE (customer-managed key -> Microsoft-managed key)")
-        if c["flags"].get("destructive"):
+        if c.flags.destructive:
             lines.append("        flag: DESTRUCTIVE (overwrites the target's data)")
-        if c["flags"].get("drift"):
+        if c.flags.drift:
             lines.append("        flag: drift (the target changed out of band)")
-        for w in c["warnings"]:
+        for w in c.warnings:
             lines.append(f"        warning: {w}")
-        for e in c["errors"]:
+        for e in c.errors:
             lines.append(f"        ERROR: {e}")
     hidden = len(changes) - len(shown)
     if hidden:
         lines.append(f"  ({hidden} unchanged cop{'y' if hidden == 1 else 'ies'} not shown; use --verbose)")
     out = []
     if lines:
-        s = plan["summary"]
+        s = plan.summary
         busy = s["create"] + s["replace"] + s["delete"] + s.get("update", 0)
         out.append("drplan will perform the following changes:\n" if busy else "")
         out.extend(lines)
         out.append("")
-    for w in plan["warnings"]:
+    for w in plan.warnings:
         out.append(f"Warning: {w}")
-    if plan["errors"]:
+    if plan.errors:
         out.append("The plan has errors and cannot be applied:")
-        out.extend(f"  - {e}" for e in plan["errors"])
+        out.extend(f"  - {e}" for e in plan.errors)
     out.append(summary_line(plan))
     return "\n".join(x for x in out if x is not None).strip("\n") + "\n"

@@ -6,11 +6,12 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+from drplan.plan.model import Plan
 from drplan.redact import redact
 
 
-def render_plan_json(plan: dict[str, Any]) -> str:
-    return json.dumps(plan, indent=2, sort_keys=True) + "\n"
+def render_plan_json(plan: Plan) -> str:
+    return json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n"
 
 
 def event_line(event: dict[str, Any]) -> str:

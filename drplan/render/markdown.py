@@ -9,9 +9,8 @@ line each, then to a count, each time with a note saying so.
 from __future__ import annotations
 
 import html
-from typing import Any
 
-from drplan.plan.model import Action, change_action
+from drplan.plan.model import Action, Change, Plan
 from drplan.render.details import details
 
 COMMENT_LIMIT = 65_536
@@ -27,28 +26,28 @@ def _esc(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def _summary(plan: dict[str, Any]) -> str:
-    s = plan["summary"]
+def _summary(plan: Plan) -> str:
+    s = plan.summary
     update = f"**{s['update']}** to update, " if s.get("update") else ""
     return (f"**{s['create']}** to create, {update}**{s['replace']}** to replace, **{s['delete']}** to delete, "
             f"**{s['no-op']}** unchanged")
 
 
-def _banners(plan: dict[str, Any]) -> list[str]:
+def _banners(plan: Plan) -> list[str]:
     out: list[str] = []
-    changes = plan["changes"]
-    destructive = [c for c in changes if change_action(c) in (Action.REPLACE, Action.DELETE)
-                   or (c["flags"].get("destructive") and change_action(c) is not Action.NO_OP)]
-    downgrades = [c for c in changes if c["flags"].get("encryption_downgrade") and change_action(c) is not Action.NO_OP]
-    if plan["errors"]:
-        out += ["> [!CAUTION]", f"> **Not applyable:** this plan has {len(plan['errors'])} error(s); "
+    changes = plan.changes
+    destructive = [c for c in changes if c.action in (Action.REPLACE, Action.DELETE)
+                   or (c.flags.destructive and c.action is not Action.NO_OP)]
+    downgrades = [c for c in changes if c.flags.encryption_downgrade and c.action is not Action.NO_OP]
+    if plan.errors:
+        out += ["> [!CAUTION]", f"> **Not applyable:** this plan has {len(plan.errors)} error(s); "
                 "`drplan apply` will refuse it.", ">"]
-        out += [f"> - {_esc(e)}" for e in plan["errors"][:20]]
-        if len(plan["errors"]) > 20:
-            out.append(f"> - … and {len(plan['errors']) - 20} more (see the plan JSON)")
+        out += [f"> - {_esc(e)}" for e in plan.errors[:20]]
+        if len(plan.errors) > 20:
+            out.append(f"> - … and {len(plan.errors) - 20} more (see the plan JSON)")
         out.append("")
     if destructive:
-        n_rep = sum(change_action(c) is not Action.DELETE for c in destructive)
+        n_rep = sum(c.action is not Action.DELETE for c in destructive)
         n_del = len(destructive) - n_rep
         out += ["> [!WARNING]", f"> **Destructive:** {n_rep} replace(s) overwrite or delete a copy before copying "
                 f"again; {n_del} delete(s) remove copies.", ""]
@@ -59,12 +58,12 @@ def _banners(plan: dict[str, Any]) -> list[str]:
     return out
 
 
-def _diff(change: dict[str, Any]) -> list[str]:
+def _diff(change: Change) -> list[str]:
     """A small diff of what changed for a replace: the version the copy was made from -> the source now."""
-    lines: list[str] = [str(x) for x in change.get("diff") or []]
-    if not lines and change_action(change) is Action.REPLACE and change["target"].get("fingerprint"):
+    lines: list[str] = [str(x) for x in change.diff]
+    if not lines and change.action is Action.REPLACE and change.target.fingerprint:
         # no definition diff (DI/FR models are immutable): the version the copy was made from -> the source now
-        lines = [f"- {change['target']['fingerprint']}", f"+ {change['source']['fingerprint']}"]
+        lines = [f"- {change.target.fingerprint}", f"+ {change.source.fingerprint}"]
     if not lines:
         return []
     note = []
@@ -74,26 +73,26 @@ def _diff(change: dict[str, Any]) -> list[str]:
     return ["```diff", *lines, "```", *note]
 
 
-def _section(change: dict[str, Any]) -> str:
-    action = change_action(change)
-    src, tgt = change["source"], change["target"]
-    body = [f"<details><summary><code>{ICON[action]}</code> <code>{_esc(change['address'])}</code> — "
+def _section(change: Change) -> str:
+    action = change.action
+    src, tgt = change.source, change.target
+    body = [f"<details><summary><code>{ICON[action]}</code> <code>{_esc(change.address)}</code> — "
             f"{VERB[action]}</summary>", ""]
-    if change["kind"] == "model-deployment":
-        body.append(f"- **Target:** `{tgt['resource']}` /defaults")
+    if change.kind == "model-deployment":
+        body.append(f"- **Target:** `{tgt.resource}` /defaults")
     elif action is not Action.DELETE:
-        body.append(f"- **Source → target:** `{src['resource']}/{src['id']}` → `{tgt['resource']}/{tgt['id']}`")
+        body.append(f"- **Source → target:** `{src.resource}/{src.id}` → `{tgt.resource}/{tgt.id}`")
     else:
-        body.append(f"- **Target:** `{tgt['resource']}/{tgt['id']}`")
-    body.append(f"- **Reason:** {_esc(change['reason'])}")
-    flags = [name.replace("_", " ") for name, on in change["flags"].items() if on]
+        body.append(f"- **Target:** `{tgt.resource}/{tgt.id}`")
+    body.append(f"- **Reason:** {_esc(change.reason)}")
+    flags = [name.replace("_", " ") for name, on in change.flags.to_dict().items() if on]
     if flags:
         body.append(f"- **Flags:** {', '.join(flags)}")
     for label, text in details(change):
         body.append(f"- **{label.capitalize()}:** {_esc(text)}")
-    for w in change["warnings"]:
+    for w in change.warnings:
         body.append(f"- ⚠️ {_esc(w)}")
-    for e in change["errors"]:
+    for e in change.errors:
         body.append(f"- ❌ **{_esc(e)}**")
     diff = _diff(change)
     if diff:
@@ -102,28 +101,29 @@ def _section(change: dict[str, Any]) -> str:
     return "\n".join(body)
 
 
-def _line(change: dict[str, Any]) -> str:
-    action = change_action(change)
-    return f"- `{ICON[action]}` `{change['address']}` — {VERB[action]}"
+def _line(change: Change) -> str:
+    action = change.action
+    return f"- `{ICON[action]}` `{change.address}` — {VERB[action]}"
 
 
-def render_markdown(plan: dict[str, Any]) -> str:
+def render_markdown(plan: Plan) -> str:
     head = [f"### drplan plan: {_summary(plan)}", ""] + _banners(plan)
-    foot = ["---", f"Plan digest `{plan['digest']}` · made {plan['created_at']} by drplan {plan['drplan_version']} "
-            f"from `{_esc(plan['spec']['path'])}` (spec `{plan['spec']['digest'][:19]}…`) · state serial "
-            f"{plan['state']['serial']}" + (f" · targeting `{' '.join(plan['options'].get('target', []))}`"
-                                              if plan["options"].get("target") else ""),
+    foot = ["---", f"Plan digest `{plan.digest}` · made {plan.created_at} by drplan {plan.drplan_version} "
+            f"from `{_esc(plan.spec.path)}` (spec `{plan.spec.digest[:19]}…`) · state serial "
+            f"{plan.state.serial}" + (f" · targeting `{' '.join(plan.options.target or [])}`"
+                                              if plan.options.target else ""),
             "", "Apply exactly this plan with `drplan apply plan.json` after review; apply refuses it if it was "
             "edited (digest) or the state moved on."]
-    for w in plan["warnings"][:10]:
+    for w in plan.warnings[:10]:
         head.append(f"- ⚠️ {_esc(w)}")
-    if plan["warnings"]:
+    if plan.warnings:
         head.append("")
     budget = _BUDGET - len("\n".join(head)) - len("\n".join(foot))
     body: list[str] = []
-    changes = [c for c in plan["changes"] if change_action(c) is not Action.NO_OP or c["errors"] or c["warnings"]]
-    noops = [c for c in plan["changes"] if c not in changes]
-    if not changes and not plan["errors"]:
+    changes = [c for c in plan.changes if c.action is not Action.NO_OP or c.errors or c.warnings]
+    listed = {id(c) for c in changes}
+    noops = [c for c in plan.changes if id(c) not in listed]
+    if not changes and not plan.errors:
         body.append("No changes: every selected copy is in sync.\n")
     compact_from = None
     for i, c in enumerate(changes):
@@ -145,7 +145,7 @@ def render_markdown(plan: dict[str, Any]) -> str:
             budget -= len(line) + 1
         body.append("")
     if noops:
-        listing = [f"`{c['address']}`" for c in noops]
+        listing = [f"`{c.address}`" for c in noops]
         shown: list[str] = []
         for item in listing:
             if len(item) + 2 > budget - 200:

@@ -97,9 +97,9 @@ def assert_converged(env) -> dict:
 
 def test_ga_grant_flow_copies_after_the_defaults_update_and_records_the_deployments(env):
     plan = env.plan()
-    actions = {c["address"]: c["actions"] for c in plan["changes"]}
+    actions = {c.address: c.actions for c in plan.changes}
     assert actions == {INVOICE: ["create"], ROUTER: ["create"], DEFAULT: ["update"]}
-    assert {c["address"]: c.get("depends_on") for c in plan["changes"]}[ROUTER] == [INVOICE, DEFAULT]
+    assert {c.address: c.depends_on for c in plan.changes}[ROUTER] == [INVOICE, DEFAULT]
     seen = env.watch_journal()
     events: list[dict] = []
     result = env.execute(plan, parallelism=10, events=events)
@@ -122,9 +122,9 @@ def test_ga_grant_flow_copies_after_the_defaults_update_and_records_the_deployme
 
     state = assert_converged(env)
     rec = state["resources"][INVOICE]
-    assert rec["operation_url"] == polls[0]["operation_url"] and rec["plan_digest"] == plan["digest"]
+    assert rec["operation_url"] == polls[0]["operation_url"] and rec["plan_digest"] == plan.digest
     assert env.count("cusrc", "cu:grantCopyAuthorization") == 2 and env.count("cunorth", "cu:defaults:patch") == 1
-    assert all(c["actions"] == ["no-op"] for c in env.plan()["changes"])
+    assert all(c.actions == ["no-op"] for c in env.plan().changes)
 
 
 def test_defaults_moved_since_the_plan_are_refused_before_any_side_effect(env):

@@ -72,7 +72,7 @@ def assert_converged(env) -> dict:
 
 def test_a_copy_journals_each_step_before_its_side_effect_and_records_lineage(env):
     plan = env.plan()
-    assert [(c["address"], c["actions"]) for c in plan["changes"]] == [(ADDR, ["create"])]
+    assert [(c.address, c.actions) for c in plan.changes] == [(ADDR, ["create"])]
     seen = env.watch_journal()
     result = env.execute(plan)
     assert result.applied == [ADDR] and not result.failed
@@ -80,7 +80,7 @@ def test_a_copy_journals_each_step_before_its_side_effect_and_records_lineage(en
     # What was on disk when each side effect reached the service: the step that says what may have happened.
     (at_authorize,) = journal_at(seen, "documentModels:authorizeCopy", ADDR)
     assert at_authorize["step"] == "authorizing" and at_authorize["target_id"] == "invoice"
-    assert at_authorize["action"] == "create" and at_authorize["plan_digest"] == plan["digest"]
+    assert at_authorize["action"] == "create" and at_authorize["plan_digest"] == plan.digest
     assert at_authorize["authorized_at"]
     (at_copy,) = journal_at(seen, "documentModels:copyTo", ADDR)
     assert at_copy["step"] == "copy-requested"
@@ -92,7 +92,7 @@ def test_a_copy_journals_each_step_before_its_side_effect_and_records_lineage(en
 
     rec = assert_converged(env)
     assert rec["operation_url"] == polls[0]["operation_url"] and rec["lineage_tags"] is True
-    assert rec["plan_digest"] == plan["digest"] and rec["source_fingerprint"] == SOURCE_VERSION
+    assert rec["plan_digest"] == plan.digest and rec["source_fingerprint"] == SOURCE_VERSION
     copy = west_models(env)["invoice"]
     # The copy carries the source's description and tags plus its lineage, so a lost state can still tell it.
     lineage = Lineage(env.state()["lineage"], arm_id("src"), "invoice", SOURCE_VERSION)
@@ -212,8 +212,8 @@ def test_replace_deletes_the_old_copy_then_copies_the_new_version(env):
     env.execute(env.plan())
     rebuild_source(env)
     plan = env.plan()
-    (change,) = plan["changes"]
-    assert change["actions"] == ["delete", "create"]
+    (change,) = plan.changes
+    assert change.actions == ["delete", "create"]
     seen = env.watch_journal()
     env.execute(plan)
     (at_delete,) = journal_at(seen, "documentModels:delete", ADDR)

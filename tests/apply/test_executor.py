@@ -61,7 +61,7 @@ def test_a_plan_with_errors_is_refused_and_nothing_is_sent(env):
     # A model on the target that drplan did not copy (no lineage tags): the planner will not overwrite it.
     env.admin("POST", "accounts/west/models", {"model_id": "m2", "created": "2023-01-01T00:00:00Z"})
     plan = env.plan()
-    assert not plan["applyable"] and any("drplan will not overwrite" in e for e in plan["errors"])
+    assert not plan.applyable and any("drplan will not overwrite" in e for e in plan.errors)
     before = env.transport.requests
     with pytest.raises(NotApplyableError, match="the plan has errors and cannot be applied"):
         env.execute(plan)
@@ -106,7 +106,7 @@ def test_a_plan_from_another_state_or_serial_is_stale(env, moved, message):
     env.apply(env.plan())  # a state exists: lineage L, serial n
     env.admin("DELETE", "accounts/west/models/m1")  # so the next plan has work to do
     plan = env.plan()
-    assert plan["state"]["lineage"] == env.state()["lineage"]
+    assert plan.state.lineage == env.state()["lineage"]
     moved(env)
     effects = side_effects(env)
     with pytest.raises(StalePlanError) as exc:
@@ -115,12 +115,12 @@ def test_a_plan_from_another_state_or_serial_is_stale(env, moved, message):
     assert message in str(exc.value) and "run drplan plan again" in str(exc.value)
     assert side_effects(env) == effects
     if env.state_path.exists():
-        assert not any(a["plan_digest"] == plan["digest"] for a in env.state()["applies"])
+        assert not any(a["plan_digest"] == plan.digest for a in env.state()["applies"])
 
 
 def test_a_plan_made_without_state_is_stale_once_a_state_exists(env):
     plan = env.plan()
-    assert plan["state"]["lineage"] is None
+    assert plan.state.lineage is None
     env.spec_path.write_text(spec(("m1",)))
     env.apply(env.plan())  # another plan applied meanwhile: a state exists now
     with pytest.raises(StalePlanError, match="the plan was made when there was no state, but .* now exists"):
@@ -150,9 +150,9 @@ def test_violated_preconditions_are_refused_before_any_side_effect(env, violate,
 def test_depends_on_orders_changes_and_a_failed_dependency_stops_its_dependents(emulated):
     env = emulated(CONFIG, spec(("m1", "m2", "m3")))
     plan = env.plan()
-    by = {c["address"]: c for c in plan["changes"]}
-    by[addr("m3")]["depends_on"] = [addr("m1")]
-    by[addr("m1")]["depends_on"] = [addr("m2")]
+    by = {c.address: c for c in plan.changes}
+    by[addr("m3")].depends_on = [addr("m1")]
+    by[addr("m1")].depends_on = [addr("m2")]
     events: list[dict] = []
     env.execute(plan, parallelism=10, events=events)
     done = [e["address"] for e in events if e["type"] == "change_done"]
@@ -164,9 +164,9 @@ def test_depends_on_orders_changes_and_a_failed_dependency_stops_its_dependents(
 def test_a_failed_dependency_leaves_its_dependents_not_attempted(emulated):
     env = emulated(CONFIG, spec(("m1", "m2", "m3")))
     plan = env.plan()
-    by = {c["address"]: c for c in plan["changes"]}
-    by[addr("m2")]["depends_on"] = [addr("m1")]
-    by[addr("m3")]["depends_on"] = [addr("m2")]
+    by = {c.address: c for c in plan.changes}
+    by[addr("m2")].depends_on = [addr("m1")]
+    by[addr("m3")].depends_on = [addr("m2")]
 
     async def foreign_model_appears(account, request):
         if json.loads(await request.body())["modelId"] == "m1":
@@ -190,7 +190,7 @@ def test_a_dependency_ended_by_an_unexpected_error_does_not_release_its_dependen
     depends on it must not start while the error ends the apply."""
     env = emulated(CONFIG, spec(("m1", "m2")))
     plan = env.plan()
-    {c["address"]: c for c in plan["changes"]}[addr("m2")]["depends_on"] = [addr("m1")]
+    {c.address: c for c in plan.changes}[addr("m2")].depends_on = [addr("m1")]
     with pytest.raises(Killed):
         env.execute(plan, parallelism=10, crash_at="after-copy-sent")
     assert env.journal_steps() == {addr("m1"): "copy-requested"}
@@ -231,8 +231,8 @@ def test_a_prune_delete_is_journaled_then_recorded(env):
     env.apply(env.plan())
     env.admin("DELETE", "accounts/src/models/m2")  # the source is gone: with prune, its copy goes too
     plan = env.plan(allow_delete=True)
-    (change,) = [c for c in plan["changes"] if c["actions"] != ["no-op"]]
-    assert change["address"] == addr("m2") and change["actions"] == ["delete"]
+    (change,) = [c for c in plan.changes if c.actions != ["no-op"]]
+    assert change.address == addr("m2") and change.actions == ["delete"]
     seen = env.watch_journal()
     with pytest.raises(Killed):
         env.execute(plan, crash_at="after-delete")
@@ -253,8 +253,8 @@ def test_a_lost_state_is_recreated_with_the_lineage_its_copies_carry(env):
     env.state_path.unlink()
     env.spec_path.write_text(spec(("m1", "m2", "m3")))  # and one more model to copy
     plan = env.plan()
-    assert plan["state"]["lineage"] is None and plan["state"]["recover_lineage"] == lost
-    actions = {c["address"]: c["actions"] for c in plan["changes"]}
+    assert plan.state.lineage is None and plan.state.recover_lineage == lost
+    actions = {c.address: c.actions for c in plan.changes}
     assert actions == {addr("m1"): ["no-op"], addr("m2"): ["no-op"], addr("m3"): ["create"]}
     result = env.apply(plan)
     assert result.applied == [addr("m3")] and sorted(result.refreshed) == [addr("m1"), addr("m2")]
@@ -266,4 +266,4 @@ def test_a_lost_state_is_recreated_with_the_lineage_its_copies_carry(env):
     assert env.count("src", "documentModels:copyTo") == 3  # two before the loss, one now: nothing copied twice
     m3 = env.get("west", "/documentintelligence/documentModels/m3", **{"api-version": API}).json()
     assert m3["tags"]["drplan-lineage"] == lost
-    assert all(c["actions"] == ["no-op"] for c in env.plan()["changes"])
+    assert all(c.actions == ["no-op"] for c in env.plan().changes)

@@ -172,8 +172,8 @@ def test_a_retrained_source_is_replaced_create_before_destroy(watched):
     (old,) = copies_requested(env)
     env.admin("PATCH", f"accounts/v2src/v2_models/{SRC_ID}", {"last_updated": "2022-06-01T00:00:00Z"})
     plan = env.plan()
-    (change,) = plan["changes"]
-    assert change["actions"] == ["create", "delete"] and change["target"]["id"] == old
+    (change,) = plan.changes
+    assert change.actions == ["create", "delete"] and change.target.id == old
     seen = env.watch_journal()
     env.execute(plan)
     _, new = copies_requested(env)

@@ -70,12 +70,12 @@ def assert_replicated(env, plan) -> dict:
     assert deployments[0]["modelId"] == models[0]["modelId"]
     assert models[0]["lastTrainedDateTime"] >= project["lastModifiedDateTime"]
     rec = state["resources"][ADDR]
-    (change,) = plan["changes"]
-    assert rec["content_digest"] == change["source"]["content_digest"] and rec["content_digest"].startswith("sha256:")
+    (change,) = plan.changes
+    assert rec["content_digest"] == change.source.extra["content_digest"] and rec["content_digest"].startswith("sha256:")
     assert rec["model_label"] == "dr" and rec["deployment"] == "prod" and rec["trained_at"]
     assert rec["source_modified"] == "2025-01-02T00:00:00.000Z" and rec["target_modified"]
     assert rec["lineage"] == {"state": state["lineage"], "source_resource": arm_id("lsrc"), "source_id": "contracts",
-                              "source_version": change["source"]["fingerprint"]}
+                              "source_version": change.source.fingerprint}
     return rec
 
 
@@ -85,8 +85,8 @@ def job_counts(env) -> dict[str, int]:
 
 def test_export_import_train_deploy_each_journaled_then_recorded(env):
     plan = env.plan()
-    (change,) = plan["changes"]
-    assert change["actions"] == ["create"] and change["steps"] == ["export", "import", "train", "deploy"]
+    (change,) = plan.changes
+    assert change.actions == ["create"] and change.steps == ["export", "import", "train", "deploy"]
     exports_at_plan = env.count("lsrc", "language:export")  # the planner exported once, to compare content
     seen = env.watch_journal()
     env.execute(plan)
@@ -97,14 +97,14 @@ def test_export_import_train_deploy_each_journaled_then_recorded(env):
     assert at_train["step"] == "training" and "train_url" not in at_train
     (at_deploy,) = journal_at(seen, "language:deployments:put", ADDR)
     assert at_deploy["step"] == "deploying" and at_deploy["trained_at"]
-    assert at_deploy["content_digest"] == change["source"]["content_digest"] and at_deploy["target_modified"]
+    assert at_deploy["content_digest"] == change.source.extra["content_digest"] and at_deploy["target_modified"]
     assert all(j and j.get("import_url") for j in journal_at(seen, "language:import:job", ADDR))
     assert all(j and j.get("train_url") for j in journal_at(seen, "language:train:job", ADDR))
     assert all(j and j.get("deploy_url") for j in journal_at(seen, "language:deployments:job", ADDR))
     assert job_counts(env) == {"language:export": exports_at_plan + 1, "language:import": 1, "language:train": 1,
                                "language:deployments:put": 1}
     assert_replicated(env, plan)
-    assert [c["actions"] for c in env.plan()["changes"]] == [["no-op"]]
+    assert [c.actions for c in env.plan().changes] == [["no-op"]]
 
 
 @pytest.mark.parametrize("point,step,again", [

@@ -9,6 +9,7 @@ import pytest
 
 from drplan.apply.executor import Executor
 from drplan.errors import NotApplyableError
+from drplan.plan.model import Plan, PlanOptions, PlanState, SpecRef
 
 
 class _NoManager:
@@ -16,7 +17,7 @@ class _NoManager:
 
 
 def test_errors_win_over_applyable_true():
-    plan = {"applyable": True, "errors": ["r/west/document-model/m: something is wrong"], "changes": [],
-            "digest": "sha256:x", "options": {}, "state": {"lineage": None, "serial": 0}}
+    plan = Plan("1.1", "test", "x", SpecRef("dr.toml", "sha256:x"), PlanState(None, 0), PlanOptions(), {}, [], {},
+                errors=["r/west/document-model/m: something is wrong"], applyable=True, digest="sha256:x")
     with pytest.raises(NotApplyableError, match="something is wrong"):
         asyncio.run(Executor(plan, _NoManager(), client=None).run())  # type: ignore[arg-type]

@@ -51,29 +51,29 @@ def plan_for(spec, invs, state=None):
 
 
 def by_addr(plan):
-    return {c["address"]: c for c in plan["changes"]}
+    return {c.address: c for c in plan.changes}
 
 
 def test_create_shows_each_roles_deployment_from_the_target_defaults():
     plan = plan_for(spec_for(), {"src": inv("src", analyzer("inv")), "west": inv("west"), "north": inv("north")})
     c = by_addr(plan)["cu/west/analyzer/inv"]
-    assert c["actions"] == ["create"]
-    assert c["steps"] == ["grant", "copy"]
-    assert c["deployments"] == {
+    assert c.actions == ["create"]
+    assert c.steps == ["grant", "copy"]
+    assert c.deployments == {
         "completion": {"model": "gpt-4.1", "deployment": "gpt41", "via": "target-defaults", "target_model": "gpt-4.1"},
         "embedding": {"model": "text-embedding-3-large", "deployment": "emb3l", "via": "target-defaults",
                       "target_model": "text-embedding-3-large"},
     }
-    assert {"type": "target_defaults", "resource": "west", "models": DEFAULTS} in c["preconditions"]
-    assert "definition" not in c["source"]  # not repeated per target: the digest names it
-    assert plan["applyable"]
+    assert {"type": "target_defaults", "resource": "west", "models": DEFAULTS} in c.preconditions
+    assert "definition" not in c.source.to_dict()  # not repeated per target: the digest names it
+    assert plan.applyable
 
 
 def test_missing_deployment_is_an_error_naming_model_role_and_fix():
     invs = {"src": inv("src", analyzer("inv")), "west": inv("west", defaults={"gpt-4.1": "gpt41"}), "north": inv("north")}
     plan = plan_for(spec_for(), invs)
-    assert not plan["applyable"]
-    [err] = [e for e in plan["errors"] if e.startswith("cu/west/analyzer/inv")]
+    assert not plan.applyable
+    [err] = [e for e in plan.errors if e.startswith("cu/west/analyzer/inv")]
     assert "lacks a deployment for model text-embedding-3-large (role embedding)" in err
     assert "deployments.west.embedding" in err
 
@@ -84,17 +84,17 @@ def test_ga_override_becomes_a_planned_defaults_change_applied_first():
     plan = plan_for(spec, invs)
     changes = by_addr(plan)
     d = changes["cu/west/model-deployment/gpt-4.1"]
-    assert d["actions"] == ["update"]
-    assert d["settings"] == {"model": "gpt-4.1", "deployment": "gpt41-dr", "previous": "gpt41"}
-    assert any("resource-wide default of" in w for w in d["warnings"])
+    assert d.actions == ["update"]
+    assert d.settings == {"model": "gpt-4.1", "deployment": "gpt41-dr", "previous": "gpt41"}
+    assert any("resource-wide default of" in w for w in d.warnings)
     a = changes["cu/west/analyzer/inv"]
-    assert a["deployments"]["completion"]["via"] == "planned-default"
-    assert a["deployments"]["completion"]["deployment"] == "gpt41-dr"
-    assert a["depends_on"] == ["cu/west/model-deployment/gpt-4.1"]
-    assert a["flags"]["deployment_overrides"] is True
+    assert a.deployments["completion"]["via"] == "planned-default"
+    assert a.deployments["completion"]["deployment"] == "gpt41-dr"
+    assert a.depends_on == ["cu/west/model-deployment/gpt-4.1"]
+    assert a.flags.deployment_overrides is True
     # north has no override: no defaults change there
     assert "cu/north/model-deployment/gpt-4.1" not in changes
-    assert plan["summary"]["update"] == 1
+    assert plan.summary["update"] == 1
 
 
 def test_embedding_mismatch_is_an_error_completion_mismatch_a_warning():
@@ -103,17 +103,17 @@ def test_embedding_mismatch_is_an_error_completion_mismatch_a_warning():
     invs = {"src": inv("src", analyzer("inv")), "west": inv("west", defaults=west_defaults), "north": inv("north")}
     plan = plan_for(spec, invs)
     c = by_addr(plan)["cu/west/analyzer/inv"]
-    assert c["steps"] == ["authorize", "copy"]
-    assert c["deployments"]["embedding"] == {"model": "text-embedding-3-large", "deployment": "emb3s",
+    assert c.steps == ["authorize", "copy"]
+    assert c.deployments["embedding"] == {"model": "text-embedding-3-large", "deployment": "emb3s",
                                              "via": "override", "target_model": "text-embedding-3-small"}
-    assert any("embedding model mismatch" in e and "(HTTP 400)" in e for e in c["errors"])
-    assert any("chat completion model differs" in w and "gpt-4o" in w for w in c["warnings"])
-    assert not plan["applyable"]
+    assert any("embedding model mismatch" in e and "(HTTP 400)" in e for e in c.errors)
+    assert any("chat completion model differs" in w and "gpt-4o" in w for w in c.warnings)
+    assert not plan.applyable
     # the completion mismatch alone still applies
     spec = spec_for("token", deployments={"west": {"completion": "gpt4o"}})
     plan = plan_for(spec, invs)
-    assert plan["applyable"]
-    assert any("chat completion model differs" in w for w in by_addr(plan)["cu/west/analyzer/inv"]["warnings"])
+    assert plan.applyable
+    assert any("chat completion model differs" in w for w in by_addr(plan)["cu/west/analyzer/inv"].warnings)
 
 
 def test_changed_source_is_a_replace_with_a_readable_diff():
@@ -129,20 +129,20 @@ def test_changed_source_is_a_replace_with_a_readable_diff():
     invs = {"src": inv("src", new), "west": inv("west", old), "north": inv("north", old)}
     plan = plan_for(spec_for(), invs, state)
     c = by_addr(plan)["cu/west/analyzer/inv"]
-    assert c["actions"] == ["delete", "create"]
-    assert c["flags"]["drift"] is False
-    assert c["diff"] == ['~ fieldSchema.fields.total.description: "Total" -> "Grand total"',
+    assert c.actions == ["delete", "create"]
+    assert c.flags.drift is False
+    assert c.diff == ['~ fieldSchema.fields.total.description: "Total" -> "Grand total"',
                          '+ fieldSchema.fields.vendor: {"type": "string"}']
-    assert "the source analyzer changed since the copy" in c["reason"]
+    assert "the source analyzer changed since the copy" in c.reason
 
 
 def test_in_sync_is_no_op_and_foreign_analyzer_is_an_error():
     a = analyzer("inv")
     plan = plan_for(spec_for(), {"src": inv("src", a), "west": inv("west", a), "north": inv("north", a)})
-    assert plan["summary"]["no-op"] == 2 and plan["applyable"]
+    assert plan.summary["no-op"] == 2 and plan.applyable
     other = analyzer("inv", description="made by hand")
     plan = plan_for(spec_for(), {"src": inv("src", a), "west": inv("west", other), "north": inv("north", a)})
-    assert any("will not overwrite an analyzer it did not create" in e for e in plan["errors"])
+    assert any("will not overwrite an analyzer it did not create" in e for e in plan.errors)
 
 
 def test_referenced_analyzers_are_copied_first_or_must_exist():
@@ -150,11 +150,11 @@ def test_referenced_analyzers_are_copied_first_or_must_exist():
                                                               "other": {"analyzerId": "prebuilt-layout"}}})
     invs = {"src": inv("src", analyzer("inv"), router), "west": inv("west"), "north": inv("north")}
     plan = plan_for(spec_for(), invs)
-    assert by_addr(plan)["cu/west/analyzer/router"]["depends_on"] == ["cu/west/analyzer/inv"]
+    assert by_addr(plan)["cu/west/analyzer/router"].depends_on == ["cu/west/analyzer/inv"]
     spec = spec_for()
     spec = replace(spec, rules=(replace(spec.rules[0], analyzers=("router",)),))
     plan = plan_for(spec, invs)
-    assert any("references custom analyzer 'inv', which rule 'cu' does not copy" in e for e in plan["errors"])
+    assert any("references custom analyzer 'inv', which rule 'cu' does not copy" in e for e in plan.errors)
 
 
 def test_targeting_an_analyzer_brings_its_dependencies():
@@ -175,6 +175,6 @@ def test_a_defaults_key_no_longer_needed_is_left_alone_even_with_prune():
     invs = {"src": inv("src", a), "west": inv("west", a), "north": inv("north", a)}
     plan = build_plan(spec, invs, state, state_existed=True, created_at="x", allow_delete=True)
     c = by_addr(plan)["cu/west/model-deployment/gpt-4.1"]
-    assert c["actions"] == ["no-op"]
-    assert "left as it is" in c["reason"] and "drplan state rm cu/west/model-deployment/gpt-4.1" in c["reason"]
-    assert plan["summary"]["delete"] == 0
+    assert c.actions == ["no-op"]
+    assert "left as it is" in c.reason and "drplan state rm cu/west/model-deployment/gpt-4.1" in c.reason
+    assert plan.summary["delete"] == 0

@@ -50,29 +50,29 @@ def state_with(*records):
 
 
 def change(plan):
-    return next(c for c in plan["changes"] if c["address"] == ADDR)
+    return next(c for c in plan.changes if c.address == ADDR)
 
 
 def test_in_sync_by_state_when_the_copy_has_its_own_created_time():
     plan = plan_for({"src": inventory("src", model("m1", T0)), "west": inventory("west", tagged(COPY_T))},
                     state_with(recorded(COPY_T)))
     c = change(plan)
-    assert c["actions"] == ["no-op"] and not c["errors"] and "in sync" in c["reason"]
+    assert c.actions == ["no-op"] and not c.errors and "in sync" in c.reason
     assert summary_line(plan) == "No changes. 1 copy in sync."
 
 
 def test_in_sync_by_state_when_the_copy_kept_the_source_time():
     plan = plan_for({"src": inventory("src", model("m1", T0)), "west": inventory("west", tagged(T0))},
                     state_with(recorded(T0)))
-    assert change(plan)["actions"] == ["no-op"] and not change(plan)["errors"]
+    assert change(plan).actions == ["no-op"] and not change(plan).errors
 
 
 def test_a_copy_rebuilt_out_of_band_is_drift_in_plan_and_check():
     st = state_with(recorded(COPY_T))
     plan = plan_for({"src": inventory("src", model("m1", T0)), "west": inventory("west", model("m1", T1))}, st)
     c = change(plan)
-    assert c["actions"] == ["delete", "create"] and c["flags"]["drift"]
-    assert "rebuilt or replaced out of band" in c["reason"]
+    assert c.actions == ["delete", "create"] and c.flags.drift
+    assert "rebuilt or replaced out of band" in c.reason
     kinds = [f.kind for f in find_drift(plan, st.resources)]
     assert kinds == ["copy-changed"]  # the source did not change: target drift only, listed once
 
@@ -81,21 +81,21 @@ def test_source_rebuilt_is_a_replace():
     plan = plan_for({"src": inventory("src", model("m1", T1)), "west": inventory("west", tagged(COPY_T))},
                     state_with(recorded(COPY_T)))
     c = change(plan)
-    assert c["actions"] == ["delete", "create"] and not c["flags"]["drift"]
-    assert "rebuilt since the copy" in c["reason"]
+    assert c.actions == ["delete", "create"] and not c.flags.drift
+    assert "rebuilt since the copy" in c.reason
 
 
 def test_older_record_without_target_fingerprint_still_in_sync_by_its_tags():
     plan = plan_for({"src": inventory("src", model("m1", T0)), "west": inventory("west", tagged(COPY_T))},
                     state_with(recorded()))
-    assert change(plan)["actions"] == ["no-op"]
+    assert change(plan).actions == ["no-op"]
 
 
 def test_lost_state_copy_found_by_tags_is_recorded_not_copied():
     plan = plan_for({"src": inventory("src", model("m1", T0)), "west": inventory("west", tagged(COPY_T))})
     c = change(plan)
-    assert c["actions"] == ["no-op"] and not c["errors"] and plan["applyable"]
-    rec = c["settings"]["refresh_record"]
+    assert c.actions == ["no-op"] and not c.errors and plan.applyable
+    rec = c.settings["refresh_record"]
     assert rec["adopted"] == "lineage-tags" and rec["target_fingerprint"] == fingerprint(COPY_T)
     assert rec["lineage"]["source_id"] == "m1" and rec["lineage"]["state"] == LINEAGE
     assert "apply will update 1 state record" in summary_line(plan)
@@ -106,27 +106,27 @@ def test_copy_of_another_state_is_an_error_naming_both_lineages():
     plan = plan_for({"src": inventory("src", model("m1", T0)), "west": inventory("west", tagged(COPY_T, state=other))},
                     State(lineage=LINEAGE, serial=1))
     c = change(plan)
-    assert c["actions"] == ["no-op"] and not plan["applyable"]
-    assert other in c["errors"][0] and LINEAGE in c["errors"][0] and "drplan adopt" in c["errors"][0]
+    assert c.actions == ["no-op"] and not plan.applyable
+    assert other in c.errors[0] and LINEAGE in c.errors[0] and "drplan adopt" in c.errors[0]
 
 
 def test_copy_of_another_source_is_an_error():
     plan = plan_for({"src": inventory("src", model("m1", T0)),
                      "west": inventory("west", tagged(COPY_T, resource=arm_id("elsewhere")))})
-    assert "copy of m1" in change(plan)["errors"][0] and "elsewhere" in change(plan)["errors"][0]
+    assert "copy of m1" in change(plan).errors[0] and "elsewhere" in change(plan).errors[0]
 
 
 def test_untagged_copy_with_equal_created_time_is_foreign():
     plan = plan_for({"src": inventory("src", model("m1", T0)), "west": inventory("west", model("m1", T0))})
     c = change(plan)
-    assert c["errors"] and "carries no drplan lineage" in c["errors"][0]
+    assert c.errors and "carries no drplan lineage" in c.errors[0]
     text = render_plan(plan)
     assert "No changes" not in text and "cannot be applied" in text.splitlines()[-1]
 
 
 def test_lost_state_and_older_source_version_in_tags_is_a_replace():
     plan = plan_for({"src": inventory("src", model("m1", T1)), "west": inventory("west", tagged(COPY_T, version=T0))})
-    assert change(plan)["actions"] == ["delete", "create"]
+    assert change(plan).actions == ["delete", "create"]
 
 
 def test_fingerprint_compatibility_and_tag_limits():
@@ -144,7 +144,7 @@ def test_fingerprint_compatibility_and_tag_limits():
 
 def test_no_state_recovers_the_one_lineage_its_copies_name():
     plan = plan_for({"src": inventory("src", model("m1", T0)), "west": inventory("west", tagged(COPY_T))})
-    assert plan["state"]["lineage"] is None and plan["state"]["recover_lineage"] == LINEAGE
+    assert plan.state.lineage is None and plan.state.recover_lineage == LINEAGE
 
 
 def test_no_state_and_copies_of_several_states_is_an_error():
@@ -153,8 +153,8 @@ def test_no_state_and_copies_of_several_states_is_an_error():
     invs = {"src": inventory("src", model("m1", T0)), "west": inventory("west", tagged(COPY_T)),
             "north": inventory("north", tagged(COPY_T, state=other))}
     plan = build_plan(spec, invs, State.new(), state_existed=False, created_at="2026-01-01T00:00:00+00:00")
-    assert "recover_lineage" not in plan["state"] and len(plan["errors"]) == 2
-    assert all(LINEAGE in e and other in e and "drplan adopt" in e for e in plan["errors"])
+    assert plan.state.recover_lineage is None and len(plan.errors) == 2
+    assert all(LINEAGE in e and other in e and "drplan adopt" in e for e in plan.errors)
 
 
 def test_unfinished_journal_entry_is_shown_by_plan_and_check():
@@ -163,7 +163,7 @@ def test_unfinished_journal_entry_is_shown_by_plan_and_check():
     plan = plan_for({"src": inventory("src", model("m1", T0)), "west": inventory("west", tagged(COPY_T))}, st)
     c = change(plan)
     # found by its lineage, unfinished in the journal: the plan records it (and is never "no changes")
-    assert any("stopped at step 'copy-requested'" in w and "record it:" in w for w in c["warnings"])
-    assert c["settings"]["unfinished"]["step"] == "copy-requested" and "[unfinished apply: record it]" in c["reason"]
+    assert any("stopped at step 'copy-requested'" in w and "record it:" in w for w in c.warnings)
+    assert c.settings["unfinished"]["step"] == "copy-requested" and "[unfinished apply: record it]" in c.reason
     findings = find_drift(plan, st.resources, st.journal)
     assert ("unfinished", ADDR) in {(f.kind, f.address) for f in findings}

@@ -37,8 +37,8 @@ def v2model(mid: str, updated: str, name: str = "invoices", status: str = "ready
 def plan(state: State, target_models=()):
     invs = {"src": inventory("src", v2model(SRC_ID, U2 if state.serial == 2 else U1), v2model("x", U1, "other")),
             "west": inventory("west", *target_models)}
-    return {c["address"]: c for c in build_plan(spec(), invs, state, state_existed=True,
-                                                 created_at="2026-01-01T00:00:00+00:00")["changes"]}
+    return {c.address: c for c in build_plan(spec(), invs, state, state_existed=True,
+                                                 created_at="2026-01-01T00:00:00+00:00").changes}
 
 
 def recorded(tid: str = "copy-1", updated: str = U1) -> dict:
@@ -51,13 +51,13 @@ def test_selected_by_model_name_and_addressed_by_source_id():
     changes = plan(State.new())
     assert list(changes) == [ADDR]  # "other" is not selected by "inv*"
     c = changes[ADDR]
-    assert c["actions"] == ["create"] and c["target"]["id"] == "" and "picks the new model id" in c["reason"]
+    assert c.actions == ["create"] and c.target.id == "" and "picks the new model id" in c.reason
 
 
 def test_in_sync_when_recorded_copy_is_ready_and_source_unchanged():
     st = State.new()
     st.resources[ADDR] = recorded()
-    assert plan(st, [v2model("copy-1", U1)])[ADDR]["actions"] == ["no-op"]
+    assert plan(st, [v2model("copy-1", U1)])[ADDR].actions == ["no-op"]
 
 
 def test_retrained_source_is_a_create_before_destroy_replace():
@@ -65,14 +65,14 @@ def test_retrained_source_is_a_create_before_destroy_replace():
     st.serial = 2  # the source now has lastUpdatedDateTime U2
     st.resources[ADDR] = recorded()
     c = plan(st, [v2model("copy-1", U1)])[ADDR]
-    assert c["actions"] == ["create", "delete"] and "retrained" in c["reason"]
-    assert c["target"]["id"] == "copy-1"  # the copy to delete once the new one is ready
+    assert c.actions == ["create", "delete"] and "retrained" in c.reason
+    assert c.target.id == "copy-1"  # the copy to delete once the new one is ready
 
 
 def test_deleted_or_invalid_copy_is_drift():
     st = State.new()
     st.resources[ADDR] = recorded()
     c = plan(st)[ADDR]
-    assert c["actions"] == ["create"] and c["flags"]["drift"]
+    assert c.actions == ["create"] and c.flags.drift
     c = plan(st, [v2model("copy-1", U1, status="invalid")])[ADDR]
-    assert c["actions"] == ["create", "delete"] and c["flags"]["drift"] and "invalid" in c["reason"]
+    assert c.actions == ["create", "delete"] and c.flags.drift and "invalid" in c.reason

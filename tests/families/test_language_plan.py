@@ -92,7 +92,7 @@ def plan_for(spec, invs, state=None):
 
 
 def the_change(plan, addr=ADDR):
-    return {c["address"]: c for c in plan["changes"]}[addr]
+    return {c.address: c for c in plan.changes}[addr]
 
 
 def test_create_exports_imports_trains_and_deploys_and_warns_about_documents():
@@ -100,24 +100,24 @@ def test_create_exports_imports_trains_and_deploys_and_warns_about_documents():
     src = project(export=exported())
     plan = plan_for(spec, {"src": inv("src", src), "west": inv("west")})
     c = the_change(plan)
-    assert c["actions"] == ["create"]
-    assert c["steps"] == ["export", "import", "train", "deploy"]
-    assert c["settings"] == {"model_label": "dr", "training_config_version": "2022-05-01", "deployment": "prod"}
-    assert "'west' has no project 'contracts'" in c["reason"] and "2 document(s), 3 label(s)" in c["reason"]
-    assert c["source"]["content_digest"] == content_digest(exported())
-    assert c["source"]["fingerprint"] == "modified=2025-01-02T00:00:00.000Z"
-    assert {"type": "target_absent"} in c["preconditions"]
+    assert c.actions == ["create"]
+    assert c.steps == ["export", "import", "train", "deploy"]
+    assert c.settings == {"model_label": "dr", "training_config_version": "2022-05-01", "deployment": "prod"}
+    assert "'west' has no project 'contracts'" in c.reason and "2 document(s), 3 label(s)" in c.reason
+    assert c.source.extra["content_digest"] == content_digest(exported())
+    assert c.source.fingerprint == "modified=2025-01-02T00:00:00.000Z"
+    assert {"type": "target_absent"} in c.preconditions
     assert {"type": "source_content", "resource": "src", "id": "contracts",
-            "content_digest": content_digest(exported())} in c["preconditions"]
-    assert len(c["warnings"]) == 1 and "blob container 'contracts-docs'" in c["warnings"][0]
-    assert "not the documents" in c["warnings"][0]
-    assert plan["applyable"] is True and plan["summary"]["create"] == 1
+            "content_digest": content_digest(exported())} in c.preconditions
+    assert len(c.warnings) == 1 and "blob container 'contracts-docs'" in c.warnings[0]
+    assert "not the documents" in c.warnings[0]
+    assert plan.applyable is True and plan.summary["create"] == 1
 
 
 def test_create_without_documents_has_no_storage_warning_and_no_training_steps():
     plan = plan_for(spec_for(), {"src": inv("src", project(export=exported(documents=[]))), "west": inv("west")})
     c = the_change(plan)
-    assert c["steps"] == ["export", "import"] and c["warnings"] == [] and "settings" not in c
+    assert c.steps == ["export", "import"] and c.warnings == [] and not c.settings
 
 
 def test_replace_shows_exactly_the_summarised_difference_and_is_destructive():
@@ -133,13 +133,13 @@ def test_replace_shows_exactly_the_summarised_difference_and_is_destructive():
         "west": inv("west", project(modified=T1, export=copy.deepcopy(old), models=[model(trained=T1)],
                                     deployments=[deployment()]))}, state)
     c = the_change(plan)
-    assert c["actions"] == ["delete", "create"]
-    assert c["flags"]["destructive"] is True and c["flags"]["drift"] is False
-    assert c["diff"] == ["+ entity: Amount", "+ document: doc3.txt (Train, 1 label)",
+    assert c.actions == ["delete", "create"]
+    assert c.flags.destructive is True and c.flags.drift is False
+    assert c.diff == ["+ entity: Amount", "+ document: doc3.txt (Train, 1 label)",
                          "~ labels doc1.txt: Date -> Amount (10..20)"]
-    assert "the source project changed since the last import" in c["reason"] and "destructive" in c["reason"]
-    assert {"type": "target_fingerprint", "fingerprint": "modified=2025-03-01T00:00:00.000Z"} in c["preconditions"]
-    assert c["steps"] == ["export", "import", "train", "deploy"]
+    assert "the source project changed since the last import" in c.reason and "destructive" in c.reason
+    assert {"type": "target_fingerprint", "fingerprint": "modified=2025-03-01T00:00:00.000Z"} in c.preconditions
+    assert c.steps == ["export", "import", "train", "deploy"]
 
 
 def test_no_op_from_state_needs_no_export():
@@ -151,8 +151,8 @@ def test_no_op_from_state_needs_no_export():
     wanted = language_fetches(spec, invs, state)
     assert wanted.exports == set() and wanted.training == {("west", "contracts")}
     c = the_change(plan_for(spec, invs, state))
-    assert c["actions"] == ["no-op"] and "neither src/contracts nor west/contracts changed" in c["reason"]
-    assert c["errors"] == [] and c["warnings"] == []
+    assert c.actions == ["no-op"] and "neither src/contracts nor west/contracts changed" in c.reason
+    assert c.errors == [] and c.warnings == []
 
 
 def test_what_is_exported_at_plan_time():
@@ -173,13 +173,13 @@ def test_equal_exports_are_in_sync_even_when_the_times_moved():
     plan = plan_for(spec_for(), {"src": inv("src", project(modified=T2, export=exported())),
                                  "west": inv("west", project(modified=T1, export=exported(name="x")))}, state)
     c = the_change(plan)
-    assert c["actions"] == ["no-op"] and "exported assets" in c["reason"] and "identical" in c["reason"]
+    assert c.actions == ["no-op"] and "exported assets" in c.reason and "identical" in c.reason
     # apply records the new times (checked live first), so the next plan needs no export
-    assert c["settings"]["refresh_record"] == {"source_modified": "2025-04-01T00:00:00.000Z",
+    assert c.settings["refresh_record"] == {"source_modified": "2025-04-01T00:00:00.000Z",
                                                "target_modified": "2025-03-01T00:00:00.000Z",
                                                "content_digest": content_digest(exported())}
-    assert {p["type"] for p in c["preconditions"]} == {"source_fingerprint", "target_fingerprint"}
-    state.resources[ADDR].update(c["settings"]["refresh_record"])
+    assert {p["type"] for p in c.preconditions} == {"source_fingerprint", "target_fingerprint"}
+    state.resources[ADDR].update(c.settings["refresh_record"])
     assert language_fetches(spec_for(), {"src": inv("src", project(modified=T2)),
                                          "west": inv("west", project(modified=T1))}, state).exports == set()
 
@@ -191,16 +191,16 @@ def test_target_changed_out_of_band_is_drift():
     plan = plan_for(spec_for(), {"src": inv("src", project(export=exported())),
                                  "west": inv("west", project(modified=T2, export=changed))}, state)
     c = the_change(plan)
-    assert c["actions"] == ["delete", "create"] and c["flags"]["drift"] is True and c["flags"]["destructive"]
-    assert c["reason"].startswith("drift: west/contracts was changed out of band")
-    assert c["diff"] == ["- entity: Extra"]
+    assert c.actions == ["delete", "create"] and c.flags.drift is True and c.flags.destructive
+    assert c.reason.startswith("drift: west/contracts was changed out of band")
+    assert c.diff == ["- entity: Extra"]
 
 
 def test_recorded_copy_missing_on_the_target_is_drift_create():
     state = State.new()
     state.resources[ADDR] = record()
     c = the_change(plan_for(spec_for(), {"src": inv("src", project(export=exported())), "west": inv("west")}, state))
-    assert c["actions"] == ["create"] and c["flags"]["drift"] is True and "missing" in c["reason"]
+    assert c.actions == ["create"] and c.flags.drift is True and "missing" in c.reason
 
 
 def test_update_when_training_is_missing_stale_or_not_deployed():
@@ -214,18 +214,18 @@ def test_update_when_training_is_missing_stale_or_not_deployed():
         return the_change(plan_for(spec, invs, state))
 
     c = change_with([], [])
-    assert c["actions"] == ["update"] and c["steps"] == ["train", "deploy"]
-    assert "has no model 'dr'" in c["reason"]
-    assert {"type": "target_fingerprint", "fingerprint": "modified=2025-03-01T00:00:00.000Z"} in c["preconditions"]
+    assert c.actions == ["update"] and c.steps == ["train", "deploy"]
+    assert "has no model 'dr'" in c.reason
+    assert {"type": "target_fingerprint", "fingerprint": "modified=2025-03-01T00:00:00.000Z"} in c.preconditions
     c = change_with([model(trained=T0)], [deployment()])
-    assert c["steps"] == ["train", "deploy"] and "before the project's assets last changed" in c["reason"]
+    assert c.steps == ["train", "deploy"] and "before the project's assets last changed" in c.reason
     c = change_with([model(version="2021-01-01")], [deployment()])
-    assert c["steps"] == ["train", "deploy"] and "training config 2021-01-01" in c["reason"]
+    assert c.steps == ["train", "deploy"] and "training config 2021-01-01" in c.reason
     c = change_with([model()], [])
-    assert c["steps"] == ["deploy"] and "no deployment 'prod'" in c["reason"]
+    assert c.steps == ["deploy"] and "no deployment 'prod'" in c.reason
     c = change_with([model()], [deployment(model_id="other-7")])
-    assert c["steps"] == ["deploy"] and "serves model other-7" in c["reason"]
-    assert change_with([model()], [deployment()])["actions"] == ["no-op"]
+    assert c.steps == ["deploy"] and "serves model other-7" in c.reason
+    assert change_with([model()], [deployment()]).actions == ["no-op"]
 
 
 def test_foreign_project_with_other_assets_is_an_error_never_an_overwrite():
@@ -233,15 +233,15 @@ def test_foreign_project_with_other_assets_is_an_error_never_an_overwrite():
     plan = plan_for(spec_for(), {"src": inv("src", project(export=exported())),
                                  "west": inv("west", project(modified=T1, export=foreign))})
     c = the_change(plan)
-    assert c["actions"] == ["no-op"] and plan["applyable"] is False
-    assert "drplan will not overwrite a project it did not create" in c["errors"][0]
-    assert "- entity: Vendor" in c["diff"] and "+ entity: Party" in c["diff"]
+    assert c.actions == ["no-op"] and plan.applyable is False
+    assert "drplan will not overwrite a project it did not create" in c.errors[0]
+    assert "- entity: Vendor" in c.diff and "+ entity: Party" in c.diff
 
 
 def test_foreign_project_with_the_same_assets_is_in_sync():
     plan = plan_for(spec_for(), {"src": inv("src", project(export=exported())),
                                  "west": inv("west", project(modified=T1, export=exported()))})
-    assert the_change(plan)["actions"] == ["no-op"] and plan["applyable"] is True
+    assert the_change(plan).actions == ["no-op"] and plan.applyable is True
 
 
 def test_rename_and_a_failed_export_are_reported_on_the_change():
@@ -250,8 +250,8 @@ def test_rename_and_a_failed_export_are_reported_on_the_change():
     src.detail["export_error"] = "src: the export job j1 ended failed: InternalServerError: boom"
     plan = plan_for(spec, {"src": inv("src", src), "west": inv("west")})
     c = the_change(plan, "ner/west/language-project/contracts-dr")
-    assert c["target"]["id"] == "contracts-dr"
-    assert "could not be exported at plan time: src: the export job j1 ended failed" in c["errors"][0]
+    assert c.target.id == "contracts-dr"
+    assert "could not be exported at plan time: src: the export job j1 ended failed" in c.errors[0]
 
 
 def test_diff_lines_for_metadata_documents_and_classification():

@@ -24,7 +24,7 @@ def test_round_trip_and_digest(plan, tmp_path):
     save_plan(plan, path)
     loaded = load_plan(path)
     assert loaded == plan
-    assert loaded["digest"].startswith("sha256:")
+    assert loaded.digest.startswith("sha256:")
     # canonical: saving again yields identical bytes
     first = path.read_bytes()
     save_plan(loaded, path)
@@ -42,7 +42,7 @@ def test_tampered_plan_refused(plan, tmp_path):
 
 
 def test_unknown_format_version_refused(plan, tmp_path):
-    doc = dict(plan, format_version="9.0")
+    doc = dict(plan.to_dict(), format_version="9.0")
     from drplan.plan.planfile import compute_digest
 
     doc["digest"] = compute_digest(doc)
@@ -55,7 +55,7 @@ def test_unknown_format_version_refused(plan, tmp_path):
 def test_off_schema_plan_refused_even_with_matching_digest(plan, tmp_path):
     from drplan.plan.planfile import compute_digest
 
-    doc = json.loads(json.dumps(plan))
+    doc = plan.to_dict()
     doc["changes"][0]["actions"] = ["teleport"]
     doc["digest"] = compute_digest(doc)
     path = tmp_path / "plan.json"
@@ -73,6 +73,6 @@ def test_not_json_and_missing(tmp_path):
 
 
 def test_plan_holds_no_secret_fields(plan):
-    text = json.dumps(plan).lower()
+    text = json.dumps(plan.to_dict()).lower()
     for word in ("accesstoken", "ocp-apim", "\"key\":"):
         assert word not in text

@@ -44,7 +44,7 @@ def sample_plan() -> dict:
     }
     doc = build_plan(spec, invs, state, state_existed=True, allow_delete=True,
                      created_at="2026-11-23T12:00:00+00:00")
-    doc["drplan_version"] = "0.0.0-test"
+    doc.drplan_version = "0.0.0-test"
     return seal(doc)
 
 
@@ -57,10 +57,10 @@ def check_golden(name: str, text: str) -> None:
 
 def test_sample_plan_covers_every_case_and_validates():
     plan = sample_plan()
-    actions = {tuple(c["actions"]) for c in plan["changes"]}
+    actions = {tuple(c.actions) for c in plan.changes}
     assert actions == {("create",), ("delete", "create"), ("delete",), ("no-op",)}
-    assert plan["applyable"] is False and plan["errors"]
-    assert first_error("plan.schema.json", plan) is None
+    assert plan.applyable is False and plan.errors
+    assert first_error("plan.schema.json", plan.to_dict()) is None
 
 
 def test_markdown_golden(monkeypatch):
@@ -86,7 +86,7 @@ def test_markdown_banners():
     assert "**Not applyable:**" in md
     assert "**Destructive:** 1 replace(s)" in md and "1 delete(s)" in md
     assert "**Encryption downgrade:** 2 copies" in md
-    assert sample_plan()["digest"] in md
+    assert str(sample_plan().digest) in md
     assert "```diff\n- created=2024-01-01T00:00:00.000Z\n+ created=2024-02-01T00:00:00.000Z\n```" in md
 
 
@@ -96,8 +96,8 @@ def test_large_plan_fits_a_pr_comment(n):
     invs = {"src": inventory("src", *[model(f"model-with-a-rather-long-name-{i:05d}") for i in range(n // 2)]),
             "west": inventory("west"), "north": inventory("north")}
     plan = seal(build_plan(spec, invs, State.new(), state_existed=False, created_at="2026-11-23T12:00:00+00:00"))
-    assert len(plan["changes"]) == n
+    assert len(plan.changes) == n
     md = render_markdown(plan)
     assert len(md) <= COMMENT_LIMIT
     assert "listed one per line to fit a comment" in md
-    assert plan["digest"] in md  # the footer survives truncation
+    assert plan.digest in md  # the footer survives truncation

@@ -14,7 +14,7 @@ from drplan.families.base import BaseFamily, Connection
 from drplan.families.content_understanding import apply, drill, plan
 from drplan.families.content_understanding.adapter import AnalyzersAdapter
 from drplan.plan.context import PlanContext
-from drplan.plan.model import Action, Change
+from drplan.plan.model import Action, Change, Source, Target
 from drplan.spec.model import AssetKind, Resource, Rule
 
 
@@ -63,7 +63,7 @@ class ContentUnderstanding(BaseFamily):
         return plan.plan_analyzers(ctx.spec, rule, ctx.inventories, ctx.state)
 
     def orphan(self, ctx: PlanContext, rule: Rule, addr: str, rec: Mapping[str, Any],
-               target: dict[str, Any]) -> Change | None:
+               target: Target) -> Change | None:
         if rec["kind"] != AssetKind.MODEL_DEPLOYMENT.value:
             return None
         # A /defaults key is resource-wide: other analyzers may rely on it, so drplan never removes it.
@@ -71,12 +71,12 @@ class ContentUnderstanding(BaseFamily):
         note = (f"no longer managed: no analyzer this rule copies to {tname!r} needs its deployment override for "
                 f"{rec['target_id']} any more; the /defaults key is left as it is (other analyzers may use it); "
                 f"drplan state rm {addr} stops tracking it")
-        source = {"resource": rec["source_resource"], "id": rec["source_id"],
-                  "fingerprint": rec["source_fingerprint"], "created": "", "description": "", "tags": {}}
-        return Change(addr, rule.name, rec["kind"], Action.NO_OP, note, source, target, warnings=[note])
+        source = Source(rec["source_resource"], rec["source_id"], rec["source_fingerprint"])
+        return Change(addr, rule.name, AssetKind.MODEL_DEPLOYMENT, Action.NO_OP, note, source, target,
+                      warnings=[note])
 
-    async def apply_change(self, ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
-        if change["kind"] == AssetKind.MODEL_DEPLOYMENT.value:
+    async def apply_change(self, ctx: ApplyContext, change: Change, entry: dict[str, Any] | None) -> None:
+        if change.kind is AssetKind.MODEL_DEPLOYMENT:
             await apply.run_set_default(ctx, change)
         else:
             await apply.run_cu_copy(ctx, change, entry)

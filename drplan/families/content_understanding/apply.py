@@ -31,43 +31,43 @@ from drplan.families.content_understanding.adapter import (
     TOKEN_ROLE_KEYS,
     AnalyzersAdapter,
 )
-from drplan.plan.model import Action, change_action
+from drplan.plan.model import Action, Change
 from drplan.redact import register_secret
 from drplan.spec.model import AssetKind
 
 ANALYZER = AssetKind.ANALYZER
 
 
-def _adapters(ctx: ApplyContext, change: dict[str, Any]) -> tuple[AnalyzersAdapter, AnalyzersAdapter]:
-    return ctx.adapters[change["source"]["resource"]], ctx.adapters[change["target"]["resource"]]
+def _adapters(ctx: ApplyContext, change: Change) -> tuple[AnalyzersAdapter, AnalyzersAdapter]:
+    return ctx.adapters[change.source.resource], ctx.adapters[change.target.resource]
 
 
-async def run_set_default(ctx: ApplyContext, change: dict[str, Any]) -> None:
+async def run_set_default(ctx: ApplyContext, change: Change) -> None:
     """PATCH the target's /defaults with the one key the plan shows (idempotent: resume simply sets it again)."""
-    tgt = ctx.adapters[change["target"]["resource"]]
-    model, deployment = change["settings"]["model"], change["settings"]["deployment"]
-    await ctx.journal.record(change["address"], "update", "setting-default")
+    tgt = ctx.adapters[change.target.resource]
+    model, deployment = change.settings["model"], change.settings["deployment"]
+    await ctx.journal.record(change.address, "update", "setting-default")
     ctx.step(change, "setting-default", f"setting {tgt.conn.name} /defaults {model} -> {deployment}")
     after = await tgt.set_defaults({model: deployment})
     if after.get(model) != deployment:
         raise ApplyStepError(f"{tgt.conn.name}: /defaults {model} is {after.get(model)!r} after setting it to "
                           f"{deployment!r}")
     await ctx.record_done(change, operation_url=None, extra={"value": deployment},
-                          message=f"set {tgt.conn.name} /defaults {change['target']['id']}")
+                          message=f"set {tgt.conn.name} /defaults {change.target.id}")
 
 
-async def run_cu_copy(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
+async def run_cu_copy(ctx: ApplyContext, change: Change, entry: dict[str, Any] | None) -> None:
     src, tgt = _adapters(ctx, change)
     if entry is not None and await _resume(ctx, change, entry):
         return
-    if change_action(change) is Action.NO_OP:  # finishing an unfinished journal entry: never a new copy
-        raise ApplyStepError(f"{tgt.conn.name}/{change['target']['id']} is no longer the copy the plan saw being "
+    if change.action is Action.NO_OP:  # finishing an unfinished journal entry: never a new copy
+        raise ApplyStepError(f"{tgt.conn.name}/{change.target.id} is no longer the copy the plan saw being "
                              "made (it failed or was changed); run drplan plan again")
-    flow = ctx.plan["resources"][change["source"]["resource"]].get("copy_flow", "grant")
+    flow = ctx.plan.resources[change.source.resource].get("copy_flow", "grant")
     await _copy(ctx, change, src, tgt, flow)
 
 
-async def _resume(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any]) -> bool:
+async def _resume(ctx: ApplyContext, change: Change, entry: dict[str, Any]) -> bool:
     """Continue an interrupted copy; True when it is finished, False to authorize and copy afresh."""
     ctx.step(change, "resuming", f"resuming from journal step '{entry['step']}' ({entry['updated']})")
     if entry["step"] == "copying" and entry.get("operation_url"):
@@ -82,12 +82,12 @@ async def _resume(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, An
     return await _target_settles(ctx, change)
 
 
-async def _target_settles(ctx: ApplyContext, change: dict[str, Any]) -> bool:
+async def _target_settles(ctx: ApplyContext, change: Change) -> bool:
     """If the target analyzer carries (or is being created with) the planned definition, wait for it and record it."""
     _, tgt = _adapters(ctx, change)
-    tid = change["target"]["id"]
+    tid = change.target.id
     asset = await tgt.get(ANALYZER, tid)
-    want = change["source"]["fingerprint"]
+    want = change.source.fingerprint
     if asset is None or asset.fingerprint != want:
         return False
     if asset.status == "creating":
@@ -98,11 +98,11 @@ async def _target_settles(ctx: ApplyContext, change: dict[str, Any]) -> bool:
     return True
 
 
-async def _copy(ctx: ApplyContext, change: dict[str, Any], src: AnalyzersAdapter, tgt: AnalyzersAdapter, flow: str) -> None:
-    addr = change["address"]
-    action = change_action(change).value
-    sid, tid = change["source"]["id"], change["target"]["id"]
-    replace = change_action(change) is Action.REPLACE
+async def _copy(ctx: ApplyContext, change: Change, src: AnalyzersAdapter, tgt: AnalyzersAdapter, flow: str) -> None:
+    addr = change.address
+    action = change.action.value
+    sid, tid = change.source.id, change.target.id
+    replace = change.action is Action.REPLACE
     step = "granting" if flow == "grant" else "authorizing"
     await ctx.journal.restart(addr, action, step, target_id=tid, requested_at=utcnow())
     ctx.crash(f"after-journal-{step}")
@@ -112,7 +112,7 @@ async def _copy(ctx: ApplyContext, change: dict[str, Any], src: AnalyzersAdapter
         body: dict[str, Any] = {"sourceAnalyzerId": sid, "sourceAzureResourceId": src.conn.resource_id,
                                 "sourceRegion": src.conn.region}
     else:
-        settings = change.get("settings") or {}
+        settings = change.settings
         enc = _env_secret(settings.get("encryption_key_env"), change)
         dec = _env_secret(settings.get("decryption_key_env"), change)
         ctx.step(change, step, f"getting a copy token for {src.conn.name}/{sid}, locked to {tgt.conn.name}/{tid}"
@@ -122,7 +122,7 @@ async def _copy(ctx: ApplyContext, change: dict[str, Any], src: AnalyzersAdapter
         if dec:
             body["decryptionKey"] = dec
         overrides = {TOKEN_ROLE_KEYS.get(role, role): d["deployment"]
-                     for role, d in sorted(change.get("deployments", {}).items()) if d["via"] == "override"}
+                     for role, d in sorted(change.deployments.items()) if d["via"] == "override"}
         if overrides:
             body["deployments"] = overrides
     ctx.crash("after-authorize")
@@ -150,18 +150,18 @@ async def _copy(ctx: ApplyContext, change: dict[str, Any], src: AnalyzersAdapter
     await _wait_and_finish(ctx, change, op_url, first_delay=first_delay)
 
 
-def _env_secret(env: str | None, change: dict[str, Any]) -> str | None:
+def _env_secret(env: str | None, change: Change) -> str | None:
     if not env:
         return None
     value = os.environ.get(env)
     if not value:
-        raise ApplyStepError(f"environment variable {env} (named by the rule {change['rule']!r}) is not set; export "
+        raise ApplyStepError(f"environment variable {env} (named by the rule {change.rule!r}) is not set; export "
                           "the copy-token key in it")
     register_secret(value)
     return value
 
 
-def _copy_error_message(change: dict[str, Any], exc: ServiceError) -> str:
+def _copy_error_message(change: Change, exc: ServiceError) -> str:
     inner = getattr(exc, "inner_code", None) or ""
     code = getattr(exc, "code", None) or ""
     hint = {
@@ -181,36 +181,36 @@ def hint_for_code(code: str) -> str:
     return ""
 
 
-async def _wait_and_finish(ctx: ApplyContext, change: dict[str, Any], op_url: str, *, first_delay: float = 0.0) -> None:
+async def _wait_and_finish(ctx: ApplyContext, change: Change, op_url: str, *, first_delay: float = 0.0) -> None:
     _, tgt = _adapters(ctx, change)
-    body = await tgt.wait(op_url, what=f"copy operation for {change['address']}", interval=ctx.poll_interval,
+    body = await tgt.wait(op_url, what=f"copy operation for {change.address}", interval=ctx.poll_interval,
                           first_delay=first_delay)
     status = normalise_status(body.get("status"))
     if status is not OpStatus.SUCCEEDED:
         err = body.get("error") or {}
         inner = (err.get("innererror") or {}).get("code")
-        await ctx.journal.record(change["address"], change_action(change).value, "copy-requested",
+        await ctx.journal.record(change.address, change.action.value, "copy-requested",
                                 note=f"copy operation {status.value}")
         raise OperationFailedError(
             f"the copy operation ended {status.value}: {'/'.join(x for x in (err.get('code'), inner) if x)}: "
             f"{err.get('message', 'no details')}", code=err.get("code"), inner_code=inner)
     ctx.crash("after-copy-done")
-    asset = await tgt.get(ANALYZER, change["target"]["id"])
-    want = change["source"]["fingerprint"]
+    asset = await tgt.get(ANALYZER, change.target.id)
+    want = change.source.fingerprint
     if asset is None or asset.status != "ready" or asset.fingerprint != want:
         raise ApplyStepError(
-            f"the copy operation succeeded but {tgt.conn.name}/{change['target']['id']} "
+            f"the copy operation succeeded but {tgt.conn.name}/{change.target.id} "
             + ("does not exist" if asset is None else
                f"is {asset.status} with definition {asset.fingerprint}, expected {want}"))
     await _finish(ctx, change, op_url, asset.detail.get("warnings") or [], asset.fingerprint)
 
 
-async def _finish(ctx: ApplyContext, change: dict[str, Any], op_url: str | None, warnings: list[Any],
+async def _finish(ctx: ApplyContext, change: Change, op_url: str | None, warnings: list[Any],
                   target_fingerprint: str) -> None:
     for w in warnings:
         text = w.get("message") or w.get("code") if isinstance(w, dict) else str(w)
         ctx.step(change, "warning", f"the service warns: {text}", level="warning")
     used = {role: {"model": d["model"], "deployment": d["deployment"]}
-            for role, d in sorted(change.get("deployments", {}).items())}
+            for role, d in sorted(change.deployments.items())}
     await ctx.record_done(change, operation_url=op_url, extra={"deployments": used} if used else None,
                           target_fingerprint=target_fingerprint)

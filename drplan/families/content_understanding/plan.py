@@ -16,7 +16,7 @@ from typing import Any
 from drplan.families.base import Asset, Inventory
 from drplan.plan.addresses import address, matches
 from drplan.plan.diffs import diff_lines
-from drplan.plan.model import Action, Change
+from drplan.plan.model import Action, Change, Source, Target
 from drplan.spec.model import AssetKind, Rule, Spec
 from drplan.state.model import State
 
@@ -28,11 +28,11 @@ def selected(rule: Rule, asset_id: str) -> bool:
     return matches([asset_id], rule.analyzers, rule.exclude)
 
 
-def _source_block(rule: Rule, asset: Asset) -> dict[str, Any]:
+def _source_block(rule: Rule, asset: Asset) -> Source:
     # The definition itself stays out of the plan (it would be repeated per target); reviewers see its digest, the
     # models in ``deployments`` and, for a replace, the diff.
-    return {"resource": rule.source, "id": asset.id, "fingerprint": asset.fingerprint, "created": asset.created,
-            "description": asset.description, "tags": dict(sorted(asset.tags.items()))}
+    return Source(rule.source, asset.id, asset.fingerprint, asset.created, asset.description,
+                  dict(sorted(asset.tags.items())))
 
 
 def plan_analyzers(spec: Spec, rule: Rule, inventories: dict[str, Inventory], state: State) -> tuple[list[Change], list[str]]:
@@ -71,13 +71,11 @@ def _default_change(rule: Rule, tname: str, model: str, deployment: str, default
                     state: State) -> Change:
     addr = address(rule.name, tname, DEFAULT, model)
     current = defaults.get(model)
-    target = {"resource": tname, "id": model, "exists": current is not None,
-              "fingerprint": f"deployment={current}" if current else None}
-    source = {"resource": rule.source, "id": model, "fingerprint": f"deployment={deployment}", "created": "",
-              "description": "", "tags": {}}
+    target = Target(tname, model, current is not None, f"deployment={current}" if current else None)
+    source = Source(rule.source, model, f"deployment={deployment}")
     settings = {"model": model, "deployment": deployment, "previous": current}
     if current == deployment:
-        return Change(addr, rule.name, DEFAULT.value, Action.NO_OP,
+        return Change(addr, rule.name, DEFAULT, Action.NO_OP,
                       f"{tname!r} /defaults already maps {model} to {deployment}", source, target, settings=settings,
                       steps=[])
     pre = [{"type": "target_defaults", "resource": tname, "models": {model: current}}]
@@ -87,11 +85,11 @@ def _default_change(rule: Rule, tname: str, model: str, deployment: str, default
                         "every analyzer there that uses this model switches deployment")
     reason = (f"the rule maps this model's role to deployment {deployment} on {tname!r}; the GA copy resolves "
               f"models through the target's /defaults, so set {model} -> {deployment} there first")
-    ch = Change(addr, rule.name, DEFAULT.value, Action.UPDATE, reason, source, target, preconditions=pre,
+    ch = Change(addr, rule.name, DEFAULT, Action.UPDATE, reason, source, target, preconditions=pre,
                 warnings=warnings, settings=settings, steps=["set-default"])
-    ch.flags["deployment_overrides"] = True
+    ch.flags.deployment_overrides = True
     if addr in state.resources and state.resources[addr].get("value") not in (None, current):
-        ch.flags["drift"] = True
+        ch.flags.drift = True
     return ch
 
 
@@ -120,8 +118,7 @@ def _analyzer_change(spec: Spec, rule: Rule, asset: Asset, tname: str, tgt_inv: 
     observed = tgt_inv.get(ANALYZER, target_id)
     recorded = state.resources.get(addr)
     defn = asset.detail.get("definition", {})
-    target = {"resource": tname, "id": target_id, "exists": observed is not None,
-              "fingerprint": observed.fingerprint if observed else None}
+    target = Target(tname, target_id, observed is not None, observed.fingerprint if observed else None)
     defaults = dict(tgt_inv.defaults or {})
     deployments = {role: _resolve(role, model, flow=flow, overrides=overrides, planned=planned, defaults=defaults)
                    for role, model in sorted(defn.get("models", {}).items())}
@@ -173,14 +170,14 @@ def _analyzer_change(spec: Spec, rule: Rule, asset: Asset, tname: str, tgt_inv: 
 
     def change(action: Action, reason: str, extra_pre: list[dict[str, Any]] | None = None, *,
                diff: list[str] | None = None) -> Change:
-        ch = Change(addr, rule.name, ANALYZER.value, action, reason, _source_block(rule, asset), target,
+        ch = Change(addr, rule.name, ANALYZER, action, reason, _source_block(rule, asset), target,
                     warnings=warnings if action is not Action.NO_OP else [],
                     errors=errors if action is not Action.NO_OP else [],
                     preconditions=pre + (extra_pre or []) if action is not Action.NO_OP else [],
                     depends_on=sorted(set(depends)) if action is not Action.NO_OP else [],
                     steps=["grant" if flow == "grant" else "authorize", "copy"] if action is not Action.NO_OP else [],
                     deployments=deployments, diff=diff or [])
-        ch.flags["deployment_overrides"] = overridden
+        ch.flags.deployment_overrides = overridden
         if flow == "token" and action is not Action.NO_OP and rule.encryption_key_env:
             ch.settings = {"encryption_key_env": rule.encryption_key_env,
                            "decryption_key_env": rule.decryption_key_env or rule.encryption_key_env}
@@ -190,7 +187,7 @@ def _analyzer_change(spec: Spec, rule: Rule, asset: Asset, tname: str, tgt_inv: 
         if recorded is not None:
             ch = change(Action.CREATE, f"drift: the copy recorded in state (made {recorded['copied_at']}) is missing "
                         f"on {tname!r}; copy {label} again", [{"type": "target_absent"}])
-            ch.flags["drift"] = True
+            ch.flags.drift = True
             return ch
         return change(Action.CREATE, f"{tname!r} has no analyzer {target_id!r}; copy {label}",
                       [{"type": "target_absent"}])
@@ -213,12 +210,12 @@ def _analyzer_change(spec: Spec, rule: Rule, asset: Asset, tname: str, tgt_inv: 
     if observed.status != "ready":
         ch = change(Action.REPLACE, f"the copy on {tname!r} is {observed.status}; copy {label} again over it "
                     "(allowReplace)", tgt_pre, diff=diff)
-        ch.flags["drift"] = True
+        ch.flags.drift = True
         return ch
     drift = recorded.get("source_fingerprint") != observed.fingerprint
     why = ("the analyzer on the target was changed out of band" if drift
            else "the source analyzer changed since the copy")
     ch = change(Action.REPLACE, f"{why}: its definition differs from {label} ({len(diff)} difference(s)); copy again "
                 "over it (allowReplace)", tgt_pre, diff=diff)
-    ch.flags["drift"] = drift
+    ch.flags.drift = drift
     return ch

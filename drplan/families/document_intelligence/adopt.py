@@ -13,28 +13,29 @@ from drplan.errors import StateError
 from drplan.families.base import Connection
 from drplan.families.document_intelligence.adapter import DocumentModelsAdapter
 from drplan.lineage import Lineage
-from drplan.spec.model import AssetKind, Spec
+from drplan.plan.model import Change
+from drplan.spec.model import Spec
 from drplan.state.model import State
 
 
-async def adopt_evidence(client: AzureClient, conns: Mapping[str, Connection], spec: Spec, change: Mapping[str, Any],
+async def adopt_evidence(client: AzureClient, conns: Mapping[str, Connection], spec: Spec, change: Change,
                          state: State, *, assert_copy: bool) -> tuple[str | bool, dict[str, Any]]:
     """Why a DI / FR v3 target asset may be recorded as a copy of the planned source version (see ``adopt``), and
     what the record adds; raises StateError naming what was compared when nothing matches."""
-    src, tgt = change["source"], change["target"]
-    address, where = change["address"], f"{tgt['resource']}/{tgt['id']}"
-    kind = AssetKind(change["kind"])
-    source = await DocumentModelsAdapter(client, conns[src["resource"]]).get(kind, src["id"])
-    target = await DocumentModelsAdapter(client, conns[tgt["resource"]]).get(kind, tgt["id"])
+    src, tgt = change.source, change.target
+    address, where = change.address, f"{tgt.resource}/{tgt.id}"
+    kind = change.kind
+    source = await DocumentModelsAdapter(client, conns[src.resource]).get(kind, src.id)
+    target = await DocumentModelsAdapter(client, conns[tgt.resource]).get(kind, tgt.id)
     state_lineage = state.lineage
     if source is None or target is None:
-        raise StateError(f"{address}: {src['resource']}/{src['id'] if source is None else tgt['id']} disappeared "
+        raise StateError(f"{address}: {src.resource}/{src.id if source is None else tgt.id} disappeared "
                          "while adopting; run drplan plan again")
-    ref = spec.resources[src["resource"]].resource_id or spec.resources[src["resource"]].endpoint
+    ref = spec.resources[src.resource].resource_id or spec.resources[src.resource].endpoint
     want = Lineage(state_lineage, ref, source.id, source.fingerprint)
     if target.lineage is not None:
         if not target.lineage.same_version(want):
-            raise StateError(f"{address}: {where} is not a copy of {src['resource']}/{src['id']} as it is now "
+            raise StateError(f"{address}: {where} is not a copy of {src.resource}/{src.id} as it is now "
                              f"(version {source.fingerprint}): its lineage tags say it is a "
                              f"{target.lineage.describe()}; refusing to adopt it")
         extra = {"lineage_tags": True, "target_fingerprint": target.fingerprint}
@@ -50,5 +51,5 @@ async def adopt_evidence(client: AzureClient, conns: Mapping[str, Connection], s
                 f"{target.content_digest or '(none)'} vs {source.content_digest or '(none)'}")
     raise StateError(
         f"{address}: {where} carries no drplan lineage tags, and the heuristic does not match ({compared}); refusing "
-        f"to adopt it. If you know it is a copy of {src['resource']}/{src['id']}, run drplan adopt again with "
+        f"to adopt it. If you know it is a copy of {src.resource}/{src.id}, run drplan adopt again with "
         "--assert-copy; otherwise delete it on the target and let drplan copy it")

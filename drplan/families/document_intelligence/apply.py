@@ -34,30 +34,29 @@ from drplan.errors import (
 from drplan.families.base import Asset, normalise_time
 from drplan.families.document_intelligence.adapter import CopyAuthorization
 from drplan.lineage import without_lineage_tags
-from drplan.plan.model import Action, change_action
-from drplan.spec.model import AssetKind
+from drplan.plan.model import Action, Change
 
 #: Clock skew tolerated when matching a source operation to a journaled authorization time.
 SKEW = timedelta(minutes=10)
 
 
-async def apply_change(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
+async def apply_change(ctx: ApplyContext, change: Change, entry: dict[str, Any] | None) -> None:
     """Create or replace one model or classifier copy (a delete is generic: the executor runs it); or, for a no-op
     that finishes an unfinished journal entry (the plan says so), resume it without copying anything new."""
-    if change_action(change) is Action.NO_OP:
+    if change.action is Action.NO_OP:
         await _finish_unfinished(ctx, change, entry)
         return
-    if change_action(change) is Action.REPLACE and (entry is None or entry["step"] == "deleting"):
+    if change.action is Action.REPLACE and (entry is None or entry["step"] == "deleting"):
         await _delete_old_copy(ctx, change)
-        entry = ctx.journal.entry(change["address"])
+        entry = ctx.journal.entry(change.address)
     if entry is not None and entry["step"] in ("authorizing", "copy-requested", "copying"):
         if await _resume_copy(ctx, change, entry):
             return
-        entry = ctx.journal.entry(change["address"])
+        entry = ctx.journal.entry(change.address)
     await _copy(ctx, change, entry)
 
 
-async def _finish_unfinished(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
+async def _finish_unfinished(ctx: ApplyContext, change: Change, entry: dict[str, Any] | None) -> None:
     """The plan found the target in sync while the journal held a step: finish the interrupted copy (poll its
     operation, or find our copy on the target) and record it; a state record already in sync just closes the entry.
     Never copies: the plan did not show a copy."""
@@ -66,30 +65,30 @@ async def _finish_unfinished(ctx: ApplyContext, change: dict[str, Any], entry: d
             return
     elif await _target_done(ctx, change):
         return
-    recorded = ctx.recorded(change["address"])
+    recorded = ctx.recorded(change.address)
     if recorded is None:
-        raise ApplyStepError(f"{change['target']['resource']}/{change['target']['id']} is no longer what the plan "
+        raise ApplyStepError(f"{change.target.resource}/{change.target.id} is no longer what the plan "
                              "saw (the interrupted copy cannot be found); run drplan plan again")
-    await ctx.journal.finish(change["address"], recorded)
+    await ctx.journal.finish(change.address, recorded)
     ctx.step(change, "done", "closed the journal entry of an interrupted apply (the recorded copy is in sync)")
 
 
-async def _delete_old_copy(ctx: ApplyContext, change: dict[str, Any]) -> None:
-    tgt = ctx.adapters[change["target"]["resource"]]
-    kind = AssetKind(change["kind"])
-    await ctx.journal.record(change["address"], "replace", "deleting", target_id=change["target"]["id"])
-    ctx.step(change, "deleting", f"deleting the old copy {change['target']['id']} on {tgt.conn.name}")
-    await tgt.delete(kind, change["target"]["id"])
+async def _delete_old_copy(ctx: ApplyContext, change: Change) -> None:
+    tgt = ctx.adapters[change.target.resource]
+    kind = change.kind
+    await ctx.journal.record(change.address, "replace", "deleting", target_id=change.target.id)
+    ctx.step(change, "deleting", f"deleting the old copy {change.target.id} on {tgt.conn.name}")
+    await tgt.delete(kind, change.target.id)
     ctx.crash("after-delete")
-    await ctx.journal.record(change["address"], "replace", "deleted")
+    await ctx.journal.record(change.address, "replace", "deleted")
 
-async def _copy(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
-    addr = change["address"]
-    action = change_action(change).value
-    src = ctx.adapters[change["source"]["resource"]]
-    tgt = ctx.adapters[change["target"]["resource"]]
-    kind = AssetKind(change["kind"])
-    tid = change["target"]["id"]
+async def _copy(ctx: ApplyContext, change: Change, entry: dict[str, Any] | None) -> None:
+    addr = change.address
+    action = change.action.value
+    src = ctx.adapters[change.source.resource]
+    tgt = ctx.adapters[change.target.resource]
+    kind = change.kind
+    tid = change.target.id
     # Keep the first authorization time of an interrupted attempt: resume searches operations from then on.
     authorized_at = (entry or {}).get("authorized_at") or utcnow()
     await ctx.journal.record(addr, action, "authorizing", target_id=tid, authorized_at=authorized_at)
@@ -97,9 +96,9 @@ async def _copy(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any]
     ctx.step(change, "authorizing", f"authorizing the copy on {tgt.conn.name} as {tid}")
     # The copy carries the source's description and tags, plus its lineage (services/lineage.py): the tags given
     # to authorizeCopy are kept on the copy in every recording, so a lost state can still tell drplan's copies.
-    tags = {**without_lineage_tags(change["source"]["tags"]), **ctx.lineage(change).tags()}
+    tags = {**without_lineage_tags(change.source.tags), **ctx.lineage(change).tags()}
     try:
-        auth = await tgt.authorize_copy(kind, tid, description=change["source"]["description"], tags=tags)
+        auth = await tgt.authorize_copy(kind, tid, description=change.source.description, tags=tags)
     except ConflictError as exc:
         await _on_authorize_conflict(ctx, change, exc, entry)
         return
@@ -112,12 +111,12 @@ async def _copy(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any]
     await ctx.journal.record(addr, action, "copy-requested", authorization_expires=auth.expires,
                               target_location=auth.target_location)
     ctx.crash("after-journal-copy-requested")
-    degrade = bool(change["flags"]["encryption_downgrade"])
-    ctx.step(change, "copying", f"copying {src.conn.name}/{change['source']['id']} to {tgt.conn.name}/{tid}"
+    degrade = bool(change.flags.encryption_downgrade)
+    ctx.step(change, "copying", f"copying {src.conn.name}/{change.source.id} to {tgt.conn.name}/{tid}"
                + (" (encryption downgrade allowed)" if degrade else ""))
     first_delay = 0.0
     try:
-        op_url, first_delay = await src.copy_to(kind, change["source"]["id"], auth, degrade=degrade)
+        op_url, first_delay = await src.copy_to(kind, change.source.id, auth, degrade=degrade)
     except (ResponseLostError, ServiceError) as exc:
         # A lost answer, or a retried copyTo answering "authorization already used": the first one may be running.
         op_url = await src.find_copy_operation(kind, auth.target_location or tgt.asset_location(kind, tid),
@@ -132,7 +131,7 @@ async def _copy(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any]
     ctx.crash("after-journal-copying")
     await _wait_and_finish(ctx, change, op_url, first_delay=first_delay)
 
-def _copy_error_message(change: dict[str, Any], exc: DrplanError, auth: CopyAuthorization) -> str:
+def _copy_error_message(change: Change, exc: DrplanError, auth: CopyAuthorization) -> str:
     text = str(exc)  # codes with a fixed meaning (1002, ModelNotReady, ...) were explained by azure/errors.py
     if "DataProtection" in text or "downgrade" in text.lower():
         hint = ("the service refused to copy from a customer-managed-key resource to one without; the plan "
@@ -143,21 +142,21 @@ def _copy_error_message(change: dict[str, Any], exc: DrplanError, auth: CopyAuth
         hint = ""
     return f"{text}{'; ' + hint if hint else ''}. The target id {auth.target_id!r} stays reserved until {auth.expires}"
 
-async def _on_authorize_conflict(ctx: ApplyContext, change: dict[str, Any], exc: ConflictError,
+async def _on_authorize_conflict(ctx: ApplyContext, change: Change, exc: ConflictError,
                                  entry: dict[str, Any] | None) -> None:
-    tid = change["target"]["id"]
-    tname = change["target"]["resource"]
+    tid = change.target.id
+    tname = change.target.resource
     # A 409 means the id is taken by a model, or reserved by an unused authorization (contracts §2.4). The live
     # body of the second case is not recorded, so the inner code is not trusted: the target itself tells.
     tgt = ctx.adapters[tname]
-    asset = await tgt.get(AssetKind(change["kind"]), tid)
+    asset = await tgt.get(change.kind, tid)
     if asset is not None:
         if _is_our_copy(ctx, change, asset):
             await ctx.record_done(change, operation_url=None, target_fingerprint=asset.fingerprint)
             return
         found = asset.lineage.describe() if asset.lineage else "it carries no drplan lineage tags"
         raise ApplyStepError(
-            f"{tname!r} now has a {change['kind']} {tid!r} that is not this apply's copy of the planned source "
+            f"{tname!r} now has a {change.kind.value} {tid!r} that is not this apply's copy of the planned source "
             f"version ({found}); it appeared after the plan was made: run drplan plan again"
         ) from None
     when = ""
@@ -168,7 +167,7 @@ async def _on_authorize_conflict(ctx: ApplyContext, change: dict[str, Any], exc:
         when += "."
     # Document Intelligence v4 / Form Recognizer v3 authorizations expired 1 hour after issue in every recorded
     # answer (2023 and 2024; the docs say 24 h): the expiry drplan read is quoted when it has one.
-    await ctx.journal.record(change["address"], change_action(change).value, "authorizing",
+    await ctx.journal.record(change.address, change.action.value, "authorizing",
                               note="target id reserved by an unused authorization")
     raise ApplyStepError(
         f"the target id {tid!r} on {tname!r} is reserved by an earlier copy authorization that was never used "
@@ -176,11 +175,11 @@ async def _on_authorize_conflict(ctx: ApplyContext, change: dict[str, Any], exc:
         "issued in every recorded answer); run drplan apply again after then, or rename the copy in the spec"
     ) from None
 
-async def _resume_copy(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any]) -> bool:
+async def _resume_copy(ctx: ApplyContext, change: Change, entry: dict[str, Any]) -> bool:
     """Continue an interrupted copy. True when the change is finished; False to start the copy afresh."""
-    src = ctx.adapters[change["source"]["resource"]]
-    kind = AssetKind(change["kind"])
-    tid = change["target"]["id"]
+    src = ctx.adapters[change.source.resource]
+    kind = change.kind
+    tid = change.target.id
     ctx.step(change, "resuming", f"resuming from journal step '{entry['step']}' ({entry['updated']})")
     if entry["step"] == "copying" and entry.get("operation_url"):
         try:
@@ -191,27 +190,27 @@ async def _resume_copy(ctx: ApplyContext, change: dict[str, Any], entry: dict[st
     if await _target_done(ctx, change):
         return True
     if entry["step"] in ("copy-requested", "copying"):
-        tgt = ctx.adapters[change["target"]["resource"]]
+        tgt = ctx.adapters[change.target.resource]
         op_url = await src.find_copy_operation(kind, entry.get("target_location") or tgt.asset_location(kind, tid),
                                                _minus_skew(entry.get("authorized_at", "")))
         if op_url:
-            await ctx.journal.record(change["address"], change_action(change).value, "copying",
+            await ctx.journal.record(change.address, change.action.value, "copying",
                                       operation_url=op_url)
             await _wait_and_finish(ctx, change, op_url)
             return True
     return False
 
-async def _target_done(ctx: ApplyContext, change: dict[str, Any]) -> bool:
+async def _target_done(ctx: ApplyContext, change: Change) -> bool:
     """If the target already holds this state's copy of the planned source version (by its lineage tags),
     record it and say so."""
-    tgt = ctx.adapters[change["target"]["resource"]]
-    asset = await tgt.get(AssetKind(change["kind"]), change["target"]["id"])
+    tgt = ctx.adapters[change.target.resource]
+    asset = await tgt.get(change.kind, change.target.id)
     if asset is not None and _is_our_copy(ctx, change, asset):
         await ctx.record_done(change, operation_url=None, target_fingerprint=asset.fingerprint)
         return True
     return False
 
-def _is_our_copy(ctx: ApplyContext, change: dict[str, Any], asset: Asset) -> bool:
+def _is_our_copy(ctx: ApplyContext, change: Change, asset: Asset) -> bool:
     """A target asset is this change's copy when its lineage tags name this state and the planned source
     version. Never by comparing timestamps with the source: a copy's createdDateTime is its own (issue 13)."""
     want = ctx.lineage(change)
@@ -219,12 +218,12 @@ def _is_our_copy(ctx: ApplyContext, change: dict[str, Any], asset: Asset) -> boo
         return asset.lineage.state == want.state and asset.lineage.same_version(want)
     # No tags (a classifier copy shows none): the journal says this apply started the copy, so a target that
     # kept the source's expirationDateTime and docTypes is taken as ours (the documented heuristic).
-    src = change["source"]
-    return bool(asset.expires and asset.content_digest and asset.expires == src.get("expires")
-                and asset.content_digest == src.get("content_digest"))
+    src = change.source
+    return bool(asset.expires and asset.content_digest and asset.expires == src.extra.get("expires")
+                and asset.content_digest == src.extra.get("content_digest"))
 
-async def _wait_and_finish(ctx: ApplyContext, change: dict[str, Any], op_url: str, *, first_delay: float = 0.0) -> None:
-    src = ctx.adapters[change["source"]["resource"]]
+async def _wait_and_finish(ctx: ApplyContext, change: Change, op_url: str, *, first_delay: float = 0.0) -> None:
+    src = ctx.adapters[change.source.resource]
     last = [-1]
 
     def progress(status: OpStatus, body: dict[str, Any]) -> None:
@@ -235,14 +234,14 @@ async def _wait_and_finish(ctx: ApplyContext, change: dict[str, Any], op_url: st
                        level="debug")
 
     # The real service sends no Retry-After on a copy (issue 13): the poller learns how long copies take here.
-    body = await src.wait(op_url, what=f"copy operation for {change['address']}", on_progress=progress,
+    body = await src.wait(op_url, what=f"copy operation for {change.address}", on_progress=progress,
                           interval=ctx.poll_interval, first_delay=first_delay, learn="copy")
     status = normalise_status(body.get("status"))
     if status is not OpStatus.SUCCEEDED:
         err = body.get("error") or {}
         inner = err.get("innererror") or {}
         detail = "/".join(x for x in (err.get("code"), inner.get("code")) if x)
-        await ctx.journal.record(change["address"], change_action(change).value, "authorizing",
+        await ctx.journal.record(change.address, change.action.value, "authorizing",
                                   operation_url=None, note=f"copy operation {status.value}")
         raise OperationFailedError(
             f"the copy operation ended {status.value}: {detail}: {err.get('message', 'no details')}"
@@ -250,14 +249,14 @@ async def _wait_and_finish(ctx: ApplyContext, change: dict[str, Any], op_url: st
             code=err.get("code"), inner_code=inner.get("code"),
         )
     ctx.crash("after-copy-done")
-    tgt = ctx.adapters[change["target"]["resource"]]
-    asset = await tgt.get(AssetKind(change["kind"]), change["target"]["id"])
+    tgt = ctx.adapters[change.target.resource]
+    asset = await tgt.get(change.kind, change.target.id)
     # Verify by id and lineage, never by createdDateTime (a copy gets its own since 2024, issue 13). A copy whose
     # tags were not kept is accepted on the operation's word (the recordings always keep them; drplan does not
     # depend on it) and recorded without tag lineage.
     if asset is None or (asset.lineage is not None and not _is_our_copy(ctx, change, asset)):
         raise ApplyStepError(
-            f"the copy operation succeeded but {tgt.conn.name}/{change['target']['id']} "
+            f"the copy operation succeeded but {tgt.conn.name}/{change.target.id} "
             + ("does not exist" if asset is None else f"carries another lineage ({asset.lineage.describe()}; "
                f"expected {ctx.lineage(change).describe()})" if asset.lineage else "")
         )

@@ -10,7 +10,7 @@ from drplan.families.documents import plan_copies, selected
 from drplan.lineage import Lineage, same_fingerprint
 from drplan.plan.addresses import address
 from drplan.plan.context import PlanContext
-from drplan.plan.model import Action, Change
+from drplan.plan.model import Action, Change, Source, Target
 from drplan.spec.model import AssetKind, Encryption, Rule, Spec
 
 
@@ -26,35 +26,34 @@ def plan_rule(ctx: PlanContext, rule: Rule) -> tuple[list[Change], list[str]]:
         if lineage.recover:
             ctx.recover_lineage = lineage.recover
 
-    def one(rule: Rule, asset: Asset, tname: str, tgt_inv: Inventory) -> Change:
+    def one(rule: Rule, asset: Asset, source: Source, tname: str, tgt_inv: Inventory) -> Change:
         target_id = rule.rename.get(asset.id, asset.id)
         addr = address(rule.name, tname, asset.kind, target_id)
-        return _plan_one(rule, addr, asset, target_id, tname, tgt_inv.get(asset.kind, target_id),
+        return _plan_one(rule, addr, asset, source, target_id, tname, tgt_inv.get(asset.kind, target_id),
                          ctx.state.resources.get(addr), lineage, journaled=addr in ctx.state.journal)
 
     return plan_copies(ctx, rule, rule_kinds(rule), one)
 
 
-def _plan_one(rule: Rule, addr: str, asset: Asset, target_id: str, tname: str, observed: Asset | None,
+def _plan_one(rule: Rule, addr: str, asset: Asset, src: Source, target_id: str, tname: str, observed: Asset | None,
               recorded: dict[str, Any] | None, lineage: LineageContext, *, journaled: bool = False) -> Change:
     """DI v4 / FR v3 models and classifiers: decide by lineage (services/lineage.py), never by comparing the copy's
     timestamps with the source's. The state decides first; the copy's lineage tags when the state has no record."""
-    kind = asset.kind.value
+    kind = asset.kind
     label = "model" if asset.kind is AssetKind.DOCUMENT_MODEL else "classifier"
-    target = {"resource": tname, "id": target_id, "exists": observed is not None,
-              "fingerprint": observed.fingerprint if observed else None}
+    target = Target(tname, target_id, observed is not None, observed.fingerprint if observed else None)
     src_pre = {"type": "source_fingerprint", "resource": rule.source, "id": asset.id, "fingerprint": asset.fingerprint}
     version = _version_text(asset.fingerprint)
     if observed is None:
         if recorded is not None:
             ch = Change(addr, rule.name, kind, Action.CREATE,
                         f"drift: the copy recorded in state (made {recorded['copied_at']}) is missing on {tname!r}; "
-                        "copy it again", {}, target, preconditions=[src_pre, {"type": "target_absent"}])
-            ch.flags["drift"] = True
+                        "copy it again", src, target, preconditions=[src_pre, {"type": "target_absent"}])
+            ch.flags.drift = True
             return ch
         return Change(addr, rule.name, kind, Action.CREATE,
                       f"{tname!r} has no {label} {target_id!r}; copy {rule.source}/{asset.id} ({version})",
-                      {}, target, preconditions=[src_pre, {"type": "target_absent"}])
+                      src, target, preconditions=[src_pre, {"type": "target_absent"}])
     tgt_pre = {"type": "target_fingerprint", "fingerprint": observed.fingerprint}
     want = lineage.of(rule, asset)
     if recorded is not None and recorded.get("target_id") == target_id:
@@ -73,18 +72,18 @@ def _plan_one(rule: Rule, addr: str, asset: Asset, target_id: str, tname: str, o
                         f"drift: the copy {target_id!r} on {tname!r} was rebuilt or replaced out of band (it is now "
                         f"{_version_text(observed.fingerprint)}; drplan recorded "
                         f"{_version_text(str(seen)) if seen else 'another copy'}); delete it and copy "
-                        f"{rule.source}/{asset.id} again", {}, target, preconditions=[src_pre, tgt_pre])
-            ch.flags["drift"] = True
+                        f"{rule.source}/{asset.id} again", src, target, preconditions=[src_pre, tgt_pre])
+            ch.flags.drift = True
             ch.warnings.append("the target copy differs from the one recorded in state (changed out of band)")
             return ch
         if same_fingerprint(made_from, asset.fingerprint):
             return Change(addr, rule.name, kind, Action.NO_OP,
                           f"in sync: the copy on {tname!r} was made from the source version {version} "
-                          "(recorded in state)", {}, target)
+                          "(recorded in state)", src, target)
         return Change(addr, rule.name, kind, Action.REPLACE,
                       f"the source {label} was rebuilt since the copy: the copy on {tname!r} was made from "
                       f"{_version_text(made_from)}, the source is now {version}; delete the old copy and copy again",
-                      {}, target, preconditions=[src_pre, tgt_pre])
+                      src, target, preconditions=[src_pre, tgt_pre])
     # No record in this state: the copy's own lineage tags (a lost state, a crash before recording, adopt).
     tags = observed.lineage
     if tags is None and journaled and lineage.state_id and looks_copied(observed, asset):
@@ -95,7 +94,7 @@ def _plan_one(rule: Rule, addr: str, asset: Asset, target_id: str, tname: str, o
         note = (f"not recorded in state: {tname!r}/{target_id} is the copy an interrupted apply of this state was "
                 f"making (the journal says so, and it kept the source's expirationDateTime and docTypes); apply "
                 "records it, copying nothing")
-        return Change(addr, rule.name, kind, Action.NO_OP, f"in sync: {note}", {}, target, warnings=[note],
+        return Change(addr, rule.name, kind, Action.NO_OP, f"in sync: {note}", src, target, warnings=[note],
                       preconditions=[tgt_pre], settings={"refresh_record": record})
     if tags is None:
         if looks_copied(observed, asset):
@@ -106,25 +105,25 @@ def _plan_one(rule: Rule, addr: str, asset: Asset, target_id: str, tname: str, o
                     f"{rule.source}/{asset.id}, record it with drplan adopt {addr}")
         return Change(addr, rule.name, kind, Action.NO_OP,
                       f"{tname!r} already has a {label} {target_id!r} that drplan did not copy (created "
-                      f"{observed.created}, no drplan lineage tags)", {}, target,
+                      f"{observed.created}, no drplan lineage tags)", src, target,
                       errors=[f"{tname!r} already has a {label} {target_id!r} (created {observed.created}) that "
                               f"carries no drplan lineage and is not recorded in state; drplan will not overwrite a "
                               f"model it did not create: {hint}"])
     if not tags.same_source(want):
         return Change(addr, rule.name, kind, Action.NO_OP,
-                      f"{tname!r}/{target_id} is a copy of another source", {}, target,
+                      f"{tname!r}/{target_id} is a copy of another source", src, target,
                       errors=[f"{tname!r} already has a {label} {target_id!r} whose lineage says it is a "
                               f"{tags.describe()}; this rule copies {rule.source}/{asset.id} "
                               f"({want.source_resource}) there: map one of them elsewhere with rename"])
     if lineage.state_id is None and len(lineage.found) > 1:
         return Change(addr, rule.name, kind, Action.NO_OP,
-                      f"{tname!r}/{target_id} carries the lineage of one of several drplan states", {}, target,
+                      f"{tname!r}/{target_id} carries the lineage of one of several drplan states", src, target,
                       errors=[f"there is no state, and the copies this spec addresses carry the lineage of several "
                               f"drplan states ({', '.join(sorted(lineage.found))}); drplan cannot tell which one was "
                               f"its own: restore the state, or record this copy with drplan adopt {addr}"])
     if lineage.state_id is not None and tags.state != lineage.state_id:
         return Change(addr, rule.name, kind, Action.NO_OP,
-                      f"{tname!r}/{target_id} was copied by another drplan state", {}, target,
+                      f"{tname!r}/{target_id} was copied by another drplan state", src, target,
                       errors=[f"{tname!r}/{target_id} was copied by another drplan state (lineage {tags.state}); "
                               f"this state is lineage {lineage.state_id}. drplan does not take over another "
                               f"state's copies silently: drplan adopt {addr} records it here, or point this spec at "
@@ -133,12 +132,12 @@ def _plan_one(rule: Rule, addr: str, asset: Asset, target_id: str, tname: str, o
         record = lineage.found_record(rule, addr, asset, target_id, tname, observed)
         note = (f"not recorded in state: {tname!r}/{target_id} is found by its lineage tags to be drplan's copy of "
                 f"{rule.source}/{asset.id} ({version}, made by state {tags.state}); apply records it, copying nothing")
-        return Change(addr, rule.name, kind, Action.NO_OP, f"in sync by its lineage tags; {note}", {}, target,
+        return Change(addr, rule.name, kind, Action.NO_OP, f"in sync by its lineage tags; {note}", src, target,
                       warnings=[note], preconditions=[tgt_pre], settings={"refresh_record": record})
     return Change(addr, rule.name, kind, Action.REPLACE,
                   f"the source {label} was rebuilt since the copy: the lineage tags of the copy on {tname!r} say it "
                   f"was made from {_version_text(tags.source_version)}, the source is now {version} (not recorded "
-                  "in state); delete the old copy and copy again", {}, target, preconditions=[src_pre, tgt_pre])
+                  "in state); delete the old copy and copy again", src, target, preconditions=[src_pre, tgt_pre])
 
 
 def _lineages_found(spec: Spec, inventories: dict[str, Inventory]) -> set[str]:

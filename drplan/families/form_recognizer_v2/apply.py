@@ -30,7 +30,7 @@ from drplan.families.form_recognizer_v2.adapter import (
     FormRecognizerV2Adapter,
     copy_errors,
 )
-from drplan.plan.model import Action, change_action
+from drplan.plan.model import Action, Change
 
 
 def _iso(epoch: int | None) -> str | None:
@@ -43,12 +43,12 @@ def _iso(epoch: int | None) -> str | None:
 RESUME_WAIT = 600.0
 
 
-async def run_v2_copy(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
-    addr = change["address"]
-    action = change_action(change)
-    src: FormRecognizerV2Adapter = ctx.adapters[change["source"]["resource"]]
-    tgt: FormRecognizerV2Adapter = ctx.adapters[change["target"]["resource"]]
-    old_id = change["target"]["id"] if action is Action.REPLACE else ""
+async def run_v2_copy(ctx: ApplyContext, change: Change, entry: dict[str, Any] | None) -> None:
+    addr = change.address
+    action = change.action
+    src: FormRecognizerV2Adapter = ctx.adapters[change.source.resource]
+    tgt: FormRecognizerV2Adapter = ctx.adapters[change.target.resource]
+    old_id = change.target.id if action is Action.REPLACE else ""
 
     if entry is not None:
         ctx.step(change, "resuming", f"resuming from journal step '{entry['step']}' ({entry['updated']})")
@@ -90,11 +90,11 @@ async def run_v2_copy(ctx: ApplyContext, change: dict[str, Any], entry: dict[str
     await ctx.journal.record(addr, action.value, "copy-requested", target_id=auth.model_id,
                             authorization_expires=_iso(auth.expires_epoch))
     ctx.crash("after-authorize")
-    degrade = bool(change["flags"]["encryption_downgrade"])
-    ctx.step(change, "copying", f"copying {src.conn.name}/{change['source']['id']} to {tgt.conn.name}/{auth.model_id}"
+    degrade = bool(change.flags.encryption_downgrade)
+    ctx.step(change, "copying", f"copying {src.conn.name}/{change.source.id} to {tgt.conn.name}/{auth.model_id}"
              + (" (encryption downgrade allowed)" if degrade else ""))
     try:
-        started = await src.copy(change["source"]["id"], auth, target=tgt.conn, degrade=degrade)
+        started = await src.copy(change.source.id, auth, target=tgt.conn, degrade=degrade)
     except (ResponseLostError, ServiceError) as exc:
         # The copy may have started (lost answer, or a retry after a 5xx finding the token used): the model says.
         asset = await tgt.get(KIND, auth.model_id)
@@ -112,20 +112,20 @@ async def run_v2_copy(ctx: ApplyContext, change: dict[str, Any], entry: dict[str
     await _wait_and_finish(ctx, change, started.operation_url, auth.model_id, old_id, first_delay=started.retry_after)
 
 
-async def _wait_and_finish(ctx: ApplyContext, change: dict[str, Any], op_url: str, new_id: str, old_id: str, *,
+async def _wait_and_finish(ctx: ApplyContext, change: Change, op_url: str, new_id: str, old_id: str, *,
                            first_delay: float = 0.0) -> None:
-    src: FormRecognizerV2Adapter = ctx.adapters[change["source"]["resource"]]
-    tgt: FormRecognizerV2Adapter = ctx.adapters[change["target"]["resource"]]
+    src: FormRecognizerV2Adapter = ctx.adapters[change.source.resource]
+    tgt: FormRecognizerV2Adapter = ctx.adapters[change.target.resource]
 
     def progress(status: OpStatus, body: dict[str, Any]) -> None:
         ctx.step(change, "copying", status.value, operation_url=op_url, level="debug")
 
-    body = await src.wait(op_url, what=f"copy operation for {change['address']}", on_progress=progress,
+    body = await src.wait(op_url, what=f"copy operation for {change.address}", on_progress=progress,
                           interval=ctx.poll_interval, first_delay=first_delay)
     status = normalise_status(body.get("status"))
     if status is not OpStatus.SUCCEEDED:
         await tgt.delete(KIND, new_id)  # the failed copy's blank/invalid target model must not stay behind
-        await ctx.journal.restart(change["address"], change_action(change).value, "authorizing",
+        await ctx.journal.restart(change.address, change.action.value, "authorizing",
                                  note=f"copy {status.value}; target id {new_id} deleted")
         raise OperationFailedError(f"the copy ended {status.value}: {copy_errors(body)}; the unused target model "
                                    f"{new_id} was deleted")
@@ -133,14 +133,14 @@ async def _wait_and_finish(ctx: ApplyContext, change: dict[str, Any], op_url: st
     await _finish(ctx, change, new_id, old_id, op_url)
 
 
-async def _finish(ctx: ApplyContext, change: dict[str, Any], new_id: str, old_id: str, op_url: str | None) -> None:
-    tgt: FormRecognizerV2Adapter = ctx.adapters[change["target"]["resource"]]
+async def _finish(ctx: ApplyContext, change: Change, new_id: str, old_id: str, op_url: str | None) -> None:
+    tgt: FormRecognizerV2Adapter = ctx.adapters[change.target.resource]
     asset = await tgt.get(KIND, new_id)
     if asset is None or asset.status != "ready":
         raise ApplyStepError(f"the copy reported success but {tgt.conn.name}/{new_id} is "
                           f"{'missing' if asset is None else asset.status}")
     if old_id and old_id != new_id:
-        await ctx.journal.record(change["address"], change_action(change).value, "deleting-old", target_id=new_id,
+        await ctx.journal.record(change.address, change.action.value, "deleting-old", target_id=new_id,
                                 old_target_id=old_id, operation_url=op_url)
         ctx.step(change, "deleting", f"deleting the previous copy {old_id} (the new copy {new_id} is ready)")
         await tgt.delete(KIND, old_id)

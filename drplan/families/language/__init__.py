@@ -42,19 +42,20 @@ class Language(BaseFamily):
         if wanted:
             await fetch_details(client, conns, inventories, wanted.exports, wanted.training, emit=emit)
 
-    async def apply_change(self, ctx: Any, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
+    async def apply_change(self, ctx: Any, change: Change, entry: dict[str, Any] | None) -> None:
         await apply.run_language_change(ctx, change, entry)
 
     async def adopt_evidence(self, client: AzureClient, conns: Mapping[str, Connection], spec: Spec,
-                             change: Mapping[str, Any], state: State, *,
+                             change: Change, state: State, *,
                              assert_copy: bool) -> tuple[str | bool, dict[str, Any]]:
         """A project's version is its content: adopt when the exports were compared at plan time and are equal."""
-        src, tgt = change["source"], change["target"]
-        if not src.get("content_digest") or tgt.get("content_digest") != src["content_digest"]:
-            raise StateError(f"{change['address']}: {tgt['resource']}/{tgt['id']} does not hold the same assets as "
-                             f"{src['resource']}/{src['id']}; refusing to adopt it")
-        return True, {"source_modified": src["fingerprint"].removeprefix("modified="),
-                      "target_modified": tgt.get("modified") or "", "content_digest": src["content_digest"]}
+        src, tgt = change.source, change.target
+        digest = src.extra.get("content_digest")
+        if not digest or tgt.extra.get("content_digest") != digest:
+            raise StateError(f"{change.address}: {tgt.resource}/{tgt.id} does not hold the same assets as "
+                             f"{src.resource}/{src.id}; refusing to adopt it")
+        return True, {"source_modified": src.fingerprint.removeprefix("modified="),
+                      "target_modified": tgt.extra.get("modified") or "", "content_digest": digest}
 
     failover_ids = staticmethod(drill.failover_ids)
     drill_sample = staticmethod(drill.drill_sample)

@@ -46,7 +46,7 @@ from drplan.families.base import normalise_time
 from drplan.families.language.adapter import ProjectsAdapter, job_id
 from drplan.families.language.assets import content_digest
 from drplan.families.language.plan import FLOATING_CONFIG
-from drplan.plan.model import Action, change_action
+from drplan.plan.model import Action, Change
 
 #: Journal steps in chain order; a resumed change skips every phase before its step.
 ORDER = ("exporting", "exported", "importing", "imported", "training", "trained", "deploying")
@@ -57,8 +57,8 @@ _ENTRY_KEYS = ("plan_digest", "action", "step", "updated")
 JOB_DEADLINE = 6 * 3600.0
 
 
-def _adapters(ctx: ApplyContext, change: dict[str, Any]) -> tuple[ProjectsAdapter, ProjectsAdapter]:
-    src, tgt = ctx.adapters[change["source"]["resource"]], ctx.adapters[change["target"]["resource"]]
+def _adapters(ctx: ApplyContext, change: Change) -> tuple[ProjectsAdapter, ProjectsAdapter]:
+    src, tgt = ctx.adapters[change.source.resource], ctx.adapters[change.target.resource]
     return src, tgt
 
 
@@ -66,22 +66,22 @@ def _at(entry: dict[str, Any] | None) -> int:
     return ORDER.index(entry["step"]) if entry and entry.get("step") in ORDER else -1
 
 
-async def _journal(ctx: ApplyContext, change: dict[str, Any], step: str, *, drop: tuple[str, ...] = (),
+async def _journal(ctx: ApplyContext, change: Change, step: str, *, drop: tuple[str, ...] = (),
                    **fields: Any) -> dict[str, Any]:
     """Set the change's journal entry to ``step`` with ``fields``, keeping the earlier fields except ``drop`` (the
     URL of a job that failed must not be polled again)."""
-    current = ctx.journal.entry(change["address"]) or {}
+    current = ctx.journal.entry(change.address) or {}
     kept = {k: v for k, v in current.items() if k not in drop and k not in _ENTRY_KEYS}
     kept.update({k: v for k, v in fields.items() if v is not None})
-    return await ctx.journal.restart(change["address"], change_action(change).value, step, **kept)
+    return await ctx.journal.restart(change.address, change.action.value, step, **kept)
 
 
-async def run_language_change(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
+async def run_language_change(ctx: ApplyContext, change: Change, entry: dict[str, Any] | None) -> None:
     """Run (or resume) the steps the plan lists for one Language project: export/import for create and replace,
     train/deploy when the rule asks (update: those alone), then verify the target and record it."""
-    addr = change["address"]
-    steps = change.get("steps") or []
-    if entry is not None and entry.get("plan_digest") != ctx.plan["digest"]:
+    addr = change.address
+    steps = change.steps
+    if entry is not None and entry.get("plan_digest") != ctx.plan.digest:
         await _settle_other_plan(ctx, change, entry)
         entry = None
     elif entry is not None:
@@ -97,7 +97,7 @@ async def run_language_change(ctx: ApplyContext, change: dict[str, Any], entry: 
     await _finish(ctx, change)
 
 
-async def _settle_other_plan(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any]) -> None:
+async def _settle_other_plan(ctx: ApplyContext, change: Change, entry: dict[str, Any]) -> None:
     """The journal holds an interrupted apply of another (older) plan for this address. Its steps may not fit this
     plan (other content, other training settings), so this plan runs its own steps afresh; but first it waits for
     the jobs that apply left running on the target, so two imports or trainings never race."""
@@ -111,22 +111,22 @@ async def _settle_other_plan(ctx: ApplyContext, change: dict[str, Any], entry: d
                                    interval=ctx.poll_interval, deadline=JOB_DEADLINE)
             except DrplanError:
                 pass  # gone or unreadable: nothing left to race with
-    steps = change.get("steps") or []
+    steps = change.steps
     first = "exporting" if "import" in steps else "training" if "train" in steps else "deploying"
-    await ctx.journal.restart(change["address"], change_action(change).value, first,
+    await ctx.journal.restart(change.address, change.action.value, first,
                              note="started afresh after another plan's interrupted apply")
 
 
 # -- export and import ------------------------------------------------------------------------------------------
-def _source_modified(change: dict[str, Any]) -> str:
-    return str(change["source"]["fingerprint"]).split("=", 1)[-1]
+def _source_modified(change: Change) -> str:
+    return str(change.source.fingerprint).split("=", 1)[-1]
 
 
-async def _export(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any] | None) -> dict[str, Any]:
+async def _export(ctx: ApplyContext, change: Change, entry: dict[str, Any] | None) -> dict[str, Any]:
     """The source project's export, as the plan showed it (content digest checked), journaled."""
     src, _ = _adapters(ctx, change)
-    sid = change["source"]["id"]
-    want = change["source"].get("content_digest")
+    sid = change.source.id
+    want = change.source.extra.get("content_digest")
     url = (entry or {}).get("export_url")
     if url:
         try:
@@ -162,9 +162,9 @@ async def _export(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, An
     return exported
 
 
-async def _export_and_import(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
+async def _export_and_import(ctx: ApplyContext, change: Change, entry: dict[str, Any] | None) -> None:
     _, tgt = _adapters(ctx, change)
-    tid = change["target"]["id"]
+    tid = change.target.id
     if entry is not None and entry["step"] == "importing" and entry.get("import_url"):
         try:
             await _wait_import(ctx, change, entry["import_url"])
@@ -173,7 +173,7 @@ async def _export_and_import(ctx: ApplyContext, change: dict[str, Any], entry: d
             ctx.step(change, "importing", "the interrupted import job is gone; importing again", level="debug")
     exported = await _export(ctx, change, entry)
     await _journal(ctx, change, "importing", drop=("import_url", "note"))
-    replaces = change_action(change) is Action.REPLACE
+    replaces = change.action is Action.REPLACE
     ctx.step(change, "importing", f"importing into {tgt.conn.name}/{tid}"
              + (" (replacing the project there)" if replaces else ""))
     try:
@@ -187,13 +187,13 @@ async def _export_and_import(ctx: ApplyContext, change: dict[str, Any], entry: d
     await _wait_import(ctx, change, url, first_delay=delay)
 
 
-async def _wait_ok(ctx: ApplyContext, change: dict[str, Any], url: str, *, kind: str, step: str, url_key: str,
+async def _wait_ok(ctx: ApplyContext, change: Change, url: str, *, kind: str, step: str, url_key: str,
                    first_delay: float = 0.0,
                    on_progress: Callable[[OpStatus, dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Wait for one of the target's jobs. A failed job raises with its errors, and its URL leaves the journal entry
     (kept at ``step``), so the next apply redoes that step instead of polling the failed job again."""
     _, tgt = _adapters(ctx, change)
-    body = await tgt.wait_job(url, what=f"{kind} job of {change['target']['id']}", interval=ctx.poll_interval,
+    body = await tgt.wait_job(url, what=f"{kind} job of {change.target.id}", interval=ctx.poll_interval,
                               first_delay=first_delay, on_progress=on_progress, deadline=JOB_DEADLINE)
     try:
         tgt.check_job(body, what=kind, url=url)
@@ -203,9 +203,9 @@ async def _wait_ok(ctx: ApplyContext, change: dict[str, Any], url: str, *, kind:
     return body
 
 
-async def _wait_import(ctx: ApplyContext, change: dict[str, Any], url: str, *, first_delay: float = 0.0) -> None:
+async def _wait_import(ctx: ApplyContext, change: Change, url: str, *, first_delay: float = 0.0) -> None:
     _, tgt = _adapters(ctx, change)
-    tid = change["target"]["id"]
+    tid = change.target.id
     await _wait_ok(ctx, change, url, kind="import", step="importing", url_key="import_url", first_delay=first_delay)
     project = await tgt.get_project(tid)
     if project is None:
@@ -216,12 +216,12 @@ async def _wait_import(ctx: ApplyContext, change: dict[str, Any], url: str, *, f
 
 
 # -- train -------------------------------------------------------------------------------------------------------
-async def _fresh_model(ctx: ApplyContext, change: dict[str, Any], baseline: str, prior: str) -> dict[str, Any] | None:
+async def _fresh_model(ctx: ApplyContext, change: Change, baseline: str, prior: str) -> dict[str, Any] | None:
     """The target's model of the rule's label if it was trained on the current assets: at or after the project's
     last modification, after the model the target had before this training, with the configured version."""
     _, tgt = _adapters(ctx, change)
-    settings = change["settings"]
-    model = await tgt.get_model(change["target"]["id"], settings["model_label"])
+    settings = change.settings
+    model = await tgt.get_model(change.target.id, settings["model_label"])
     if model is None or not model["trained"]:
         return None
     if baseline and model["trained"] < baseline:
@@ -234,18 +234,18 @@ async def _fresh_model(ctx: ApplyContext, change: dict[str, Any], baseline: str,
     return model
 
 
-async def _baseline(ctx: ApplyContext, change: dict[str, Any]) -> str:
+async def _baseline(ctx: ApplyContext, change: Change) -> str:
     _, tgt = _adapters(ctx, change)
-    project = await tgt.get_project(change["target"]["id"])
+    project = await tgt.get_project(change.target.id)
     if project is None:
-        raise ApplyStepError(f"{tgt.conn.name}: project {change['target']['id']!r} is gone; run drplan plan again")
+        raise ApplyStepError(f"{tgt.conn.name}: project {change.target.id!r} is gone; run drplan plan again")
     return normalise_time(project["lastModifiedDateTime"])
 
 
-async def _train(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
+async def _train(ctx: ApplyContext, change: Change, entry: dict[str, Any] | None) -> None:
     _, tgt = _adapters(ctx, change)
-    tid = change["target"]["id"]
-    label, version = change["settings"]["model_label"], change["settings"]["training_config_version"]
+    tid = change.target.id
+    label, version = change.settings["model_label"], change.settings["training_config_version"]
     baseline = await _baseline(ctx, change)
     if entry is not None:
         prior = entry.get("prior_trained") or ""
@@ -286,7 +286,7 @@ async def _train(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any
             "than the project's last import; run drplan apply again")
 
 
-async def _wait_train(ctx: ApplyContext, change: dict[str, Any], url: str, baseline: str, prior: str, *,
+async def _wait_train(ctx: ApplyContext, change: Change, url: str, baseline: str, prior: str, *,
                       first_delay: float = 0.0) -> bool:
     """Wait for a training job; True when it produced a current model (journaled ``trained``)."""
     last = [-1]
@@ -306,16 +306,16 @@ async def _wait_train(ctx: ApplyContext, change: dict[str, Any], url: str, basel
     return True
 
 
-async def _trained(ctx: ApplyContext, change: dict[str, Any], model: dict[str, Any]) -> None:
+async def _trained(ctx: ApplyContext, change: Change, model: dict[str, Any]) -> None:
     await _journal(ctx, change, "trained", trained_at=model["trained"])
     ctx.crash("after-train-done")
 
 
 # -- deploy ------------------------------------------------------------------------------------------------------
-async def _deploy(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, Any] | None) -> None:
+async def _deploy(ctx: ApplyContext, change: Change, entry: dict[str, Any] | None) -> None:
     _, tgt = _adapters(ctx, change)
-    tid = change["target"]["id"]
-    label, deployment = change["settings"]["model_label"], change["settings"]["deployment"]
+    tid = change.target.id
+    label, deployment = change.settings["model_label"], change.settings["deployment"]
     if entry is not None and entry.get("deploy_url"):
         try:
             await _wait_deploy(ctx, change, entry["deploy_url"])
@@ -331,30 +331,30 @@ async def _deploy(ctx: ApplyContext, change: dict[str, Any], entry: dict[str, An
     await _wait_deploy(ctx, change, url, first_delay=delay)
 
 
-async def _wait_deploy(ctx: ApplyContext, change: dict[str, Any], url: str, *, first_delay: float = 0.0) -> None:
+async def _wait_deploy(ctx: ApplyContext, change: Change, url: str, *, first_delay: float = 0.0) -> None:
     await _wait_ok(ctx, change, url, kind="deployment", step="deploying", url_key="deploy_url", first_delay=first_delay)
 
 
 # -- verify and record -------------------------------------------------------------------------------------------
-async def _finish(ctx: ApplyContext, change: dict[str, Any]) -> None:
+async def _finish(ctx: ApplyContext, change: Change) -> None:
     """Check the target project (and its model and deployment) is what the change promised; record it."""
     _, tgt = _adapters(ctx, change)
-    tid = change["target"]["id"]
+    tid = change.target.id
     where = f"{tgt.conn.name}/{tid}"
     project = await tgt.get_project(tid)
     if project is None:
         raise ApplyStepError(f"{where}: the project is missing after the apply; run drplan plan again")
-    steps = change.get("steps") or []
-    before = ctx.state.resources.get(change["address"]) or {}
+    steps = change.steps
+    before = ctx.state.resources.get(change.address) or {}
     extra: dict[str, Any] = {"target_modified": normalise_time(project["lastModifiedDateTime"])}
     if "import" in steps:
         extra["source_modified"] = _source_modified(change)
-        extra["content_digest"] = change["source"].get("content_digest")
+        extra["content_digest"] = change.source.extra.get("content_digest")
     else:  # train/deploy only: the assets are the ones imported earlier
         extra["source_modified"] = before.get("source_modified") or _source_modified(change)
-        extra["content_digest"] = change["source"].get("content_digest") or before.get("content_digest")
+        extra["content_digest"] = change.source.extra.get("content_digest") or before.get("content_digest")
         extra["copied_at"] = before.get("copied_at")
-    settings = change.get("settings") or {}
+    settings = change.settings
     if settings.get("model_label"):
         label = settings["model_label"]
         model = await tgt.get_model(tid, label)

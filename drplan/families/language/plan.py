@@ -39,7 +39,7 @@ from drplan.families.language.assets import (
     summarise,
 )
 from drplan.plan.addresses import address, address_selected, matches
-from drplan.plan.model import Action, Change
+from drplan.plan.model import Action, Change, Source, Target
 from drplan.spec.model import AssetKind, Rule, Spec
 from drplan.state.model import State
 
@@ -187,13 +187,12 @@ def _plan_one(rule: Rule, asset: Asset, tname: str, tgt_inv: Inventory, state: S
     src_export = asset.detail.get("exported")
     digest = content_digest(src_export) if src_export else None
     label = f"{rule.source}/{asset.id}"
-    source: dict[str, Any] = {"resource": rule.source, "id": asset.id, "fingerprint": asset.fingerprint,
-                              "created": asset.created, "description": asset.description,
-                              "tags": dict(sorted(asset.tags.items()))}
+    source = Source(rule.source, asset.id, asset.fingerprint, asset.created, asset.description,
+                    dict(sorted(asset.tags.items())))
     if digest:
-        source["content_digest"] = digest
-    target = {"resource": tname, "id": tid, "exists": observed is not None,
-              "fingerprint": observed.fingerprint if observed else None, "modified": _modified(observed) or None}
+        source.extra["content_digest"] = digest
+    target = Target(tname, tid, observed is not None, observed.fingerprint if observed else None,
+                    {"modified": _modified(observed) or None})
     settings = _settings(rule)
     src_pre = {"type": "source_fingerprint", "resource": rule.source, "id": asset.id, "fingerprint": asset.fingerprint}
     pre = [src_pre] + ([{"type": "source_content", "resource": rule.source, "id": asset.id,
@@ -201,7 +200,7 @@ def _plan_one(rule: Rule, asset: Asset, tname: str, tgt_inv: Inventory, state: S
     chain = ["export", "import"] + _train_steps(rule)
 
     def change(action: Action, reason: str, **kw: Any) -> Change:
-        return Change(addr, rule.name, KIND.value, action, reason, source, target, **kw)
+        return Change(addr, rule.name, KIND, action, reason, source, target, **kw)
 
     def missing_export(which: str) -> Change:
         err = (asset.detail.get("export_error") if which == "source" else
@@ -226,7 +225,7 @@ def _plan_one(rule: Rule, asset: Asset, tname: str, tgt_inv: Inventory, state: S
             reason += "; then " + _train_text(rule)
         ch = change(Action.CREATE, reason, preconditions=pre + [{"type": "target_absent"}], steps=chain,
                     settings=settings)
-        ch.flags["drift"] = recorded is not None
+        ch.flags.drift = recorded is not None
         warning = storage_warning(src_export, tname)
         if warning:
             ch.warnings.append(warning)
@@ -241,7 +240,7 @@ def _plan_one(rule: Rule, asset: Asset, tname: str, tgt_inv: Inventory, state: S
         return missing_export("source")
     tgt_export = observed.detail.get("exported")
     if tgt_export is not None:
-        target["content_digest"] = content_digest(tgt_export)
+        target.extra["content_digest"] = content_digest(tgt_export)
     if tgt_export is None:
         return missing_export("target")
     if content_digest(tgt_export) == digest:
@@ -282,8 +281,8 @@ def _plan_one(rule: Rule, asset: Asset, tname: str, tgt_inv: Inventory, state: S
     if rule.train is not None:
         reason += "; then " + _train_text(rule)
     ch = change(Action.REPLACE, reason, preconditions=pre + [tgt_pre], steps=chain, settings=settings, diff=diff)
-    ch.flags["destructive"] = True
-    ch.flags["drift"] = drift
+    ch.flags.destructive = True
+    ch.flags.drift = drift
     warning = storage_warning(src_export, tname)
     if warning:
         ch.warnings.append(warning)
