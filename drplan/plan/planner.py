@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from typing import Any
 
 from drplan import __version__
 from drplan.families import FAMILIES, family_of, family_of_kind
