@@ -25,6 +25,7 @@
     │                                running on the service: names the operation URL and what to do)
     ├── ApplyStepError               one change could not go on (what happened, what to do); the executor collects them
     └── ApplyError                   one or more changes failed during apply (details per address)
+        └── StaleApplyError          exit 3: also a StalePlanError: a change found the plan stale while it ran
 
 Only the CLI's top level turns these into exit codes. Every message passes through drplan.redact.
 """
@@ -175,3 +176,8 @@ class ApplyError(DrplanError):
     def __init__(self, message: str, failures: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.failures = {k: redact(v) for k, v in (failures or {}).items()}
+
+
+class StaleApplyError(ApplyError, StalePlanError):
+    """An apply in which a change found the plan stale while it ran (exit code 3, like any stale plan); the other
+    failures are listed with it."""

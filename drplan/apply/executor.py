@@ -15,7 +15,7 @@ from typing import Any
 from drplan.apply.context import ApplyContext, CrashPoints, Emit
 from drplan.apply.journal import Journal, utcnow
 from drplan.azure.client import AzureClient
-from drplan.errors import ApplyError, DrplanError, NotApplyableError, StalePlanError
+from drplan.errors import ApplyError, DrplanError, NotApplyableError, StaleApplyError, StalePlanError
 from drplan.families import adapter_for, family_of_kind
 from drplan.families.base import Connection, Inventory
 from drplan.plan.model import Action, Change, Plan
@@ -112,6 +112,7 @@ class Executor:
                                 poll_interval=self.poll_interval, crash=self.crash)
 
         result = ApplyResult(skipped=sorted(done), refreshed=[c.address for c in refreshes])
+        stale: set[str] = set()  # changes that failed because the plan was stale (StalePlanError)
         sem = asyncio.Semaphore(self.parallelism)
         # depends_on: a change starts when the changes it depends on (those still pending in this apply) are done;
         # if one of them failed, it is not attempted. Waiting happens outside the semaphore, so it cannot deadlock.
@@ -137,6 +138,8 @@ class Executor:
                         self.emit({"type": "change_done", "address": addr, "message": "done", "level": "debug"})
                     except DrplanError as exc:
                         result.failed[addr] = str(exc)
+                        if isinstance(exc, StalePlanError):
+                            stale.add(addr)
                         self.emit({"type": "change_failed", "address": addr, "level": "error", "message": str(exc),
                                    "request_id": getattr(exc, "request_id", None)})
             finally:
@@ -144,6 +147,16 @@ class Executor:
 
         await asyncio.gather(*(guarded(c) for c in pending))
         await self.journal.set_apply_status("failed" if result.failed else "complete")
+        if stale:
+            # A change found the plan stale only once it ran (a Language source edited after the live check, in the
+            # plan's own second: its export's digest tells, its whole-second lastModifiedDateTime cannot): the
+            # apply ends with the documented stale-plan exit code (3), naming every failure.
+            raise StaleApplyError(
+                f"the plan is stale for {len(stale)} change(s) (run drplan plan again); {len(result.failed)} of "
+                f"{len(pending)} change(s) failed:\n"
+                + "\n".join(f"  - {a}: {m}" for a, m in sorted(result.failed.items())),
+                result.failed,
+            )
         if result.failed:
             raise ApplyError(
                 f"{len(result.failed)} of {len(pending)} change(s) failed; the journal keeps their progress and "

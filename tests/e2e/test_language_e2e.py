@@ -431,3 +431,24 @@ def test_lost_answers_on_every_job_step_still_converge(lemu, lang_spec, drplan, 
     lemu.admin("PUT", "faults", {"drop_after_rate": 0.0, "routes": []})
     assert_replicated(lemu, tmp_path)
     assert drplan("plan", "dr.toml", "--detailed-exitcode", env=ENV).code == 0
+
+
+def test_source_edited_during_apply_in_the_plans_second_is_stale(lemu, lang_spec, drplan, tmp_path, monkeypatch):
+    """The source is edited after apply checked it live, in the very second of the plan (lastModifiedDateTime has
+    whole seconds, contracts §6.2, so the fingerprint cannot show it): the export's content digest does, and the apply
+    exits 3 (stale plan) as documented, not 1, importing nothing."""
+    from drplan.families.language.adapter import ProjectsAdapter
+
+    assert drplan("plan", "dr.toml", "-o", "plan.json", "--target", "*/contracts", env=ENV).code == 0
+    start_export = ProjectsAdapter.start_export
+
+    async def edit_then_export(self, name: str):
+        if name == "contracts":
+            lemu.admin("POST", "accounts/lsrc/language/projects", EDITED_CONTRACTS)
+        return await start_export(self, name)
+
+    monkeypatch.setattr(ProjectsAdapter, "start_export", edit_then_export)
+    r = drplan("apply", "plan.json", env=ENV)
+    assert r.code == 3, r.text
+    assert "lsrc/contracts changed since the plan was made" in r.err and "run drplan plan again" in r.err
+    assert projects(lemu, "ldst") == {}
