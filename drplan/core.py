@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -14,8 +14,10 @@ import httpx
 
 from drplan.apply.context import copy_record
 from drplan.apply.executor import ApplyResult, Executor
+from drplan.azure.arm import management_url_for, read_accounts
 from drplan.azure.client import AzureClient
-from drplan.errors import StateError
+from drplan.controlplane import AccountFacts, Reading, Unread, resolve
+from drplan.errors import SpecError, StateError
 from drplan.families import family_of, family_of_kind
 from drplan.plan.model import Plan
 from drplan.plan.planfile import seal
@@ -63,8 +65,10 @@ async def make_plan(
     targets: tuple[str, ...] = (),
     excludes: tuple[str, ...] = (),
     emit: Callable[[dict[str, Any]], None] | None = None,
+    control_plane: bool = True,
 ) -> Plan:
-    """Refresh every resource the spec names (concurrently, list APIs) and return the sealed plan."""
+    """Refresh every resource the spec names (concurrently, list APIs), read their live facts from Resource Manager
+    at the same time (``control_plane`` False: not at all), and return the sealed plan."""
     manager = state_manager(spec.state)
     state = manager.load()
     needs: dict[str, set[AssetKind]] = {}
@@ -80,9 +84,38 @@ async def make_plan(
     for rec in state.resources.values():
         if rec["rule"] in rule_names and rec["target_resource"] in spec.resources:
             needs.setdefault(rec["target_resource"], set()).add(AssetKind(rec["kind"]))
-    conns = connections({n: spec.resources[n].public() for n in needs}, where=str(spec.path))
-    async with _client(transport, spec.per_endpoint_parallelism, [c.endpoint for c in conns.values()]) as client:
-        inventories = await refresh(client, conns, needs, quota_for=quota_for, emit=emit)
+    wanted, readings = _control_plane_reads(spec, needs, enabled=control_plane)
+    # Resources whose endpoint the spec leaves to the control plane are listed once it has answered; the others are
+    # listed while it is read.
+    ready = {n: kinds for n, kinds in needs.items() if spec.resources[n].endpoint}
+    conns = connections({n: spec.resources[n].public() for n in ready}, where=str(spec.path))
+    endpoints = [c.endpoint for c in conns.values()] + [m for _, m, _ in wanted.values()]
+    if len(ready) < len(needs):
+        endpoints.append("https:")  # an endpoint still to be read is an Azure one
+    async with _client(transport, spec.per_endpoint_parallelism, endpoints) as client:
+        live = asyncio.ensure_future(read_accounts(client, wanted, token_env=spec.control_plane.token_env,
+                                                   where=str(spec.path), emit=emit))
+        try:
+            inventories = await refresh(client, conns, ready, quota_for=quota_for, emit=emit)
+        except BaseException:
+            live.cancel()
+            await asyncio.gather(live, return_exceptions=True)
+            raise
+        readings.update(await live)
+        resolution = resolve(spec, readings, collections={
+            n: family_of(spec.resources[n]).control_plane_collections for n in needs})
+        spec = resolution.spec
+        later = {n: kinds for n, kinds in needs.items() if n not in ready}
+        unknown = [n for n in sorted(later) if not spec.resources[n].endpoint]
+        if unknown:
+            raise SpecError("\n".join(e for e in resolution.errors if any(f"resources.{n}." in e for n in unknown)))
+        if later:
+            more = connections({n: spec.resources[n].public() for n in later}, where=str(spec.path))
+            inventories.update(await refresh(client, more, later, quota_for=quota_for & set(later), emit=emit))
+            conns.update(more)
+        for name, reading in readings.items():
+            if isinstance(reading, AccountFacts) and name in inventories:
+                inventories[name].live = reading
         # Reads beyond the list APIs that some families plan with (Language exports), each family at once.
         used = {id(f): f for f in (family_of(spec.resources[r.source]) for r in spec.rules)}
         await asyncio.gather(*(f.prepare_plan(client, conns, spec, inventories, state, targets=tuple(targets),
@@ -101,7 +134,38 @@ async def make_plan(
         excludes=tuple(excludes),
     )
     plan.state.location = _plan_state_block(spec.state)
+    # Where each fact the plan used came from (issue 15), and what disagreed with the spec.
+    for name, block in plan.resources.items():
+        if name in resolution.facts:
+            block["facts"] = resolution.facts[name]
+            block["control_plane"] = resolution.control_plane[name]
+    plan.warnings = resolution.warnings + plan.warnings
+    plan.errors = resolution.errors + plan.errors
+    plan.applyable = not plan.errors
     return seal(plan)
+
+
+def _control_plane_reads(spec: Spec, names: Iterable[str], *, enabled: bool,
+                         ) -> tuple[dict[str, tuple[str, str, tuple[str, ...]]], dict[str, Reading]]:
+    """Which resources to read from Resource Manager (name -> resource id, management URL, collections), and why
+    the others are not read."""
+    wanted: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+    skipped: dict[str, Reading] = {}
+    for name in sorted(names):
+        res = spec.resources[name]
+        mgmt = spec.control_plane.management_url or management_url_for(res.endpoint)
+        if not enabled:
+            skipped[name] = Unread("the control plane is off: --no-control-plane")
+        elif not spec.control_plane.enabled:
+            skipped[name] = Unread("the control plane is off: [control_plane] enabled = false")
+        elif not res.control_plane:
+            skipped[name] = Unread("control_plane = false on the resource")
+        elif mgmt is None:
+            skipped[name] = Unread(f"no Resource Manager is known for the endpoint {res.endpoint}; set "
+                                   "[control_plane] management_url")
+        else:
+            wanted[name] = (res.resource_id, mgmt, tuple(family_of(res).control_plane_collections))
+    return wanted, skipped
 
 
 async def apply_plan(
@@ -167,7 +231,8 @@ async def adopt(
                              f"{recorded.get('source_fingerprint')}); drplan state rm it first if you mean to replace "
                              "that record")
         names = (src.resource, tgt.resource)
-        conns = connections({n: spec.resources[n].public() for n in names}, where=str(spec.path))
+        # The plan's resources: endpoints and regions as the control plane gave them (issue 15).
+        conns = connections({n: plan.resources[n] for n in names}, where=str(spec.path))
         async with _client(transport, spec.per_endpoint_parallelism, [c.endpoint for c in conns.values()]) as client:
             evidence, extra = await family_of_kind(change.kind).adopt_evidence(
                 client, conns, spec, change, state, assert_copy=assert_copy)

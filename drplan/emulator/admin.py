@@ -156,6 +156,12 @@ class AdminFamily(Protocol):
     def admin_view(self, account: str) -> dict[str, Any]: ...
 
 
+class AdminRoutes(Protocol):
+    """A part of the emulator with admin routes of its own (the management API, ``arm.py``)."""
+
+    def admin_routes(self) -> list[Route]: ...
+
+
 class FaultControls(Protocol):
     """The part of ``faults.FaultInjector`` the admin API reads and changes."""
 
@@ -183,6 +189,9 @@ class AdminHost(Protocol):
     def services(self) -> Sequence[AdminFamily]: ...
 
     @property
+    def management(self) -> AdminRoutes: ...
+
+    @property
     def request_log(self) -> deque[dict[str, Any]]: ...
 
     @property
@@ -205,6 +214,7 @@ def build_admin_app(emulator: AdminHost) -> Starlette:
         *_fault_and_setting_routes(emulator),
         *_clock_and_log_routes(emulator),
         *(route for service in emulator.services for route in service.admin_routes()),
+        *emulator.management.admin_routes(),  # deployments one by one, management throttling (arm.py)
     ]
     return Starlette(routes=routes, exception_handlers={AdminError: _admin_error, HTTPException: _http_error})
 

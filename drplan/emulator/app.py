@@ -35,7 +35,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from . import errors
+from . import arm, errors
 from .admin import build_admin_app
 from .clock import Clock, format_timestamp_ms
 from .config_base import EmulatorConfig, Faults
@@ -114,6 +114,9 @@ class EmulatorApp:
         self.v2 = form_recognizer_v2.Service(self.store)  # FR v2.1 / v2.0 (contracts §4)
         self.cu = content_understanding.Service(self.store, self.account_for_url)  # Content Understanding (§5)
         self.language = language.Service(self.store)  # Language authoring (§6)
+        #: The management (Resource Manager) API of the accounts, at the admin origin (issue 15).
+        self.management = arm.Management(self.store, self.cu.cu, self.endpoint,
+                                          config.management or arm.ManagementConfig())
         # Inference for drills (issue 16): reads the four families' records, changes none.
         self.analyze = analyze.Service(self.store, self.di, self.v2, self.cu, self.language)
         self.services: tuple[Service, ...] = (self.di, self.v2, self.cu, self.language, self.analyze)
@@ -195,6 +198,7 @@ class EmulatorApp:
         self.store.reset()
         for service in self.services:
             service.reset()
+        self.management.reset()
         self.faults.reset()
         self.request_log.clear()
         self.request_counts.clear()
@@ -223,11 +227,28 @@ class EmulatorApp:
             if path == "/_emulator" or path.startswith("/_emulator/"):
                 self.settle()
                 await self.admin(scope, receive, send)
+            elif self.management.matches(path):
+                await self._management(scope, receive, send)
             else:
                 headers = {"apim-request-id": str(uuid.uuid4())}
                 await _error_response(errors.resource_not_found(), headers)(scope, receive, send)
         else:
             await self._service(scope, receive, send, name)
+
+    async def _management(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A Resource Manager request (``arm.py``): counted and logged under the account its path names."""
+        request = Request(scope, receive)
+        seen: list[tuple[str, str]] = []
+
+        def count(account: str, route: str) -> None:
+            self.request_counts[account][route] += 1
+            seen.append((account, route))
+
+        response = await self.management.handle(request, count)
+        if seen:
+            self._log(request, seen[0][0], seen[0][1], response.status_code,
+                      fault="throttled" if response.status_code == 429 else None)
+        await response(scope, receive, send)
 
     # --- service requests ----------------------------------------------------------------------------------------
 

@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .arm import ROUTE_NAMES as ARM_ROUTE_NAMES
+from .arm import parse_management
 from .config_base import (
     FAULT_KEYS,
     SETTING_KEYS,
@@ -67,11 +69,14 @@ ROUTES = (
     *content_understanding.ROUTE_NAMES,  # Azure AI Content Understanding (contracts §5)
     *language.ROUTE_NAMES,  # Azure AI Language authoring (contracts §6)
     *analyze.ROUTE_NAMES,  # every family's analyze endpoints, for drills (issue 16)
+    *ARM_ROUTE_NAMES,  # the management API (issue 15)
     "unknown",
 )
 
 #: The keys of ``[accounts.NAME]``, in the order the "unknown key" error lists them: the shared ones and each
 #: family's (``ACCOUNT_KEYS`` of its service module).
+#: Account keys only the management API (``arm.py``) reads.
+MANAGEMENT_ACCOUNT_KEYS = ("kind", "sku", "public_network_access", "arm_readable")
 ACCOUNT_KEYS = (
     "region",
     "key",
@@ -85,6 +90,7 @@ ACCOUNT_KEYS = (
     "copy_keeps_created",
     "port",
     *content_understanding.ACCOUNT_KEYS,
+    *MANAGEMENT_ACCOUNT_KEYS,
 )
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -116,7 +122,8 @@ def load_config(path: str | Path) -> EmulatorConfig:
 def parse_config(data: dict[str, Any], source: str = "<config>") -> EmulatorConfig:
     """Validate an already-parsed TOML document (see :func:`load_config`)."""
     ctx = Ctx(source)
-    ctx.check_keys("", data, ("seed", "settings", "faults", "accounts"))
+    ctx.check_keys("", data, ("seed", "settings", "faults", "accounts", "management"))
+    management = parse_management(ctx, ctx.table("management", data.get("management", {})))
     seed = data.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ctx.error("seed", "must be an integer")
@@ -138,7 +145,8 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> EmulatorConf
             if same_port is not None:
                 raise ctx.error(f"accounts.{name}.port", f"same port as account {same_port!r} (each account has an origin of its own)")
         accounts[name] = acc
-    return EmulatorConfig(seed=seed, settings=settings, faults=faults, accounts=accounts, source=source)
+    return EmulatorConfig(seed=seed, settings=settings, faults=faults, accounts=accounts, source=source,
+                          management=management)
 
 
 def apply_faults(base: Faults, values: dict[str, Any], *, ctx: Ctx | None = None, where: str = "faults") -> Faults:
@@ -217,8 +225,19 @@ def _parse_account(ctx: Ctx, name: str, raw: dict[str, Any]) -> AccountConfig:
         faults=dict(faults),
         copy_keeps_created=ctx.boolean(f"{where}.copy_keeps_created", raw["copy_keeps_created"]) if "copy_keeps_created" in raw else None,
         port=_port(ctx, f"{where}.port", raw["port"]) if "port" in raw else None,
+        kind=ctx.string(f"{where}.kind", raw.get("kind", "AIServices")),
+        sku=ctx.string(f"{where}.sku", raw.get("sku", "S0")),
+        public_network_access=_choice(ctx, f"{where}.public_network_access", raw.get("public_network_access", "Enabled"),
+                                      ("Enabled", "Disabled")),
+        arm_readable=ctx.boolean(f"{where}.arm_readable", raw.get("arm_readable", True)),
         **family_fields,
     )
+
+
+def _choice(ctx: Ctx, path: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ctx.error(path, f"must be one of {', '.join(allowed)}")
+    return str(value)
 
 
 def _port(ctx: Ctx, path: str, value: Any) -> int:

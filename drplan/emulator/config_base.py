@@ -84,6 +84,11 @@ class AccountConfig:
     language_projects: list[Any] = field(default_factory=list)  # language.LanguageProjectSeed entries
     copy_keeps_created: bool | None = None  # None: [settings] copy_keeps_created (copies INTO this account)
     port: int | None = None  # the account's own listening port (its origin); None: a free port
+    #: What the management API (``arm.py``, issue 15) shows besides region, endpoint, encryption and deployments.
+    kind: str = "AIServices"
+    sku: str = "S0"
+    public_network_access: str = "Enabled"
+    arm_readable: bool = True  # False: the management API answers 403 AuthorizationFailed (no Reader role)
 
 
 @dataclass
@@ -95,6 +100,8 @@ class EmulatorConfig:
     faults: Faults = field(default_factory=Faults)
     accounts: dict[str, AccountConfig] = field(default_factory=dict)
     source: str = "<config>"
+    #: ``[management]`` (``arm.ManagementConfig``): the bearer token the management API accepts.
+    management: Any = None
 
 
 class Ctx:

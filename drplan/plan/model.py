@@ -43,7 +43,11 @@ from drplan.spec.model import AssetKind
 
 #: 1.1: Content Understanding and Language changes (kinds analyzer, model-deployment, language-project; the
 #: "update" action; depends_on, steps, deployments, settings, diff). A 1.0 plan is a valid 1.1 plan.
-PLAN_FORMAT_VERSION = "1.1"
+#: 1.2: live facts from Resource Manager (issue 15): ``resources.*.facts`` (each fact's value and provenance) and
+#: ``resources.*.control_plane``; a CU deployment's ``exists``, ``checked`` and ``target_version``. The endpoint, region
+#: and encryption a 1.2 plan records may come from the control plane rather than the spec. A 1.1 plan is a valid 1.2
+#: plan.
+PLAN_FORMAT_VERSION = "1.2"
 
 
 class Action(str, enum.Enum):

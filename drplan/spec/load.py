@@ -16,6 +16,7 @@ from drplan.fsutil import MAX_SPEC_BYTES, read_limited
 from drplan.schemas import first_error, json_path, validator
 from drplan.spec.model import (
     API_VERSIONS,
+    ControlPlaneConfig,
     Encryption,
     Family,
     LanguageTraining,
@@ -98,6 +99,20 @@ def build_spec(data: dict[str, Any], *, path: Path, digest: str, check_env: bool
             )
         seen_ids[key] = rid_name
 
+    cp = data.get("control_plane", {})
+    for rname, res in resources.items():  # an omitted endpoint/region can only come from the control plane
+        off = "control_plane = false on the resource" if not res.control_plane else (
+            "[control_plane] enabled = false" if cp.get("enabled") is False else "")
+        for field_name in ("endpoint", "region"):
+            if off and not getattr(res, field_name):
+                errors.append(f"{name}: resources.{rname}.{field_name}: required with {off} (it is otherwise read from "
+                              "Resource Manager)")
+    token_env = cp.get("token_env")
+    if check_env and token_env and not os.environ.get(token_env):
+        errors.append(f"{name}: control_plane.token_env: environment variable {token_env} is not set; export a "
+                      "bearer token for the management scope in it (az account get-access-token), or remove "
+                      "token_env to use DefaultAzureCredential")
+
     rules: list[Rule] = []
     rule_names: dict[str, int] = {}
     for i, r in enumerate(data["replicate"]):
@@ -120,6 +135,10 @@ def build_spec(data: dict[str, Any], *, path: Path, digest: str, check_env: bool
         rules=tuple(rules),
         parallelism=defaults.get("parallelism", 10),
         per_endpoint_parallelism=defaults.get("per_endpoint_parallelism", 8),
+        control_plane=ControlPlaneConfig(enabled=cp.get("enabled", True),
+                                         management_url=cp["management_url"].rstrip("/") if "management_url" in cp
+                                         else None,
+                                         token_env=cp.get("token_env")),
     )
 
 
@@ -148,13 +167,15 @@ def _resource(where: str, rname: str, r: dict[str, Any], errors: list[str], chec
     res = Resource(
         name=rname,
         family=family,
-        endpoint=r["endpoint"].rstrip("/"),
-        region=r["region"],
+        endpoint=r.get("endpoint", "").rstrip("/"),  # "" : read from the control plane (issue 15)
+        region=r.get("region", ""),
         resource_id=r["resource_id"],
         api_version=r["api_version"],
         key_env=r.get("key_env", ""),
         auth=auth,
         encryption=Encryption(r.get("encryption", Encryption.MICROSOFT_MANAGED.value)),
+        encryption_spec=Encryption(r["encryption"]) if "encryption" in r else None,
+        control_plane=r.get("control_plane", True),
     )
     owners = [f for f in FAMILIES.values() if "copy_flow" in f.resource_options]
     if family_of(res) in owners:  # "grant" unless the resource says otherwise

@@ -64,6 +64,11 @@ class Resource:
     #: Content Understanding only: "grant" (GA, the default) or "token" (contracts §5.4); None for other families.
     copy_flow: str | None = None
     auth: str = "key"  # "key": the API key in key_env; "entra": an Entra ID token (DefaultAzureCredential)
+    #: What the spec itself says about encryption (None: not said). ``encryption`` is the value the plan uses: the
+    #: live one when the control plane was read (drplan.controlplane.resolve), else this, else Microsoft-managed.
+    encryption_spec: Encryption | None = None
+    #: False: never read this account from Resource Manager (the plan warns which facts are unverified).
+    control_plane: bool = True
 
     @property
     def protocol(self) -> str:
@@ -142,6 +147,19 @@ class StateConfig:
 
 
 @dataclass(frozen=True)
+class ControlPlaneConfig:
+    """``[control_plane]``: where Resource Manager is and how drplan authenticates to it (issue 15).
+
+    ``management_url`` None: derived per resource from its endpoint's cloud (``drplan.azure.arm.management_url_for``).
+    ``token_env`` names an env var holding a bearer token for the management scope (e.g. from ``az account
+    get-access-token``); None: azure-identity's DefaultAzureCredential, the chain ``auth = "entra"`` uses."""
+
+    enabled: bool = True
+    management_url: str | None = None
+    token_env: str | None = None
+
+
+@dataclass(frozen=True)
 class Spec:
     path: Path
     digest: str
@@ -150,3 +168,4 @@ class Spec:
     rules: tuple[Rule, ...]
     parallelism: int = 10
     per_endpoint_parallelism: int = 8
+    control_plane: ControlPlaneConfig = field(default_factory=ControlPlaneConfig)

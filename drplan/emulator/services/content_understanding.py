@@ -114,6 +114,8 @@ class CUAccountConfig:
     """The Content Understanding keys of one ``[accounts.NAME]`` table."""
 
     deployments: dict[str, str] = field(default_factory=dict)  # deployment name -> model it serves (ARM-side)
+    #: deployment name -> its Resource Manager details (version, format, sku, capacity), for the management API
+    deployment_details: dict[str, dict[str, Any]] = field(default_factory=dict)
     model_deployments: dict[str, str] = field(default_factory=dict)  # initial /defaults: model name -> deployment
     token_flow: bool = False
     analyzers: list[AnalyzerSeed] = field(default_factory=list)
@@ -123,7 +125,8 @@ def parse_account(ctx: Ctx, where: str, raw: dict[str, Any]) -> dict[str, Any]:
     """This family's keys of an ``[accounts.NAME]`` table (``config`` has already rejected unknown keys), as the
     :class:`~..config_base.AccountConfig` field ``cu``."""
     out = CUAccountConfig()
-    out.deployments = _string_map(ctx, f"{where}.deployments", raw.get("deployments", {}))
+    out.deployments, out.deployment_details = parse_deployment_table(ctx, f"{where}.deployments",
+                                                                     raw.get("deployments", {}))
     out.model_deployments = _string_map(ctx, f"{where}.model_deployments", raw.get("model_deployments", {}))
     token_flow = raw.get("token_flow", False)
     if not isinstance(token_flow, bool):
@@ -184,6 +187,40 @@ def parse_analyzer_seed(entry: Any, where: str = "analyzer", source: str = "<req
 def parse_deployments(value: Any, where: str = "deployments", source: str = "<request>") -> dict[str, str]:
     """A deployment table (deployment name -> model name), as in the config file."""
     return _string_map(Ctx(source), where, value)
+
+
+#: What a deployment given only by its model name answers on the management API (issue 15) [INF]: the values a
+#: standard Azure OpenAI deployment shows.
+DEPLOYMENT_DEFAULTS: dict[str, Any] = {"version": "1", "format": "OpenAI", "sku": "Standard", "capacity": 10}
+_DEPLOYMENT_KEYS = ("model", "version", "format", "sku", "capacity")
+
+
+def parse_deployment(ctx: Ctx, path: str, value: Any) -> tuple[str, dict[str, Any]]:
+    """One deployment: a model name, or a table ``{model, version?, format?, sku?, capacity?}``."""
+    if isinstance(value, str) and value:
+        return value, dict(DEPLOYMENT_DEFAULTS)
+    table = ctx.table(path, value)
+    ctx.check_keys(path, table, _DEPLOYMENT_KEYS)
+    if not isinstance(table.get("model"), str) or not table["model"]:
+        raise ctx.error(f"{path}.model", "is required (the model the deployment serves)")
+    details = dict(DEPLOYMENT_DEFAULTS)
+    for key in ("version", "format", "sku"):
+        if key in table:
+            details[key] = ctx.string(f"{path}.{key}", table[key])
+    if "capacity" in table:
+        details["capacity"] = ctx.integer(f"{path}.capacity", table["capacity"], minimum=1)
+    return table["model"], details
+
+
+def parse_deployment_table(ctx: Ctx, path: str, value: Any) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    """``deployments = { name = "model" | { model = ..., version = ..., sku = ..., capacity = ... } }``."""
+    models: dict[str, str] = {}
+    details: dict[str, dict[str, Any]] = {}
+    for name, entry in ctx.table(path, value).items():
+        if not name:
+            raise ctx.error(path, "deployment names must not be empty")
+        models[name], details[name] = parse_deployment(ctx, f"{path}.{name}", entry)
+    return models, details
 
 
 def account_config(acc: AccountConfig) -> CUAccountConfig:
@@ -317,6 +354,8 @@ class CUAccount:
     defaults: dict[str, str]  # GET /defaults modelDeployments: model name -> deployment name
     deployments: dict[str, str]  # deployment name -> model (ARM-managed in Azure; admin API here)
     token_flow: bool
+    #: deployment name -> version, format, sku, capacity (what the management API shows besides the model)
+    deployment_details: dict[str, dict[str, Any]] = field(default_factory=dict)
     grants: dict[tuple[str, str], Grant] = field(default_factory=dict)  # (analyzer id, target resource id lower)
     operations: dict[str, Operation] = field(default_factory=dict)
 
@@ -345,6 +384,7 @@ class CUStore:
                 defaults=dict(cfg.model_deployments),
                 deployments=dict(cfg.deployments),
                 token_flow=cfg.token_flow,
+                deployment_details={k: dict(v) for k, v in cfg.deployment_details.items()},
             )
             for seed in cfg.analyzers:
                 self.seed(name, seed, now=start)
@@ -1026,9 +1066,10 @@ class Service:
         body = await read_body(request)
         with config_errors_as_400():
             Ctx("<request>").check_keys("", body, ("deployments",))
-            deployments = parse_deployments(body.get("deployments"), where="deployments")
+            deployments, details = parse_deployment_table(Ctx("<request>"), "deployments", body.get("deployments"))
         acct = self.cu.accounts[name]
         acct.deployments = deployments
+        acct.deployment_details = details
         return admin_json({"deployments": dict(acct.deployments)})
 
     def admin_view(self, account: str) -> dict[str, Any]:

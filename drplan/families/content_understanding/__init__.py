@@ -27,6 +27,8 @@ class ContentUnderstanding(BaseFamily):
     #: Several rules may set one /defaults key, as long as they agree on its value.
     shared_kinds = frozenset({AssetKind.MODEL_DEPLOYMENT})
     resource_options = ("copy_flow",)
+    #: The target's real model deployments (Resource Manager), checked at plan time (issue 15).
+    control_plane_collections = ("deployments",)
 
     def adapter(self, client: AzureClient, conn: Connection) -> AnalyzersAdapter:
         return AnalyzersAdapter(client, conn)

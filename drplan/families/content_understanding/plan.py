@@ -5,14 +5,16 @@ Pure: inventories in, changes out. How the target resolves a model (§5.3): an a
 (completion, embedding) to a model name; the target resource maps model names to its deployments in ``/defaults``.
 The GA copy body cannot carry a deployment, so an override in the rule becomes a planned ``/defaults`` change on the
 target (its own reviewable change, applied first); the token flow carries overrides in the copy body (§5.4).
-What a deployment serves is not visible through the CU API; drplan infers it from the target's ``/defaults`` (a
-deployment registered there for model M serves M).
+What a deployment serves is not visible through the CU API: drplan reads the target's real deployments from Resource
+Manager (issue 15, ``Inventory.live``); without control-plane access it infers it from the target's ``/defaults`` (a
+deployment registered there for model M serves M) and says the check is unverified.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from drplan.controlplane import Deployment
 from drplan.families.base import Asset, Inventory
 from drplan.plan.addresses import address, matches
 from drplan.plan.diffs import diff_lines
@@ -58,7 +60,8 @@ def plan_analyzers(spec: Spec, rule: Rule, inventories: dict[str, Inventory], st
                 for role, model in sorted(asset.detail.get("definition", {}).get("models", {}).items()):
                     if role in overrides:
                         planned.setdefault(model, overrides[role])
-        default_changes = {model: _default_change(rule, tname, model, dep, defaults, state)
+        live = _live_deployments(tgt_inv)
+        default_changes = {model: _default_change(rule, tname, model, dep, defaults, state, live)
                            for model, dep in sorted(planned.items())}
         changes.extend(default_changes.values())
         for asset in sources:
@@ -67,8 +70,19 @@ def plan_analyzers(spec: Spec, rule: Rule, inventories: dict[str, Inventory], st
     return changes, warnings
 
 
+def _live_deployments(inv: Inventory) -> dict[str, Deployment] | None:
+    """The account's deployments as Resource Manager lists them (name -> deployment); None: not read."""
+    if inv.live is None or inv.live.deployments is None:
+        return None
+    return {d.name: d for d in inv.live.deployments}
+
+
+def _listing(live: dict[str, Deployment]) -> str:
+    return ", ".join(f"{d.name} ({d.model})" for d in live.values()) or "none"
+
+
 def _default_change(rule: Rule, tname: str, model: str, deployment: str, defaults: dict[str, str],
-                    state: State) -> Change:
+                    state: State, live: dict[str, Deployment] | None) -> Change:
     addr = address(rule.name, tname, DEFAULT, model)
     current = defaults.get(model)
     target = Target(tname, model, current is not None, f"deployment={current}" if current else None)
@@ -85,8 +99,15 @@ def _default_change(rule: Rule, tname: str, model: str, deployment: str, default
                         "every analyzer there that uses this model switches deployment")
     reason = (f"the rule maps this model's role to deployment {deployment} on {tname!r}; the GA copy resolves "
               f"models through the target's /defaults, so set {model} -> {deployment} there first")
+    errors = []
+    if live is not None and deployment not in live:
+        # Planned only with deployments that exist: /defaults would otherwise point the model at nothing.
+        errors.append(f"deployment {deployment!r} does not exist on {tname!r} (Resource Manager lists: "
+                      f"{_listing(live)}); the /defaults change would map model {model} to it: create a deployment "
+                      f"of {model} named {deployment} on {tname!r}, or set the rule's deployments.{tname} override to "
+                      "an existing one")
     ch = Change(addr, rule.name, DEFAULT, Action.UPDATE, reason, source, target, preconditions=pre,
-                warnings=warnings, settings=settings, steps=["set-default"])
+                warnings=warnings, errors=errors, settings=settings, steps=["set-default"])
     ch.flags.deployment_overrides = True
     if addr in state.resources and state.resources[addr].get("value") not in (None, current):
         ch.flags.drift = True
@@ -94,7 +115,19 @@ def _default_change(rule: Rule, tname: str, model: str, deployment: str, default
 
 
 def _resolve(role: str, model: str, *, flow: str, overrides: dict[str, str], planned: dict[str, str],
-             defaults: dict[str, str]) -> dict[str, Any]:
+             defaults: dict[str, str], live: dict[str, Deployment] | None) -> dict[str, Any]:
+    """Which deployment the target will use for ``model`` in ``role``, why, and which model it serves there: read
+    live from Resource Manager (``exists`` says whether it is there at all), else inferred from /defaults."""
+    found = _pick(role, model, flow=flow, overrides=overrides, planned=planned, defaults=defaults)
+    if live is not None and found["deployment"] is not None:
+        dep = live.get(found["deployment"])
+        found.update(target_model=dep.model if dep else None, exists=dep is not None, checked="live",
+                     **({"target_version": dep.version} if dep and dep.version else {}))
+    return found  # no "checked": inferred from /defaults (the plan warns the control plane was not read)
+
+
+def _pick(role: str, model: str, *, flow: str, overrides: dict[str, str], planned: dict[str, str],
+          defaults: dict[str, str]) -> dict[str, Any]:
     serves: dict[str, str] = {}
     for m, d in defaults.items():
         serves.setdefault(d, m)
@@ -120,22 +153,36 @@ def _analyzer_change(spec: Spec, rule: Rule, asset: Asset, tname: str, tgt_inv: 
     defn = asset.detail.get("definition", {})
     target = Target(tname, target_id, observed is not None, observed.fingerprint if observed else None)
     defaults = dict(tgt_inv.defaults or {})
-    deployments = {role: _resolve(role, model, flow=flow, overrides=overrides, planned=planned, defaults=defaults)
+    live = _live_deployments(tgt_inv)
+    deployments = {role: _resolve(role, model, flow=flow, overrides=overrides, planned=planned, defaults=defaults,
+                                  live=live)
                    for role, model in sorted(defn.get("models", {}).items())}
     errors: list[str] = []
     warnings: list[str] = []
     depends: list[str] = []
     for role, d in deployments.items():
         if d["via"] == "missing":
+            same = sorted(n for n, dep in (live or {}).items() if dep.model == d["model"])
+            hint = (f"Resource Manager lists deployment(s) of {d['model']} there: {', '.join(same)}; set "
+                    f"deployments.{tname}.{role} = \"{same[0]}\" on the rule, or add {d['model']} -> {same[0]} to "
+                    "the target's /defaults" if same else
+                    f"deploy the model on {tname!r} and add it to the target's /defaults, or set "
+                    f"deployments.{tname}.{role} = \"<deployment>\" on the rule")
             errors.append(
                 f"{tname!r} lacks a deployment for model {d['model']} (role {role}): its /defaults has no entry for "
-                f"it and rule {rule.name!r} sets no override; deploy the model on {tname!r} and add it to the "
-                f"target's /defaults, or set deployments.{tname}.{role} = \"<deployment>\" on the rule"
+                f"it and rule {rule.name!r} sets no override; {hint}"
+            )
+            continue
+        if d.get("exists") is False:
+            errors.append(
+                f"{tname!r} has no deployment {d['deployment']!r}, which the {role} role (model {d['model']}) "
+                f"would use (Resource Manager lists: {_listing(live or {})}); create a deployment of {d['model']} "
+                f"named {d['deployment']} on {tname!r}, or point the role at an existing deployment of it"
             )
             continue
         if d["via"] == "planned-default":
             depends.append(default_changes[d["model"]].address)
-        if d["target_model"] is None:
+        if d["target_model"] is None and live is None:
             warnings.append(f"deployment {d['deployment']} ({role}) is not registered in the /defaults of {tname!r}, "
                             f"so drplan cannot see which model it serves; the service checks it against {d['model']} "
                             "when the copy runs")
