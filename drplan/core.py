@@ -145,6 +145,24 @@ async def make_plan(
     return seal(plan)
 
 
+async def live_spec(spec: Spec, *, transport: httpx.AsyncBaseTransport | None = None) -> Spec:
+    """``spec`` with the endpoints and regions it leaves to the control plane read from Resource Manager (drill,
+    output); unchanged, with no request, when it names them all. A resource whose endpoint cannot be learnt is a
+    SpecError saying why."""
+    names = [n for n, r in spec.resources.items() if not r.endpoint or not r.region]
+    if not names:
+        return spec
+    wanted, readings = _control_plane_reads(spec, names, enabled=True)
+    async with _client(transport, spec.per_endpoint_parallelism, [m for _, m, _ in wanted.values()]) as client:
+        readings.update(await read_accounts(client, wanted, token_env=spec.control_plane.token_env,
+                                            where=str(spec.path)))
+    resolution = resolve(spec, readings)
+    missing = [e for e in resolution.errors if any(f"resources.{n}." in e for n in names)]
+    if missing:
+        raise SpecError("\n".join(missing))
+    return resolution.spec
+
+
 def _control_plane_reads(spec: Spec, names: Iterable[str], *, enabled: bool,
                          ) -> tuple[dict[str, tuple[str, str, tuple[str, ...]]], dict[str, Reading]]:
     """Which resources to read from Resource Manager (name -> resource id, management URL, collections), and why

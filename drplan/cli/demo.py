@@ -17,6 +17,7 @@ DEMO_KEYS = {  # emulator-only keys of the demo accounts (drplan/demo/emulator.t
     "DRPLAN_DEMO_EASTUS_KEY": "demo-key-eastus-0f3c",
     "DRPLAN_DEMO_WESTUS2_KEY": "demo-key-westus2-9a71",
     "DRPLAN_DEMO_SWEDEN_KEY": "demo-key-sweden-44d2",
+    "DRPLAN_DEMO_ARM_TOKEN": "demo-arm-token-not-a-secret",  # the emulator's management API ([management] token)
 }
 
 
@@ -47,6 +48,7 @@ def _run(work: Path, start_emulator, plan_cmd, apply_cmd, state_list_cmd, keep: 
         spec = work / "dr.toml"
         template = pkg.joinpath("dr.toml.in").read_text(encoding="utf-8")
         # each account is an origin of its own (its host:port), as a real resource is a host: {endpoint:NAME}
+        template = template.replace("{management}", emu.url)  # its management (ARM) API is at the admin origin
         spec.write_text(re.sub(r"\{endpoint:([A-Za-z0-9._-]+)\}", lambda m: emu.account_url(m.group(1)), template), encoding="utf-8")
         old = os.getcwd()
         os.chdir(work)

@@ -19,10 +19,12 @@ from drplan.spec.load import load_spec
 
 def output_cmd(spec_path: str, fmt: str, rules: tuple[str, ...], targets: tuple[str, ...],
                regions: tuple[str, ...], out: str | None) -> int:
-    from drplan.core import state_manager
+    from drplan.core import live_spec, state_manager
     from drplan.output import failover_map, render_env, render_json, render_markdown
 
-    spec = load_spec(spec_path, check_env=False)  # no service is called: keys are not needed
+    spec = load_spec(spec_path, check_env=False)  # no data-plane call: keys are not needed
+    # Endpoints and regions the spec leaves to Resource Manager are read from it (issue 15); none: no request.
+    spec = asyncio.run(live_spec(spec))
     state = state_manager(spec.state).load()
     fmap = failover_map(spec, state, rules=rules, targets=targets, regions=regions)
     text = {"json": render_json, "env": render_env, "markdown": render_markdown}[fmt](fmap)
@@ -55,6 +57,9 @@ def drill_cmd(spec_path: str, fmt: str, targets: tuple[str, ...], parallelism: i
     from drplan.drill import exit_code, render_human, render_markdown, run_drill, summary
 
     spec = load_spec(spec_path, check_env=False)  # a missing key fails that resource's copies, not the drill
+    from drplan.core import live_spec
+
+    spec = asyncio.run(live_spec(spec))  # endpoints and regions left to Resource Manager (issue 15)
     results = asyncio.run(run_drill(spec, targets=targets, parallelism=parallelism, sample=sample, timeout=timeout))
     if fmt == "json":
         click.echo(json.dumps({"summary": summary(results), "exit_code": exit_code(results),

@@ -29,6 +29,27 @@ def _source(fact: Mapping[str, Any]) -> str:
     return "spec, unverified" if origin == "spec" else "default, unverified"
 
 
+def fact_summaries(resources: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """One line per resource: its facts, each followed by its provenance unless all share one (then it ends the
+    line). For the human plan, where nine resources must not take sixty lines."""
+    out = []
+    for name in sorted(resources):
+        facts = resources[name].get("facts")
+        if not facts:
+            continue
+        cp = resources[name].get("control_plane") or {}
+        keys = [k for k in ORDER if k in facts] + sorted(k for k in facts if k not in ORDER)
+        sources = {_source(facts[k]) for k in keys}
+        if len(sources) == 1:
+            body = "; ".join(f"{k} {_value(k, facts[k])}" for k in keys) + f" [{sources.pop()}]"
+        else:
+            body = "; ".join(f"{k} {_value(k, facts[k])} [{_source(facts[k])}]" for k in keys)
+        if not cp.get("read", True):
+            body += f" (control plane not read: {cp.get('reason', '?')})"
+        out.append(f"{name}: {body}")
+    return out
+
+
 def fact_lines(resources: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, list[str]]]:
     """Per resource with facts: its name (and whether the control plane was read) and one line per fact."""
     out: list[tuple[str, list[str]]] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drplan.plan.model import Action, Plan
 from drplan.render.details import details
-from drplan.render.facts import fact_lines
+from drplan.render.facts import fact_summaries
 
 SYMBOL = {Action.CREATE: "+", Action.REPLACE: "-/+", Action.DELETE: "-", Action.UPDATE: "~", Action.NO_OP: " "}
 VERB = {Action.CREATE: "create", Action.REPLACE: "replace", Action.DELETE: "delete", Action.UPDATE: "update",
@@ -64,12 +64,10 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> str:
         out.append("drplan will perform the following changes:\n" if busy else "")
         out.extend(lines)
         out.append("")
-    facts = fact_lines(plan.resources)
+    facts = fact_summaries(plan.resources)
     if facts:  # issue 15: what was read live, what was taken from the spec
-        out.append("Resource facts (live: read from Azure Resource Manager):")
-        for head, items in facts:
-            out.append(f"  {head}")
-            out.extend(f"    {item}" for item in items)
+        out.append("Resource facts (live: read from Azure Resource Manager; spec/default: unverified):")
+        out.extend(f"  {line}" for line in facts)
         out.append("")
     for w in plan.warnings:
         out.append(f"Warning: {w}")
