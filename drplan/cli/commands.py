@@ -54,12 +54,13 @@ def validate(spec: str) -> None:
 # -- plan ---------------------------------------------------------------------------------------------------------
 def plan_cmd(spec_path: str, out: str | None, detailed_exitcode: bool, allow_delete: bool, fmt: str,
              verbose: bool, targets: tuple[str, ...] = (), excludes: tuple[str, ...] = (),
-             json_events: bool = False) -> int:
+             json_events: bool = False, control_plane: bool = True) -> int:
     from drplan.core import make_plan
 
     spec = load_spec(spec_path)
     emit = JsonPrinter() if json_events else None
-    plan = asyncio.run(make_plan(spec, allow_delete=allow_delete, targets=targets, excludes=excludes, emit=emit))
+    plan = asyncio.run(make_plan(spec, allow_delete=allow_delete, targets=targets, excludes=excludes, emit=emit,
+                                 control_plane=control_plane))
     if out:
         save_plan(plan, out)
     click.echo(_render(plan, fmt, verbose), nl=False)
@@ -94,10 +95,14 @@ _exclude_opt = click.option("--exclude", "excludes", multiple=True, metavar="ADD
 @_target_opt
 @_exclude_opt
 @click.option("--json", "json_events", is_flag=True, help="Stream one JSON event per line on stderr.")
+@click.option("--no-control-plane", "no_control_plane", is_flag=True,
+              help="Read nothing from Azure Resource Manager: plan from the spec's endpoint, region and encryption, "
+                   "and warn that they are unverified.")
 def plan(spec: str, out: str | None, detailed_exitcode: bool, allow_delete: bool, fmt: str, verbose: bool,
-         targets: tuple[str, ...], excludes: tuple[str, ...], json_events: bool) -> None:
+         targets: tuple[str, ...], excludes: tuple[str, ...], json_events: bool, no_control_plane: bool) -> None:
     """Refresh the live resources and the state, and show (and save) what apply would do."""
-    run_command(plan_cmd, spec, out, detailed_exitcode, allow_delete, fmt, verbose, targets, excludes, json_events)
+    run_command(plan_cmd, spec, out, detailed_exitcode, allow_delete, fmt, verbose, targets, excludes, json_events,
+                not no_control_plane)
 
 
 # -- show ---------------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import html
 
 from drplan.plan.model import Action, Change, Plan
 from drplan.render.details import details
+from drplan.render.facts import fact_lines
 
 COMMENT_LIMIT = 65_536
 _BUDGET = COMMENT_LIMIT - 2_000  # room for the footer and the truncation notes
@@ -106,6 +107,20 @@ def _line(change: Change) -> str:
     return f"- `{ICON[action]}` `{change.address}` — {VERB[action]}"
 
 
+def _facts(plan: Plan) -> list[str]:
+    """Issue 15: each resource's facts and their provenance, folded (lines capped, so the comment stays in budget)."""
+    groups = fact_lines(plan.resources)
+    if not groups:
+        return []
+    live = sum(1 for r in plan.resources.values() if (r.get("control_plane") or {}).get("read"))
+    out = [f"<details><summary>Resource facts: {live} of {len(groups)} resource(s) read live from Azure Resource "
+           "Manager</summary>", ""]
+    for head, items in groups:
+        out.append(f"- **{_esc(head)}**")
+        out.extend(f"  - {_esc(item if len(item) <= 300 else item[:297] + '...')}" for item in items)
+    return out + ["", "</details>", ""]
+
+
 def render_markdown(plan: Plan) -> str:
     head = [f"### drplan plan: {_summary(plan)}", ""] + _banners(plan)
     foot = ["---", f"Plan digest `{plan.digest}` · made {plan.created_at} by drplan {plan.drplan_version} "
@@ -118,6 +133,7 @@ def render_markdown(plan: Plan) -> str:
         head.append(f"- ⚠️ {_esc(w)}")
     if plan.warnings:
         head.append("")
+    head.extend(_facts(plan))
     budget = _BUDGET - len("\n".join(head)) - len("\n".join(foot))
     body: list[str] = []
     changes = [c for c in plan.changes if c.action is not Action.NO_OP or c.errors or c.warnings]
