@@ -217,8 +217,9 @@ def parse_deployment_table(ctx: Ctx, path: str, value: Any) -> tuple[dict[str, s
     models: dict[str, str] = {}
     details: dict[str, dict[str, Any]] = {}
     for name, entry in ctx.table(path, value).items():
-        if not name:
-            raise ctx.error(path, "deployment names must not be empty")
+        if not name or not isinstance(entry, (str, dict)) or entry == "":
+            raise ctx.error(path, "must be a table of non-empty string values (deployment name -> model) or of "
+                                  "deployment tables { model, version, format, sku, capacity }")
         models[name], details[name] = parse_deployment(ctx, f"{path}.{name}", entry)
     return models, details
 
