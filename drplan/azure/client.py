@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import random
 import re
 import time
@@ -33,7 +34,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -50,6 +51,13 @@ from drplan.azure.errors import (
 )
 from drplan.azure.urls import display, origin, same_origin
 from drplan.errors import ForeignHostError, ServiceError, ThrottledError
+
+#: One debug line per HTTP attempt (method, URL without its query but the api-version, status, milliseconds, request
+#: id) and one warning per retry, as it happens ("src list models: HTTP 503, retry 3/8 in 4.0 s"). The CLI routes
+#: ``drplan.*`` loggers to stderr, or to JSON events with --json (drplan/cli/app.py); records carry ``event_type``
+#: and ``fields`` for those events. Never a key, a token or a query string (SAS) in a record.
+http_log = logging.getLogger("drplan.http")
+retry_log = logging.getLogger("drplan.retry")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD", "DELETE", "PUT", "OPTIONS"})
@@ -96,6 +104,21 @@ def _host_problem(url: str) -> str | None:
     if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in name.split(".")):
         return f"the host name {host!r} is malformed (empty label, space or a character host names cannot hold)"
     return None
+
+
+def trace_url(url: str) -> str:
+    """``url`` for a trace line: :func:`display` (no query, no user info) plus its api-version, which is no secret."""
+    try:
+        version = parse_qs(urlsplit(url).query).get("api-version", [""])[0]
+    except ValueError:
+        version = ""
+    return display(url) + (f"?api-version={version}" if version else "")
+
+
+def _request_id(response: httpx.Response) -> str | None:
+    h = response.headers
+    found = h.get("apim-request-id") or h.get("x-ms-request-id") or h.get("x-ms-client-request-id")
+    return str(found) if found else None
 
 
 def retry_after_seconds(response: httpx.Response, default: float) -> float:
@@ -328,11 +351,13 @@ class AzureClient:
             try:
                 self.stats.requests += 1
                 self.requests_by_endpoint[endpoint] += 1
+                sent = time.monotonic()
                 try:
                     response = await self._http.request(method, url, json=json, content=content, headers=hdrs)
                 except (httpx.InvalidURL, UnicodeError) as exc:  # httpx could not build the request: nothing sent
                     raise error_from_request(exc, what, url) from None
                 except httpx.RequestError as exc:
+                    _trace(method, url, None, sent, None, exc.__class__.__name__)
                     err = error_from_transport(exc, what, url=url, timeout=self.timeout)
                     if cannot_heal(exc):
                         raise err from None
@@ -344,7 +369,10 @@ class AzureClient:
                     if attempt >= limit:
                         raise _gave_up(err, attempt) from None
                     delay = self._delay(attempt)
+                    why = f"{exc.__class__.__name__} ({'not sent' if never_sent(exc) else 'no answer'})"
                 else:
+                    _trace(method, url, response.status_code, sent, _request_id(response), None)
+                    why = f"HTTP {response.status_code}"
                     if response.status_code in ok:
                         return response
                     if response.status_code not in RETRY_STATUSES:
@@ -362,10 +390,26 @@ class AzureClient:
             if elapsed + delay > self.retry_budget:
                 raise _gave_up(err, attempt, budget=self.retry_budget)
             self.stats.retries += 1
+            retry_log.warning("%s: %s, retry %d/%d in %.1f s", what, why, attempt, self._max_attempts - 1, delay,
+                              extra={"event_type": "retry", "fields": {
+                                  "what": what, "reason": why, "attempt": attempt, "of": self._max_attempts - 1,
+                                  "delay_s": round(delay, 3), "url": trace_url(url), "throttled": bool(throttled_for),
+                                  "request_id": getattr(err, "request_id", None)}})
             await self._sleep(delay)
 
     def _delay(self, attempt: int) -> float:
         return float(min(30.0, self._backoff * (2 ** (attempt - 1))) * (0.5 + random.random() / 2))
+
+
+def _trace(method: str, url: str, status: int | None, sent: float, request_id: str | None, failure: str | None) -> None:
+    if not http_log.isEnabledFor(logging.DEBUG):
+        return
+    ms = round((time.monotonic() - sent) * 1000)
+    shown = trace_url(url)
+    answer = str(status) if status is not None else f"no answer ({failure})"
+    http_log.debug("%s %s %s %d ms request id %s", method, shown, answer, ms, request_id or "-",
+                   extra={"event_type": "http", "fields": {"method": method, "url": shown, "status": status,
+                                                           "ms": ms, "request_id": request_id, "failure": failure}})
 
 
 def _gave_up(err: ServiceError, attempts: int, *, budget: float | None = None) -> ServiceError:

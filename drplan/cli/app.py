@@ -1,14 +1,21 @@
 """The click group every command registers on, and the one place exceptions become exit codes (``run_command``).
 
-Exit codes: 0 ok · 1 error · 2 changes present (plan/apply --detailed-exitcode) · 3 stale plan · 4 state locked.
+Exit codes (README "Exit codes" is the table users read; tests/test_cli_pipeline.py proves each one):
+0 ok · 1 error · 2 changes present (plan --detailed-exitcode) or drift (check) · 3 stale plan · 4 state locked ·
+64 usage error (unknown option, bad value, missing argument: click's own errors; never 2, which pipelines read as
+"changes present") · 130 interrupted.
 Command modules (commands, state_cmds, demo) import this module; only ``drplan.cli.main`` imports them.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import os
+import re
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -16,37 +23,234 @@ import click
 from drplan import __version__
 from drplan.errors import EXIT_ERROR, DrplanError
 from drplan.redact import redact
+from drplan.render.jsonout import event_line
+
+#: A usage error (click's UsageError / BadParameter): its own code so a typo never passes for "changes present" (2).
+#: 64 is EX_USAGE of sysexits.h.
+EXIT_USAGE = 64
+EXIT_INTERRUPTED = 130
+
+LOG_LEVELS = ("error", "warning", "info", "debug")
+#: The environment variable that sets the log level when --log-level is not given.
+LOG_ENV = "DRPLAN_LOG"
+
+
+# -- JSON events ----------------------------------------------------------------------------------------------------
+class EventStream:
+    """With ``--json``, every line drplan writes to stdout is one JSON event: the command's own events, log records
+    (retries, throttling, HTTP traces at debug), the error that ended the run, and one final ``summary`` event with
+    the counts the command recorded, the duration and the exit code. Without ``--json`` it does nothing."""
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self.started = time.monotonic()
+        self.command = ""
+        self.counts: dict[str, Any] = {}
+
+    def reset(self, command: str) -> None:
+        self.enabled = False
+        self.started = time.monotonic()
+        self.command = command
+        self.counts = {}
+
+    def emit(self, event: dict[str, Any]) -> None:
+        if self.enabled:
+            click.echo(event_line(event))
+
+    def finish(self, code: int) -> None:
+        if self.enabled:
+            level = "info" if code in (0, 2) else "error"
+            self.emit({"type": "summary", "level": level, "command": self.command, "exit_code": code,
+                       "duration_s": round(time.monotonic() - self.started, 3), "counts": self.counts,
+                       "message": f"drplan {self.command} exited with {code}"})
+
+
+#: The one stream of the running command (a process runs one command; the in-process test harness runs them in turn).
+events = EventStream()
+
+
+def json_mode(enabled: bool) -> None:
+    """Switch the running command to JSON events on stdout (``--json``)."""
+    events.enabled = enabled
+    _configure_logging(_LOG_STATE["level"])
+
+
+# -- logging --------------------------------------------------------------------------------------------------------
+class _Handler(logging.Handler):
+    """drplan's log records: plain ``drplan: <level>: <message>`` lines on stderr, or JSON events on stdout with
+    ``--json``. Looks up click's streams per record, so a captured or replaced stdout/stderr is honoured."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = redact(record.getMessage())
+            if events.enabled:
+                event: dict[str, Any] = {"type": getattr(record, "event_type", "log"),
+                                         "level": record.levelname.lower(), "message": message,
+                                         "logger": record.name}
+                event.update(getattr(record, "fields", {}) or {})
+                events.emit(event)
+            else:
+                click.echo(f"drplan: {record.levelname.lower()}: {message}", err=True)
+        except Exception:  # noqa: BLE001 - logging never ends a run
+            self.handleError(record)
+
+
+_HANDLER = _Handler()
+_LOG_STATE: dict[str, str] = {"level": "warning"}
+
+
+def _configure_logging(level: str) -> None:
+    _LOG_STATE["level"] = level
+    logger = logging.getLogger("drplan")
+    if _HANDLER not in logger.handlers:
+        logger.addHandler(_HANDLER)
+    logger.propagate = False
+    # JSON events carry info records (retries are warnings either way); plain stderr defaults to warnings only
+    logger.setLevel(getattr(logging, level.upper()))
+
+
+def log_level_from(value: str | None) -> str:
+    """``--log-level`` if given, else ``$DRPLAN_LOG``, else warning; a bad value is a usage error naming its source."""
+    if value is not None:
+        return value
+    env = os.environ.get(LOG_ENV, "").strip().lower()
+    if not env:
+        return "warning"
+    if env not in LOG_LEVELS:
+        raise click.UsageError(f"{LOG_ENV}={env!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
+    return env
+
+
+def _set_log_level(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None or ctx.parent is None:  # the group's option applies the env default; a command's overrides
+        _configure_logging(log_level_from(value))
+    return value
+
+
+log_level_option = click.option(
+    "--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), expose_value=False, is_eager=True,
+    callback=_set_log_level,
+    help=f"error, warning (default), info, or debug (one HTTP trace line per request); also ${LOG_ENV}.")
+
+
+# -- durations --------------------------------------------------------------------------------------------------------
+_DURATION = re.compile(r"(?P<n>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h)?")
+
+
+class Duration(click.ParamType):  # type: ignore[type-arg]
+    """Terraform's durations: ``30s``, ``5m``, ``1h``, ``500ms``, or a plain number of seconds. Negative numbers,
+    ``nan`` and ``inf`` are refused (a usage error)."""
+
+    name = "duration"
+    _scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            seconds = float(value)
+        else:
+            m = _DURATION.fullmatch(str(value).strip().lower())
+            if not m:
+                self.fail(f"{value!r} is not a duration; use e.g. 30s, 5m, 1h or a number of seconds", param, ctx)
+            seconds = float(m.group("n")) * self._scale[m.group("unit")]
+        if not math.isfinite(seconds) or seconds < 0:
+            self.fail(f"{value!r} is not a duration; use e.g. 30s, 5m, 1h or a number of seconds", param, ctx)
+        return seconds
+
+
+DURATION = Duration()
+
+
+# -- the group --------------------------------------------------------------------------------------------------------
+def terraform_spellings(args: Sequence[str]) -> list[str]:
+    """Accept Terraform's single-dash long options: ``-out=FILE`` / ``-out FILE`` (else click reads ``-o ut=FILE``),
+    ``-lock-timeout=5m``, ``-auto-approve``, ``-detailed-exitcode``. Anything after ``--`` is left alone."""
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            out.extend(args[i:])
+            break
+        m = re.fullmatch(r"-(out|lock-timeout|auto-approve|detailed-exitcode|allow-delete|target|exclude)(=.*)?", arg)
+        out.append(f"-{arg}" if m else arg)
+    return out
+
+
+class DrplanGroup(click.Group):
+    """The top-level group: Terraform spellings, and click's usage errors mapped to :data:`EXIT_USAGE`."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        argv = terraform_spellings(list(sys.argv[1:] if args is None else args))
+        if not standalone_mode:
+            return super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            exc.show()
+            self._report_usage(exc)
+            sys.exit(EXIT_USAGE)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort as exc:
+            interrupted = isinstance(exc.__cause__, KeyboardInterrupt)
+            click.echo("Interrupted." if interrupted else "Aborted.", err=True)
+            sys.exit(EXIT_INTERRUPTED if interrupted else EXIT_ERROR)
+        sys.exit(code if isinstance(code, int) else 0)
+
+    @staticmethod
+    def _report_usage(exc: click.UsageError) -> None:
+        if events.enabled:
+            events.emit({"type": "error", "level": "error", "message": redact(exc.format_message()),
+                         "exit_code": EXIT_USAGE})
+            events.finish(EXIT_USAGE)
 
 
 def run_command(fn: Callable[..., int], *args: Any, **kwargs: Any) -> None:
-    """Run a command function and exit with its code; the one place exceptions become exit codes."""
+    """Run a command function and exit with its code; the one place exceptions become exit codes. With ``--json``
+    the error is a JSON event on stdout (and on stderr as a line, for people reading CI logs) and a summary event
+    ends the stream."""
     try:
         code = fn(*args, **kwargs)
     except DrplanError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        _error(f"Error: {exc}", exc.__class__.__name__)
         code = exc.exit_code
     except KeyboardInterrupt:
-        click.echo("Interrupted. The journal keeps what was done; run the same command again to resume.", err=True)
-        code = 130
+        _error("Interrupted. The journal keeps what was done; run the same command again to resume.", "Interrupted")
+        code = EXIT_INTERRUPTED
     except click.exceptions.Exit:
+        raise
+    except click.UsageError:
         raise
     except click.ClickException:
         raise
     except Exception as exc:  # noqa: BLE001 - last resort: a readable, redacted line instead of a traceback
         if os.environ.get("DRPLAN_DEBUG"):
             raise
-        click.echo(f"Error: internal error: {exc.__class__.__name__}: {redact(str(exc))} "
-                   "(set DRPLAN_DEBUG=1 for a traceback)", err=True)
+        _error(f"Error: internal error: {exc.__class__.__name__}: {redact(str(exc))} "
+               "(set DRPLAN_DEBUG=1 for a traceback)", "InternalError")
         code = EXIT_ERROR
+    events.finish(code)
     sys.exit(code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _error(line: str, kind: str) -> None:
+    click.echo(line, err=True)
+    events.emit({"type": "error", "level": "error", "error": kind, "message": line.removeprefix("Error: ")})
+
+
+def _start(ctx: click.Context) -> None:
+    events.reset(ctx.invoked_subcommand or "")
+
+
+@click.group(cls=DrplanGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="drplan")
-def cli() -> None:
+@log_level_option
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """drplan: plan and apply disaster-recovery copies of custom Azure AI models.
 
     \b
-    Exit codes: 0 ok, 1 error, 2 changes present (with --detailed-exitcode),
-                3 stale plan, 4 state locked by another run.
+    Exit codes: 0 ok, 1 error, 2 changes present (plan --detailed-exitcode) or drift (check),
+                3 stale plan, 4 state locked by another run, 64 usage error, 130 interrupted.
     """
+    _start(ctx)

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from drplan.cli.app import cli, run_command
+from drplan.cli.app import DURATION, cli, run_command
 from drplan.errors import EXIT_OK, StateError
 from drplan.spec.load import load_spec
 from drplan.state.manager import StateManager
@@ -177,8 +177,8 @@ def adopt_cmd(spec_path: str, address: str, lock_timeout: float = 0.0, assert_co
 # -- click ----------------------------------------------------------------------------------------------------------
 _spec_opt = click.option("--spec", "spec_path", type=click.Path(dir_okay=False), help="Use the state the spec names.")
 _state_opt = click.option("--state", "state_path", type=click.Path(dir_okay=False), help="A local state file.")
-_lock_opt = click.option("--lock-timeout", type=float, default=0.0, show_default=True,
-                         help="Seconds to wait for the state lock.")
+_lock_opt = click.option("--lock-timeout", type=DURATION, default="0s", show_default=True,
+                         help="How long to wait for the state lock: 30s, 5m, 1h or seconds.")
 
 
 @cli.group("state")

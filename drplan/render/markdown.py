@@ -17,6 +17,12 @@ from drplan.render.facts import fact_lines
 COMMENT_LIMIT = 65_536
 _BUDGET = COMMENT_LIMIT - 2_000  # room for the footer and the truncation notes
 _DIFF_LINES = 40
+_LIST_ERRORS = 20
+_LIST_WARNINGS = 10
+#: How the document families word a downgrade the rule refuses (drplan/families/documents.py, a plan error): only a
+#: flagged change without it is "allowed by the rule" (tests/render/test_markdown_review.py builds both through the
+#: family's own function, so the two cannot drift apart).
+DOWNGRADE_REFUSED = "encryption downgrade refused"
 
 VERB = {Action.CREATE: "create", Action.REPLACE: "replace", Action.DELETE: "delete", Action.UPDATE: "update",
         Action.NO_OP: "no change"}
@@ -34,19 +40,33 @@ def _summary(plan: Plan) -> str:
             f"**{s['no-op']}** unchanged")
 
 
-def _banners(plan: Plan) -> list[str]:
+def _refused_downgrade(change: Change) -> bool:
+    return any(str(e).startswith(DOWNGRADE_REFUSED) for e in change.errors)
+
+
+def _banners(plan: Plan, see: str) -> list[str]:
     out: list[str] = []
     changes = plan.changes
     destructive = [c for c in changes if c.action in (Action.REPLACE, Action.DELETE)
                    or (c.flags.destructive and c.action is not Action.NO_OP)]
-    downgrades = [c for c in changes if c.flags.encryption_downgrade and c.action is not Action.NO_OP]
+    flagged = [c for c in changes if c.flags.encryption_downgrade and c.action is not Action.NO_OP]
+    refused = [c for c in flagged if _refused_downgrade(c)]
+    downgrades = [c for c in flagged if not _refused_downgrade(c)]
     if plan.errors:
         out += ["> [!CAUTION]", f"> **Not applyable:** this plan has {len(plan.errors)} error(s); "
                 "`drplan apply` will refuse it.", ">"]
-        out += [f"> - {_esc(e)}" for e in plan.errors[:20]]
-        if len(plan.errors) > 20:
-            out.append(f"> - … and {len(plan.errors) - 20} more (see the plan JSON)")
+        out += [f"> - {_esc(e)}" for e in plan.errors[:_LIST_ERRORS]]
+        if len(plan.errors) > _LIST_ERRORS:
+            out.append(f"> - … and {len(plan.errors) - _LIST_ERRORS} more error(s) not listed here; "
+                       f"`{see}` lists them all")
         out.append("")
+    if refused:
+        n = len(refused)
+        rules = ", ".join(sorted({f"`{c.rule}`" for c in refused}))
+        out += ["> [!CAUTION]", f"> **Encryption downgrade refused:** {n} cop{'y' if n == 1 else 'ies'} would go from "
+                "a customer-managed key to Microsoft-managed keys, and the rule does not allow it. Fix: encrypt the "
+                "target with a customer-managed key, or set `allow_encryption_downgrade = true` on the rule "
+                f"({rules}) and plan again.", ""]
     if destructive:
         n_rep = sum(c.action is not Action.DELETE for c in destructive)
         n_del = len(destructive) - n_rep
@@ -102,9 +122,40 @@ def _section(change: Change) -> str:
     return "\n".join(body)
 
 
+def _cut_summary(cut: list[Change]) -> str:
+    """What was cut, by action and problems: ``12 more change(s) (10 create, 2 replace; 1 with errors)``."""
+    by: dict[str, int] = {}
+    for c in cut:
+        verb = VERB[c.action]
+        by[verb] = by.get(verb, 0) + 1
+    parts = ", ".join(f"{n} {verb}" for verb, n in by.items())
+    with_errors = sum(bool(c.errors) for c in cut)
+    with_warnings = sum(bool(c.warnings) for c in cut)
+    extra = "".join([f"; {with_errors} with errors" if with_errors else "",
+                     f"; {with_warnings} with warnings" if with_warnings else ""])
+    return f"{len(cut)} more change(s) ({parts}{extra})"
+
+
 def _line(change: Change) -> str:
     action = change.action
     return f"- `{ICON[action]}` `{change.address}` — {VERB[action]}"
+
+
+def _footer(plan: Plan, plan_file: str | None) -> list[str]:
+    made = (f"Plan digest `{plan.digest}` · made {plan.created_at} by drplan {plan.drplan_version} "
+            f"from `{_esc(plan.spec.path)}` (spec `{plan.spec.digest[:19]}…`) · state serial "
+            f"{plan.state.serial}" + (f" · targeting `{' '.join(plan.options.target or [])}`"
+                                              if plan.options.target else ""))
+    if plan_file is None:
+        how = ("This plan was not saved (no `-o`): save it with `drplan plan SPEC -o plan.json` to apply exactly what "
+               "was reviewed.")
+    elif not plan.applyable:
+        how = (f"Saved as `{_esc(plan_file)}`; `drplan apply {_esc(plan_file)}` refuses it until the errors are fixed "
+               "and the plan is made again.")
+    else:
+        how = (f"Apply exactly this plan with `drplan apply {_esc(plan_file)} --digest {plan.digest}` after "
+               "review; apply refuses it if it was edited (digest) or the state moved on.")
+    return ["---", made, "", how]
 
 
 def _facts(plan: Plan) -> list[str]:
@@ -121,16 +172,16 @@ def _facts(plan: Plan) -> list[str]:
     return out + ["", "</details>", ""]
 
 
-def render_markdown(plan: Plan) -> str:
-    head = [f"### drplan plan: {_summary(plan)}", ""] + _banners(plan)
-    foot = ["---", f"Plan digest `{plan.digest}` · made {plan.created_at} by drplan {plan.drplan_version} "
-            f"from `{_esc(plan.spec.path)}` (spec `{plan.spec.digest[:19]}…`) · state serial "
-            f"{plan.state.serial}" + (f" · targeting `{' '.join(plan.options.target or [])}`"
-                                              if plan.options.target else ""),
-            "", "Apply exactly this plan with `drplan apply plan.json` after review; apply refuses it if it was "
-            "edited (digest) or the state moved on."]
-    for w in plan.warnings[:10]:
+def render_markdown(plan: Plan, *, plan_file: str | None = None) -> str:
+    """The comment. ``plan_file``: where the plan is saved (named in the footer), None when it was not saved."""
+    see = f"drplan show {plan_file}" if plan_file else "drplan plan SPEC -o plan.json; drplan show plan.json"
+    head = [f"### drplan plan: {_summary(plan)}", ""] + _banners(plan, see)
+    foot = _footer(plan, plan_file)
+    for w in plan.warnings[:_LIST_WARNINGS]:
         head.append(f"- ⚠️ {_esc(w)}")
+    if len(plan.warnings) > _LIST_WARNINGS:
+        head.append(f"- ⚠️ … and {len(plan.warnings) - _LIST_WARNINGS} more warning(s) not listed here; `{see}` "
+                    "lists them all")
     if plan.warnings:
         head.append("")
     head.extend(_facts(plan))
@@ -151,11 +202,12 @@ def render_markdown(plan: Plan) -> str:
         budget -= len(section) + 1
     if compact_from is not None:
         body.append(f"_The remaining {len(changes) - compact_from} change(s) are listed one per line to fit a "
-                    "comment; `drplan show plan.json` has every detail._\n")
+                    f"comment (their reason, flags, warnings, errors and diff are cut); `{see}` has every detail._\n")
         for j, c in enumerate(changes[compact_from:], start=compact_from):
             line = _line(c)
-            if len(line) + 120 > budget:
-                body.append(f"\n_… and {len(changes) - j} more change(s) not shown (comment size limit)._\n")
+            if len(line) + 400 > budget:
+                body.append(f"\n_… and {_cut_summary(changes[j:])} not shown (comment size limit); `{see}` lists "
+                            "them._\n")
                 break
             body.append(line)
             budget -= len(line) + 1
@@ -168,7 +220,8 @@ def render_markdown(plan: Plan) -> str:
                 break
             shown.append(item)
             budget -= len(item) + 2
-        more = f" … and {len(noops) - len(shown)} more" if len(shown) < len(noops) else ""
+        more = (f" … and {len(noops) - len(shown)} more not listed (comment size limit; `{see} -v` lists them)"
+                if len(shown) < len(noops) else "")
         body += [f"<details><summary>{len(noops)} unchanged cop{'y' if len(noops) == 1 else 'ies'}</summary>", "",
                  ", ".join(shown) + more, "", "</details>", ""]
     text = "\n".join(head + body + foot) + "\n"

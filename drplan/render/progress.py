@@ -37,10 +37,11 @@ class LinePrinter:
 
 
 class JsonPrinter(LinePrinter):
-    """One JSON document per event on stderr (level, message, timestamp, type, address, operation URL, request id)."""
+    """One JSON document per event on stdout (level, message, timestamp, type, address, operation URL, request id):
+    with --json every stdout line is an event, and nothing else is written there."""
 
     def __call__(self, event: dict[str, Any]) -> None:
-        click.echo(event_line(event), err=True)
+        click.echo(event_line(event))
 
 
 class LiveProgress:

@@ -84,12 +84,14 @@ def test_json_event_streams(emu, spec_file, drplan):
     spec_file(**ONE_TARGET)
     r = drplan("plan", "dr.toml", "-o", "plan.json", "--json")
     assert r.code == 0
-    events = [json.loads(line) for line in r.err.splitlines()]
-    assert {e["type"] for e in events} == {"refresh", "plan_summary"}
+    events = [json.loads(line) for line in r.out.splitlines()]  # every stdout line is an event
+    assert {e["type"] for e in events} == {"refresh", "planned_change", "plan_summary", "summary"}
     assert all({"timestamp", "level", "message", "type"} <= set(e) for e in events)
+    assert events[-1]["type"] == "summary" and events[-1]["exit_code"] == 0 and events[-1]["counts"]["create"] == 3
     r = drplan("apply", "plan.json", "--json")
     assert r.code == 0, r.text
-    events = [json.loads(line) for line in r.err.splitlines()]
+    events = [json.loads(line) for line in r.out.splitlines()]
     assert sum(e["type"] == "change_done" for e in events) == 3
     assert any(e.get("operation_url", "").startswith(emu.endpoint("src") + "/") for e in events)  # the source's origin
-    assert all(e.get("address") for e in events)
+    assert all(e.get("address") for e in events if e["type"] not in ("apply_summary", "summary"))
+    assert events[-1]["type"] == "summary" and events[-1]["counts"]["applied"] == 3 and events[-1]["exit_code"] == 0

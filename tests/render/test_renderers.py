@@ -65,7 +65,7 @@ def test_sample_plan_covers_every_case_and_validates():
 
 def test_markdown_golden(monkeypatch):
     monkeypatch.setenv("COLUMNS", "120")
-    check_golden("plan.md", render_markdown(sample_plan()))
+    check_golden("plan.md", render_markdown(sample_plan(), plan_file="plan.json"))
 
 
 def test_human_golden():
