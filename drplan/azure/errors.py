@@ -219,7 +219,9 @@ def error_from_response(response: httpx.Response, what: str) -> ServiceError:
     if header_code and header_code not in (code, inner):
         label += f" ({header_code})"
     request_id = response.headers.get("apim-request-id") or response.headers.get("x-ms-request-id")
-    text = f"{what}: HTTP {status} {shorten(label, 120)}: {shorten(message)}".rstrip(": ")
+    # "HTTP 401: ..." when the answer names no code (never "HTTP 401 401: ...", issue 17)
+    shown = "" if label == str(status) else f" {shorten(label, 120)}"
+    text = f"{what}: HTTP {status}{shown}: {shorten(message)}".rstrip(": ")
     text += explain(inner, code, header_code)
     if request_id:
         text += f" (request id {request_id})"

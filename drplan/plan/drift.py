@@ -45,18 +45,20 @@ def find_drift(plan: Plan, resources_in_state: dict[str, dict[str, Any]],
             else:
                 out.append(Finding(addr, "not-copied", c.reason))
         elif action is Action.REPLACE:
-            # A copy rebuilt out of band while its source stayed as recorded is target drift only (issue 13).
+            # One finding per address (issue 17): target drift (the copy changed out of band) is told apart from a
+            # source change (the source rebuilt since its copy); a copy that changed while its source was rebuilt
+            # too is target drift, and says so.
             source_changed = rec is None or not same_fingerprint(str(rec.get("source_fingerprint", "")),
                                                                  c.source.fingerprint)
-            if source_changed:
+            if c.flags.drift:
+                out.append(Finding(addr, "copy-changed", c.reason + ("; the source was rebuilt since the copy too"
+                                                                     if source_changed else "")))
+            elif source_changed:
                 out.append(Finding(addr, "source-rebuilt", c.reason))
-            if c.flags.drift:
-                out.append(Finding(addr, "copy-changed", c.reason if not source_changed
-                                   else "the target copy differs from the one recorded in state"))
+            else:
+                out.append(Finding(addr, "copy-changed", c.reason))
         elif action is Action.UPDATE:  # a CU /defaults key, or a Language project's training/deployment
-            out.append(Finding(addr, "out-of-date", c.reason))
-            if c.flags.drift:
-                out.append(Finding(addr, "copy-changed", "the target differs from what drplan recorded in state"))
+            out.append(Finding(addr, "copy-changed" if c.flags.drift else "out-of-date", c.reason))
         elif action is Action.DELETE or (action is Action.NO_OP and rec is not None and c.warnings
                                          and any(w.startswith("orphaned copy") for w in c.warnings)):
             out.append(Finding(addr, "source-gone", c.reason))

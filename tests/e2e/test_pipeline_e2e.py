@@ -20,11 +20,16 @@ def test_check_exit_codes_and_findings(emu, spec_file, drplan, tmp_path):
     emu.admin("DELETE", "accounts/west/models/po")  # copy deleted out of band
     emu.admin("DELETE", "accounts/src/models/receipt-2024")  # source retrained (rebuilt)
     emu.admin("POST", "accounts/src/models", {"model_id": "receipt-2024", "created": "2025-05-05T00:00:00Z"})
+    # the copy rebuilt out of band on the target (its own createdDateTime moved): target drift, not a source change
+    emu.admin("DELETE", "accounts/west/models/invoice-2024")
+    emu.admin("POST", "accounts/west/models", {"model_id": "invoice-2024", "created": "2025-06-06T00:00:00Z"})
     r = drplan("check", "dr.toml", "--format", "json")
     assert r.code == 2, r.text
-    kinds = {(f["kind"], f["address"]) for f in json.loads(r.out)["findings"]}
-    assert ("copy-missing", "prod/west/document-model/po") in kinds
-    assert ("source-rebuilt", "prod/west/document-model/receipt-2024") in kinds
+    findings = json.loads(r.out)["findings"]
+    assert sorted((f["address"], f["kind"]) for f in findings) == [  # one entry per address (issue 17)
+        ("prod/west/document-model/invoice-2024", "copy-changed"),
+        ("prod/west/document-model/po", "copy-missing"),
+        ("prod/west/document-model/receipt-2024", "source-rebuilt")]
     assert read_json(tmp_path / "drplan.state.json")["serial"] > 0
     state_before = (tmp_path / "drplan.state.json").read_bytes()
     assert (tmp_path / "drplan.state.json").read_bytes() == state_before  # check is read-only
