@@ -8,11 +8,60 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
+
+#: The largest file drplan reads at each boundary (issue 19: a huge or endless file is an error, never a hang or an
+#: out-of-memory). A spec is hand-written TOML; a plan or a state of 10,000 copies is a few tens of MB; a lock file
+#: holds one line.
+MAX_SPEC_BYTES = 16 * 1024 * 1024
+MAX_PLAN_BYTES = 512 * 1024 * 1024
+MAX_STATE_BYTES = 512 * 1024 * 1024
+MAX_LOCK_BYTES = 64 * 1024
+#: A temporary file of an atomic write older than this is left over from a killed run (a write takes milliseconds).
+STALE_TMP_SECONDS = 600.0
+
+
+def read_limited(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The bytes of ``path``, refusing a file larger than ``limit`` bytes without reading it all. Every problem is an
+    OSError whose ``strerror`` says what is wrong (a NUL in the path, too large, a directory, ...), so callers keep
+    one ``except OSError`` with one readable message."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except ValueError:  # "embedded null byte"
+        raise OSError(errno.EINVAL, "the path holds a NUL character") from None
+    except IsADirectoryError:
+        raise OSError(errno.EISDIR, "it is a directory, not a file") from None
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"the file is larger than {limit // (1024 * 1024) or limit} "
+                                   f"{'MB' if limit >= 1024 * 1024 else 'bytes'}, more than drplan reads")
+    return data
+
+
+def remove_stale_temps(path: Path, *, older_than: float = STALE_TMP_SECONDS) -> list[Path]:
+    """Delete temporary files a killed :func:`atomic_write_bytes` of ``path`` left behind (``.<name>.*.tmp`` beside
+    it), if they are older than ``older_than`` seconds: a younger one may belong to a write in progress (another
+    process, a lock breaker). Returns what was removed; never raises."""
+    removed: list[Path] = []
+    try:
+        candidates = list(Path(path).parent.glob(f".{Path(path).name}.*.tmp"))
+    except OSError:
+        return removed
+    now = time.time()
+    for tmp in candidates:
+        try:
+            if now - tmp.stat().st_mtime >= older_than:
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:
+            continue
+    return removed
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

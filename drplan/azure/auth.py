@@ -21,14 +21,35 @@ SCOPE = "https://cognitiveservices.azure.com/.default"
 _REFRESH_MARGIN = 300.0
 
 
+def key_problem(value: str) -> str | None:
+    """Why ``value`` (already stripped of edge whitespace) cannot be an API key (None: it can). Checked at spec load,
+    so a bad key is one clear error before any request; the message never quotes the key."""
+    key = value.strip()
+    if not key:
+        return "is empty (only whitespace)"
+    if any(ch.isspace() for ch in key):
+        return "holds whitespace inside it; an API key is one word: export exactly the key"
+    if any(ord(ch) < 33 or ord(ch) > 126 for ch in key):
+        return ("holds a character an HTTP header cannot carry (a non-ASCII or control character); export exactly "
+                "the key")
+    return None
+
+
 def key_from_env(resource: str, key_env: str, *, where: str = "") -> str:
-    value = os.environ.get(key_env, "")
+    """The API key in ``key_env``, with leading and trailing whitespace stripped (a newline left by ``echo`` or a key
+    file is not part of any key); a SpecError when the variable is unset or the key cannot be sent (key_problem)."""
+    raw = os.environ.get(key_env, "")
+    register_secret(raw)
+    value = raw.strip()
+    prefix = f"{where}: " if where else ""
     if not value:
-        prefix = f"{where}: " if where else ""
         raise SpecError(
             f"{prefix}resources.{resource}.key_env: environment variable {key_env} is not set; export the key of "
             f"resource {resource!r} in it"
         )
+    problem = key_problem(value)
+    if problem:
+        raise SpecError(f"{prefix}resources.{resource}.key_env: the key in environment variable {key_env} {problem}")
     register_secret(value)
     return value
 

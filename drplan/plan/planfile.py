@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from drplan.errors import IncompatiblePlanError, PlanFileError, PlanTamperedError
-from drplan.fsutil import atomic_write_bytes, canonical_json, readable_json
+from drplan.errors import IncompatiblePlanError, PlanFileError, PlanTamperedError, shorten
+from drplan.fsutil import MAX_PLAN_BYTES, atomic_write_bytes, canonical_json, read_limited, readable_json
 from drplan.plan.model import PLAN_FORMAT_VERSION, Plan
 from drplan.schemas import first_error
 
@@ -33,36 +33,43 @@ def seal(plan: Plan) -> Plan:
 
 
 def _check_schema(plan: Any, where: str) -> None:
-    err = first_error("plan.schema.json", plan)
+    try:
+        err = first_error("plan.schema.json", plan)
+    except RecursionError:
+        err = "a value nested too deeply"
     if err:
-        raise IncompatiblePlanError(f"{where}: not a valid drplan plan at {err}")
+        raise IncompatiblePlanError(f"{where}: not a valid drplan plan at {shorten(err, 400)}")
 
 
 def save_plan(plan: Plan, path: str | Path) -> None:
     try:
         atomic_write_bytes(Path(path), readable_json(plan.to_dict()))
     except OSError as exc:
-        raise PlanFileError(f"{path}: cannot write the plan: {exc.strerror}") from None
+        raise PlanFileError(f"{path}: cannot write the plan: {exc.strerror or exc}") from None
+    except ValueError:  # a NUL in the path
+        raise PlanFileError(f"{shorten(str(path))}: cannot write the plan: the path holds a NUL character") from None
 
 
 def load_plan(path: str | Path) -> Plan:
     """Read a plan and refuse it if it is not JSON, of an unknown format, off-schema, or its digest does not match."""
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        raw = read_limited(p, MAX_PLAN_BYTES)
     except FileNotFoundError:
         raise PlanFileError(f"{p}: plan file not found") from None
     except OSError as exc:
-        raise PlanFileError(f"{p}: cannot read: {exc.strerror}") from None
+        raise PlanFileError(f"{shorten(str(p))}: cannot read: {exc.strerror}") from None
     try:
         plan = json.loads(raw)
+    except RecursionError:
+        raise IncompatiblePlanError(f"{p}: not a drplan plan (JSON nested too deeply)") from None
     except ValueError:
         raise IncompatiblePlanError(f"{p}: not a drplan plan (not JSON); did you pass the spec? use drplan apply SPEC --auto-approve") from None
     if not isinstance(plan, dict) or "format_version" not in plan:
         raise IncompatiblePlanError(f"{p}: not a drplan plan (no format_version)")
     if str(plan["format_version"]).split(".")[0] != PLAN_FORMAT_VERSION.split(".")[0]:
         raise IncompatiblePlanError(
-            f"{p}: plan format_version {plan['format_version']} is not supported (this drplan reads "
+            f"{p}: plan format_version {shorten(str(plan['format_version']), 40)} is not supported (this drplan reads "
             f"{PLAN_FORMAT_VERSION}); plan again with this drplan version"
         )
     digest = plan.get("digest")
@@ -73,3 +80,33 @@ def load_plan(path: str | Path) -> Plan:
         )
     _check_schema(plan, str(p))
     return Plan.from_dict(plan)
+
+
+def refuse_overwrite(out: str | Path, protected: dict[str, Path]) -> None:
+    """``-o``: a PlanFileError when ``out`` is one of ``protected`` (what -> path: the spec the plan is made from, the
+    state file), whether named the same way or not (a symlink, a relative path)."""
+    target = Path(out)
+    for what, other in protected.items():
+        if _same_file(target, Path(other)):
+            raise PlanFileError(f"{out}: refusing to write the plan over {what} ({other}); choose another -o path, "
+                                "e.g. plan.json")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return a.samefile(b)
+        return a.resolve() == b.resolve()
+    except (OSError, ValueError, RuntimeError):
+        return False
+
+
+def looks_like_plan(path: str | Path) -> bool | None:
+    """Whether ``path`` holds a plan rather than a spec, judged by content, never by the file's suffix: a plan is a
+    JSON object, and no TOML document starts with "{". None when the file cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except (OSError, ValueError):
+        return None
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from drplan.errors import StateCorruptError, StateError
+from drplan.errors import StateCorruptError, StateError, shorten
 from drplan.fsutil import canonical_json, readable_json
 from drplan.schemas import first_error
 from drplan.state.backends.base import StateBackend
@@ -42,18 +42,25 @@ class StateManager:
     def _parse(raw: bytes, where: str) -> dict[str, Any]:
         try:
             data = json.loads(raw)
-        except ValueError as exc:
-            raise StateCorruptError(f"{where}: state is not valid JSON ({exc}); restore it from a backup") from None
+        except RecursionError:
+            raise StateCorruptError(f"{where}: state is JSON nested too deeply to be a drplan state; restore it from "
+                                    "a backup") from None
+        except ValueError as exc:  # also UnicodeDecodeError
+            raise StateCorruptError(f"{where}: state is not valid JSON ({shorten(str(exc))}); restore it from a "
+                                    "backup") from None
         if not isinstance(data, dict):
             raise StateCorruptError(f"{where}: state is not a JSON object; restore it from a backup")
         if data.get("format_version") != STATE_FORMAT_VERSION:
             raise StateCorruptError(
-                f"{where}: state format_version {data.get('format_version')!r} is not supported by this drplan "
+                f"{where}: state format_version {shorten(data.get('format_version'), 40)} is not supported by this drplan "
                 f"(expects {STATE_FORMAT_VERSION}); use a matching drplan version"
             )
-        err = first_error("state.schema.json", data)
+        try:
+            err = first_error("state.schema.json", data)
+        except RecursionError:
+            err = "a value nested too deeply"
         if err:
-            raise StateCorruptError(f"{where}: state does not match its schema at {err}")
+            raise StateCorruptError(f"{where}: state does not match its schema at {shorten(err, 400)}")
         return data
 
     def pull(self) -> bytes | None:

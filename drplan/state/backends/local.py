@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 from collections.abc import Mapping
@@ -18,10 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from drplan.errors import StateConflictError, StateError, StateLockedError
-from drplan.fsutil import atomic_write_bytes
+from drplan.fsutil import MAX_LOCK_BYTES, MAX_STATE_BYTES, atomic_write_bytes, read_limited, remove_stale_temps
 from drplan.state.backends.base import ExitGuard, LockInfo
 
 __all__ = ["LocalBackend", "LockInfo"]
+
+log = logging.getLogger("drplan.state")
+
+#: The id a lock file that is empty or unreadable gets: no drplan ever wrote it completely.
+STALE_LOCK_ID = "stale"
+#: An empty or unreadable lock file younger than this may be a lock being written right now (a run between creating
+#: the file and writing it); older, it was left by a run that died in between and is taken over.
+STALE_LOCK_GRACE = 5.0
 
 
 def _etag(data: bytes) -> str:
@@ -57,7 +66,7 @@ class LocalBackend:
 
     def read(self) -> tuple[bytes | None, str | None]:
         try:
-            data = self.path.read_bytes()
+            data = read_limited(self.path, MAX_STATE_BYTES)
         except FileNotFoundError:
             return None, None
         except OSError as exc:
@@ -79,14 +88,40 @@ class LocalBackend:
 
     # -- locking -----------------------------------------------------------------------------------------------
     def read_lock(self) -> LockInfo | None:
+        """The holder named in the lock file; None when there is none. A lock file that is empty, cut short or not a
+        drplan lock (a crash between creating it and writing it) reads as held by nobody alive, id
+        :data:`STALE_LOCK_ID`, which :meth:`lock` takes over once it is :data:`STALE_LOCK_GRACE` seconds old."""
         try:
-            return LockInfo(**json.loads(self.lock_path.read_text(encoding="utf-8")))
+            raw = read_limited(self.lock_path, MAX_LOCK_BYTES)
         except FileNotFoundError:
             return None
-        except (ValueError, TypeError):
-            # A lock file cut short by a crash while it was being created: treat as held by an unknown holder.
-            return LockInfo(id="unknown", holder="unknown", host="unknown", pid=0, operation="unknown",
-                            created=datetime.fromtimestamp(self.lock_path.stat().st_mtime, timezone.utc).isoformat())
+        except OSError as exc:
+            return self._stale(f"unreadable lock file ({exc.strerror})")
+        try:
+            data = json.loads(raw)
+            info = LockInfo(**data)
+        except (ValueError, TypeError, RecursionError):
+            return self._stale("empty lock file" if not raw.strip() else "lock file that is not a drplan lock")
+        if not all(isinstance(getattr(info, f), str) for f in ("id", "holder", "host", "operation", "created")) \
+                or isinstance(info.pid, bool) or not isinstance(info.pid, int):
+            return self._stale("lock file that is not a drplan lock")
+        return info
+
+    def _stale(self, what: str) -> LockInfo | None:
+        try:
+            created = datetime.fromtimestamp(self.lock_path.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
+        except FileNotFoundError:
+            return None
+        except OSError:
+            created = "unknown"
+        return LockInfo(id=STALE_LOCK_ID, holder=f"nobody ({what}, left by a run that died while taking the lock)",
+                        host="unknown", pid=0, operation="unknown", created=created)
+
+    def _lock_age(self) -> float:
+        try:
+            return time.time() - self.lock_path.stat().st_mtime
+        except OSError:
+            return 0.0
 
     def lock(self, operation: str, timeout: float = 0.0) -> LockInfo:
         """Take the lock or raise StateLockedError naming the holder. A dead holder on this host is taken over."""
@@ -103,6 +138,11 @@ class LocalBackend:
                     # The holder died on this host: its lock can never be released by it.
                     self._break_stale(holder)
                     continue
+                if holder is not None and holder.id == STALE_LOCK_ID and self._lock_age() >= STALE_LOCK_GRACE:
+                    # Empty or unreadable for longer than any live run takes to write it: its creator died.
+                    log.warning("%s: took over the state lock: it was held by %s", self.lock_path, holder.holder)
+                    self._break_stale(holder)
+                    continue
                 if time.monotonic() >= deadline:
                     who = holder.describe() if holder else "another process"
                     raise StateLockedError(
@@ -117,6 +157,8 @@ class LocalBackend:
                 os.fsync(fh.fileno())
             self._lock = info
             self._guard.arm()
+            # Holding the lock, no other drplan writes this state: a temporary file beside it is a killed run's.
+            remove_stale_temps(self.path, older_than=0.0)
             return info
 
     def _break_stale(self, holder: LockInfo) -> None:
