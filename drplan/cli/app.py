@@ -3,7 +3,7 @@
 Exit codes (README "Exit codes" is the table users read; tests/test_cli_pipeline.py proves each one):
 0 ok · 1 error · 2 changes present (plan --detailed-exitcode) or drift (check) · 3 stale plan · 4 state locked ·
 64 usage error (unknown option, bad value, missing argument: click's own errors; never 2, which pipelines read as
-"changes present") · 130 interrupted.
+"changes present") · 130 interrupted · 141 stdout closed by its reader (``| head``: quiet, drplan.errors).
 Command modules (commands, state_cmds, demo) import this module; only ``drplan.cli.main`` imports them.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from drplan import __version__
-from drplan.errors import EXIT_ERROR, DrplanError
+from drplan.errors import EXIT_CLOSED_OUTPUT, EXIT_ERROR, DrplanError
 from drplan.redact import redact
 from drplan.render.jsonout import event_line
 
@@ -217,6 +217,11 @@ def run_command(fn: Callable[..., int], *args: Any, **kwargs: Any) -> None:
     except KeyboardInterrupt:
         _error("Interrupted. The journal keeps what was done; run the same command again to resume.", "Interrupted")
         code = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # stdout was closed by its reader (drplan plan ... | head): nothing is wrong with the run, and there is no one
+        # left to tell. Quiet, as other Unix tools; later writes (and the interpreter's final flush) go nowhere.
+        _silence_stdout()
+        sys.exit(EXIT_CLOSED_OUTPUT)
     except click.exceptions.Exit:
         raise
     except click.UsageError:
@@ -231,6 +236,15 @@ def run_command(fn: Callable[..., int], *args: Any, **kwargs: Any) -> None:
         code = EXIT_ERROR
     events.finish(code)
     sys.exit(code)
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (an in-process test runner)
+        pass
 
 
 def _error(line: str, kind: str) -> None:

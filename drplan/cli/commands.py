@@ -13,7 +13,7 @@ import click
 from drplan.cli.app import DURATION, cli, events, json_mode, log_level_option, run_command
 from drplan.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, PlanFileError
 from drplan.plan.model import Action, Plan
-from drplan.plan.planfile import load_plan, save_plan
+from drplan.plan.planfile import load_plan, looks_like_plan, refuse_overwrite, save_plan
 from drplan.render.human import render_plan, summary_line
 from drplan.render.jsonout import render_plan_json
 from drplan.render.markdown import render_markdown
@@ -85,6 +85,9 @@ def plan_cmd(spec_path: str, out: str | None, detailed_exitcode: bool, allow_del
     from drplan.core import make_plan
 
     spec = load_spec(spec_path)
+    if out:  # refused before anything is read from the services
+        refuse_overwrite(out, {"the spec": spec.path,
+                               **({"the state file": spec.state.path} if spec.state.path is not None else {})})
     emit = JsonPrinter() if json_events else None
     plan = asyncio.run(make_plan(spec, allow_delete=allow_delete, targets=targets, excludes=excludes, emit=emit,
                                  control_plane=control_plane))
@@ -184,7 +187,10 @@ def apply_cmd(target: str, auto_approve: bool, parallelism: int | None, lock_tim
     from drplan.core import apply_plan, make_plan
 
     path = Path(target)
-    if path.suffix.lower() == ".toml":
+    # A plan is told from a spec by its content (a JSON object), not its name: plan.toml can be a plan. An unreadable
+    # file is taken for what its suffix says, and the loader reports why it cannot be read.
+    is_plan = looks_like_plan(path)
+    if not (is_plan if is_plan is not None else path.suffix.lower() != ".toml"):
         ask = not auto_approve
         if ask and (json_events or not _interactive()):
             raise PlanFileError(
@@ -299,7 +305,8 @@ def check(spec: str, fmt: str) -> None:
 @cli.command("emulator", context_settings={"ignore_unknown_options": True})
 @click.option("--config", required=True, type=click.Path(dir_okay=False))
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=0, type=int, show_default=True)
+@click.option("--port", default=0, type=click.IntRange(0, 65535), show_default=True,
+              help="Port of the admin API; 0 picks a free one.")
 @click.option("--url-file", type=click.Path(dir_okay=False))
 @click.option("--log-level", "server_log_level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"], case_sensitive=False),
@@ -311,6 +318,11 @@ def emulator(config: str, host: str, port: int, url_file: str | None, server_log
     argv = ["--config", config, "--host", host, "--port", str(port), "--log-level", server_log_level.lower()]
     if url_file:
         argv += ["--url-file", url_file]
-    code = emulator_main(argv)
-    # the emulator's own entry point exits 2 on a bad config (argparse's habit); drplan keeps 2 for "changes present"
-    sys.exit(EXIT_ERROR if code == 2 else code)
+
+    def emulator_cmd() -> int:
+        code = emulator_main(argv)
+        # the emulator's own entry point exits 2 on a bad config (argparse's habit); drplan keeps 2 for "changes
+        # present"
+        return EXIT_ERROR if code == 2 else code
+
+    run_command(emulator_cmd)  # wrapped like every command: no traceback, documented exit codes

@@ -89,6 +89,17 @@ def write_url_file(path: Path, url: str) -> None:
         raise
 
 
+def _port(text: str) -> int:
+    """A TCP port, 0-65535 (0: any free one); anything else is an argument error, never a random port."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (0-65535; 0 picks a free one)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="drplan emulator",
@@ -96,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", required=True, type=Path, help="emulator TOML file (see drplan/emulator/README.md)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", default=0, type=int, help="port of the admin API (/_emulator/); 0 picks a free one (default)")
+    parser.add_argument("--port", default=0, type=_port, help="port of the admin API (/_emulator/); 0 picks a free one (default)")
     parser.add_argument("--url-file", type=Path, help="also write the admin base URL to this file (atomically)")
     parser.add_argument(
         "--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug"), help="server log level (stderr)"
@@ -150,9 +161,14 @@ def _serve(args: argparse.Namespace, config: Any, sock: socket.socket, accounts:
         timeout_graceful_shutdown=3,
     )
     server = uvicorn.Server(server_config)
-    try:
-        if args.url_file is not None:
+    if args.url_file is not None:
+        try:
             write_url_file(args.url_file, url)
+        except (OSError, ValueError) as exc:  # a missing or read-only directory, a NUL in the path
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            print(f"drplan emulator: error: --url-file {args.url_file}: cannot write it: {reason}", file=sys.stderr)
+            return 1
+    try:
         print(f"{LISTENING_PREFIX}{url}", flush=True)
         print(f"{ACCOUNTS_PREFIX}{json.dumps(endpoints, separators=(',', ':'))}", flush=True)
         server.run(sockets=sockets)

@@ -163,3 +163,30 @@ def test_a_write_after_the_heartbeat_lost_the_lease_is_refused_without_a_request
     backend._heartbeat = beat
     with pytest.raises(StateConflictError, match="lost the state lock"):
         backend.write(b"{}", '"etag"')
+
+
+
+def test_the_loser_of_a_lock_race_names_the_holder(monkeypatch):
+    """Issue 19: the loser may look in the instant the winner has written its name but not yet taken the lease (no
+    holder), or while a holder clears its name (leased, unknown); it looks again and names the winner."""
+    import contextlib
+
+    from drplan.state.backends.base import LockInfo
+
+    monkeypatch.setattr(azureblob.time, "sleep", lambda s: None)
+    backend = AzureBlobBackend.__new__(AzureBlobBackend)
+    backend.account_url, backend.container, backend.blob_name = "https://acct.blob.core.windows.net", "c", "s.json"
+    backend.lease_seconds, backend.poll_interval = 15, 0.01
+    backend._azure = lambda doing: contextlib.nullcontext()
+
+    class Blob:
+        def set_blob_metadata(self, *a, **kw):
+            raise azureblob._LeaseHeld("the state is locked by another run")
+
+    backend._blob = Blob()
+    unknown = LockInfo(id="unknown", holder="unknown", host="unknown", pid=0, operation="unknown", created="unknown")
+    winner = LockInfo(id="L-1", holder="ann", host="ci-7", pid=42, operation="apply", created="now")
+    backend.read_lock = iter([None, unknown, None, unknown, winner] + [winner] * 50).__next__
+    with pytest.raises(StateLockedError) as err:
+        backend.lock("apply")
+    assert "ann@ci-7 (pid 42)" in str(err.value) and "drplan state unlock L-1" in str(err.value)

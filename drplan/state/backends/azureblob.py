@@ -306,8 +306,7 @@ class AzureBlobBackend:
                                              "nothing was written: run the command again") from None
                 self._ensure_container()
             except _LeaseHeld:
-                holder = self.read_lock()
-                raise StateLockedError(self._locked_message(holder, writing=True)) from None
+                raise StateLockedError(self._locked_message(self._named_holder(), writing=True)) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _ensure_container(self) -> None:
@@ -343,6 +342,18 @@ class AzureBlobBackend:
         except (ValueError, TypeError):
             return _unknown_holder()
 
+    def _named_holder(self, tries: int = 5, pause: float = 0.1) -> LockInfo | None:
+        """The holder, named: the loser of a race can look in the instant between the winner writing its name and
+        taking the lease (not leased yet: None), or between a holder clearing its name and releasing (leased, no name:
+        unknown). Either passes within milliseconds, so look a few times before giving up on a name."""
+        holder = self.read_lock()
+        for _ in range(tries):
+            if holder is not None and holder.id != "unknown":
+                return holder
+            time.sleep(pause)
+            holder = self.read_lock()
+        return holder
+
     def _locked_message(self, holder: LockInfo | None, *, writing: bool = False) -> str:
         who = holder.describe() if holder else "another run"
         unlock = f"drplan state unlock {holder.id}" if holder and holder.id != "unknown" else "drplan state unlock ID"
@@ -358,6 +369,7 @@ class AzureBlobBackend:
         """Take the lease (waiting up to ``timeout`` s), record who holds it, start the heartbeat."""
         info = LockInfo.mint(operation)
         deadline = time.monotonic() + timeout
+        extra_tries = 3
         while True:
             try:
                 with self._azure("lock the state"):
@@ -372,7 +384,11 @@ class AzureBlobBackend:
                 self._ensure_blob()
             except (_LeaseHeld, StateConflictError):  # held, or another run wrote its name between our two calls
                 if time.monotonic() >= deadline:
-                    raise StateLockedError(self._locked_message(self.read_lock())) from None
+                    holder = self._named_holder()
+                    if holder is None and extra_tries > 0:  # freed meanwhile: try once more rather than name nobody
+                        extra_tries -= 1
+                        continue
+                    raise StateLockedError(self._locked_message(holder)) from None
                 time.sleep(min(self.poll_interval, max(0.05, deadline - time.monotonic())))
         self._lock = info
         self._heartbeat = _Heartbeat(BlobLeaseClient(self._new_clients()[1], lease_id=info.id),
