@@ -97,6 +97,43 @@ def state_rm_cmd(addresses: tuple[str, ...], spec_path: str | None, state_path: 
     return EXIT_OK
 
 
+# -- mv -------------------------------------------------------------------------------------------------------------
+def _split_address(address: str) -> tuple[str, str, str, str]:
+    parts = address.split("/")
+    if len(parts) < 4 or not all(parts[:3]) or not "/".join(parts[3:]):
+        raise StateError(f"{address!r} is not an address <rule>/<target-resource>/<kind>/<id> (see drplan state list)")
+    return parts[0], parts[1], parts[2], "/".join(parts[3:])
+
+
+def state_mv_cmd(old: str, new: str, spec_path: str | None, state_path: str | None, lock_timeout: float = 0.0) -> int:
+    """Record under NEW what was recorded under OLD: a rule or a target resource renamed in the spec keeps its copies
+    (no recopy). Only the rule and target-resource parts may change; the kind and the copy's id are the copy's own."""
+    o_rule, o_target, o_kind, o_id = _split_address(old)
+    n_rule, n_target, n_kind, n_id = _split_address(new)
+    if (o_kind, o_id) != (n_kind, n_id):
+        raise StateError(f"state mv {old} {new}: only the rule and the target resource of an address can change (the "
+                         f"kind and id name the copy itself: {o_kind}/{o_id}); nothing was moved")
+    manager = _manager(spec_path, state_path)
+    with manager.locked("state mv", timeout=lock_timeout) as st:
+        if not manager.exists:
+            raise _no_state(manager)
+        if old not in st.resources and old not in st.journal:
+            raise StateError(f"not in state: {old}; nothing was moved (see drplan state list)")
+        if new in st.resources or new in st.journal:
+            raise StateError(f"{new} is already in the state; nothing was moved (drplan state rm it first if it is "
+                             "stale)")
+        if old in st.resources:
+            rec = dict(st.resources.pop(old))
+            rec["rule"], rec["target_resource"] = n_rule, n_target
+            st.resources[new] = rec
+        if old in st.journal:
+            st.journal[new] = st.journal.pop(old)
+        manager.persist()
+        serial = st.serial
+    click.echo(f"Moved {old} to {new} (state serial {serial}); the copy itself is untouched.")
+    return EXIT_OK
+
+
 # -- unlock ---------------------------------------------------------------------------------------------------------
 def state_unlock_cmd(lock_id: str, spec_path: str | None, state_path: str | None) -> int:
     manager = _manager(spec_path, state_path)
@@ -211,6 +248,18 @@ def state_show(address: str, spec_path: str | None, state_path: str | None) -> N
 def state_rm(addresses: tuple[str, ...], spec_path: str | None, state_path: str | None, lock_timeout: float) -> None:
     """Forget addresses (their records and journal entries); the copies themselves are not touched."""
     run_command(state_rm_cmd, addresses, spec_path, state_path, lock_timeout)
+
+
+@state_group.command("mv")
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+@_spec_opt
+@_state_opt
+@_lock_opt
+def state_mv(old: str, new: str, spec_path: str | None, state_path: str | None, lock_timeout: float) -> None:
+    """Move a record from address OLD to NEW after renaming its rule or target resource in the spec, so the copy is
+    kept instead of copied again (the copy itself is not touched)."""
+    run_command(state_mv_cmd, old, new, spec_path, state_path, lock_timeout)
 
 
 @state_group.command("unlock")

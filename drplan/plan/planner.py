@@ -61,7 +61,11 @@ def build_plan(
     rule_names = {r.name for r in spec.rules}
     for addr, rec in sorted(state.resources.items()):
         if rec["rule"] not in rule_names:
-            plan_warnings.append(f"{addr}: recorded in state by rule {rec['rule']!r}, which is no longer in the spec; left alone")
+            # the wording starts with drplan.render.human.ORPHANED, which the summary line counts (issue 17)
+            plan_warnings.append(
+                f"{addr}: orphaned: recorded in state by rule {rec['rule']!r}, which is no longer in the spec; the "
+                f"copy is left alone. Renamed the rule? drplan state mv {addr} <new-rule>/{'/'.join(addr.split('/')[1:])}"
+                f" keeps the copy; drplan state rm {addr} forgets it")
 
     for c in changes:
         entry = state.journal.get(c.address)

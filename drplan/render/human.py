@@ -11,6 +11,10 @@ VERB = {Action.CREATE: "create", Action.REPLACE: "replace", Action.DELETE: "dele
         Action.NO_OP: "no change"}
 
 
+#: The planner's marker for a state record that no rule of the spec claims (drplan/plan/planner.py).
+ORPHANED = "orphaned: recorded in state by rule"
+
+
 def summary_line(plan: Plan) -> str:
     s = plan.summary
     update = f"{s['update']} to update, " if s.get("update") else ""
@@ -22,6 +26,10 @@ def summary_line(plan: Plan) -> str:
     if not (s["create"] or s["replace"] or s["delete"] or s.get("update")):
         records = sum(bool(c.settings.get("refresh_record")) for c in plan.changes)
         tail = f" apply will update {records} state record{'' if records == 1 else 's'}." if records else ""
+        orphaned = sum(ORPHANED in w for w in plan.warnings)
+        if orphaned:  # never "in sync" alone while the state holds records no rule claims (issue 17)
+            tail += (f" {orphaned} state record{'' if orphaned == 1 else 's'} no rule claims (orphaned, see the "
+                     "warnings).")
         return f"No changes. {s['no-op']} cop{'y' if s['no-op'] == 1 else 'ies'} in sync.{tail}"
     return f"Plan: {counts}."
 

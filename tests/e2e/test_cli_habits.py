@@ -186,3 +186,33 @@ def test_emulator_log_level_is_accepted(drplan, tmp_path):
     (tmp_path / "bad.toml").write_text("[accounts.a]\nregion = 3\n")
     r = drplan("emulator", "--config", "bad.toml", "--log-level", "info")
     assert r.code == EXIT_ERROR and "bad.toml" in r.err  # a bad config: 1, never 2
+
+
+# -- 6. renames and orphans ------------------------------------------------------------------------------------------
+def test_state_mv_after_renaming_a_rule_keeps_the_copies_and_orphans_are_never_hidden(emu, spec_file, drplan,
+                                                                                       tmp_path):
+    path = spec_file(**ONE_TARGET)
+    assert drplan("apply", "dr.toml", "--auto-approve").code == 0
+    copies = {m: emu.models("west")[m]["createdDateTime"] for m in emu.models("west")}
+    path.write_text(path.read_text().replace('name = "prod"', 'name = "finance"'))
+    r = drplan("plan", "dr.toml")
+    assert r.code == 0, r.text
+    assert "3 state records no rule claims (orphaned" in r.out and "orphaned: recorded in state by rule 'prod'" in r.out
+    assert "drplan state mv prod/west/document-model/po <new-rule>/west/document-model/po" in r.out
+
+    for model_id in ("invoice-2024", "receipt-2024", "po"):
+        r = drplan("state", "mv", f"prod/west/document-model/{model_id}", f"finance/west/document-model/{model_id}",
+                   "--spec", "dr.toml", "--lock-timeout", "5s")
+        assert r.code == 0 and "the copy itself is untouched" in r.out, r.text
+    r = drplan("plan", "dr.toml", "--detailed-exitcode")
+    assert r.code == 0 and "orphaned" not in r.out and "No changes. 3 copies in sync." in r.out, r.text
+    state = read_json(tmp_path / "drplan.state.json")
+    assert sorted(state["resources"]) == [f"finance/west/document-model/{m}" for m in ("invoice-2024", "po",
+                                                                                        "receipt-2024")]
+    assert {rec["rule"] for rec in state["resources"].values()} == {"finance"}
+    assert {m: emu.models("west")[m]["createdDateTime"] for m in emu.models("west")} == copies  # nothing recopied
+
+    r = drplan("state", "mv", "finance/west/document-model/po", "finance/west/document-model/po2", "--spec", "dr.toml")
+    assert r.code == EXIT_ERROR and "only the rule and the target resource" in r.err
+    r = drplan("state", "mv", "nope/west/document-model/po", "finance/north/document-model/po", "--spec", "dr.toml")
+    assert r.code == EXIT_ERROR and "not in state" in r.err
