@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import textwrap
 from collections.abc import Awaitable, Callable
@@ -124,6 +125,9 @@ class Env:
 
     def __init__(self, tmp_path: Path, config: str, spec: str) -> None:
         self.tmp_path = tmp_path
+        # The accounts are http://<account>.emulator, in process: plain http on a host that is not loopback, which a
+        # spec may only name with DRPLAN_ALLOW_HTTP=1 (conftest clears DRPLAN_* before every test).
+        os.environ["DRPLAN_ALLOW_HTTP"] = "1"
         cfg = parse_config(tomllib.loads(config), source="apply-test emulator")
         self.accounts = list(cfg.accounts)
         self.app = EmulatorApp(cfg, origins={origin(a): a for a in self.accounts}, admin_origins=(ADMIN,))

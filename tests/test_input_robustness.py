@@ -207,3 +207,10 @@ def test_leftover_state_temp_files_are_removed_under_the_lock(tmp_path):
     assert fsutil.remove_stale_temps(tmp_path / "p.json") == []  # without the lock only old ones go
     os.utime(young, (0, 0))
     assert fsutil.remove_stale_temps(tmp_path / "p.json") == [young]
+
+
+def test_plain_http_elsewhere_only_with_the_documented_opt_in(monkeypatch):
+    assert "clear text" in endpoint_problem("http://emulator:8080")
+    monkeypatch.setenv("DRPLAN_ALLOW_HTTP", "1")  # an emulator in another container, an in-process harness
+    assert endpoint_problem("http://emulator:8080") is None
+    assert "whitespace" in endpoint_problem("http://emulator:8080\n")

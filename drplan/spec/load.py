@@ -293,6 +293,9 @@ def _state_config(st: dict[str, Any], *, path: Path, errors: list[str], check_en
     )
 
 
+#: ``DRPLAN_ALLOW_HTTP=1`` accepts plain-http endpoints on any host: for an emulator in another container or an
+#: in-process test harness. Never for a real resource: the key would cross the network in clear text.
+ALLOW_HTTP_ENV = "DRPLAN_ALLOW_HTTP"
 #: Hosts an endpoint may reach over plain http: this machine only (the bundled emulator). A key sent over http to any
 #: other host crosses the network in clear text.
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
@@ -318,12 +321,13 @@ def endpoint_problem(endpoint: str) -> str | None:
         return "is not an https:// URL with a host; e.g. https://NAME.cognitiveservices.azure.com"
     if parts.query or parts.fragment or "@" in parts.netloc:
         return "must not hold a query, a fragment or user info; write the resource's base URL only"
-    if parts.scheme == "http":
+    if parts.scheme == "http" and os.environ.get(ALLOW_HTTP_ENV) != "1":
         try:
             loopback = ipaddress.ip_address(host).is_loopback
         except ValueError:
             loopback = host.lower() in _LOOPBACK_NAMES
         if not loopback:
             return ("is http://, which would send the key in clear text; use https:// (plain http is accepted only "
-                    "for this machine, e.g. the emulator at http://127.0.0.1:PORT)")
+                    f"for this machine, e.g. the emulator at http://127.0.0.1:PORT, or with {ALLOW_HTTP_ENV}=1 for an "
+                    "emulator elsewhere)")
     return None
