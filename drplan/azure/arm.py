@@ -65,9 +65,14 @@ class StaticToken(EntraToken):
     def __init__(self, value: str, *, env: str) -> None:
         super().__init__(None, scope=f"${env}")
         register_secret(value)
-        self._value = value
+        self._value = value.strip()
+        self._env = env
 
     async def token(self) -> str:
+        if not self._value:  # "Bearer " alone would read as a malformed header, not as the missing variable it is
+            raise AuthError(f"environment variable {self._env} ([control_plane] token_env) is not set or empty; "
+                            "export a management-scope token (az account get-access-token --resource "
+                            "https://management.azure.com/) or remove token_env to use DefaultAzureCredential")
         return self._value
 
 

@@ -8,10 +8,12 @@ import asyncio
 import json
 
 import httpx
+import pytest
 
 from drplan.azure.arm import ARM_API_VERSION, StaticToken, management_url_for, read_account
 from drplan.azure.client import AzureClient
 from drplan.controlplane import AccountFacts, Unread
+from drplan.errors import AuthError
 from drplan.redact import redact
 from drplan.spec.model import Encryption
 
@@ -128,3 +130,9 @@ def test_management_url_follows_the_endpoints_cloud():
     assert management_url_for("https://x.cognitiveservices.azure.cn") == "https://management.chinacloudapi.cn"
     assert management_url_for("") == MGMT  # only a resource_id: the public cloud unless [control_plane] says
     assert management_url_for("http://127.0.0.1:8080") is None
+
+
+def test_an_unset_token_variable_is_named_not_reported_as_a_bad_header():
+    with pytest.raises(AuthError, match="environment variable ARM_TOKEN_FOR_TEST .*not set or empty"):
+        asyncio.run(StaticToken("", env="ARM_TOKEN_FOR_TEST").token())
+    assert asyncio.run(StaticToken(" tok\n", env="ARM_TOKEN_FOR_TEST").token()) == "tok"

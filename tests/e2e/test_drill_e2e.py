@@ -15,6 +15,9 @@ from e2e_support import ROOT, Emu, emulator_fixtures, read_json
 
 from drplan.cli.demo import DEMO_KEYS
 
+#: output needs no resource key; the demo spec reads endpoints of two resources from Resource Manager
+ARM_ONLY = {"DRPLAN_DEMO_ARM_TOKEN": DEMO_KEYS["DRPLAN_DEMO_ARM_TOKEN"]}
+
 _pkg = resources.files("drplan.demo")
 CONFIG = _pkg.joinpath("emulator.toml").read_text(encoding="utf-8") + """
 [[accounts.contoso-eastus.v2_models]]
@@ -56,6 +59,7 @@ def copied(emu_d: Emu, tmp_path, drplan):
     """The demo's spec plus a v2.1 rule, applied (copy_seconds 0: drills poll once)."""
     emu_d.admin("PUT", "settings", {"copy_seconds": 0})
     text = _pkg.joinpath("dr.toml.in").read_text(encoding="utf-8") + V2
+    text = text.replace("{management}", emu_d.url)  # the emulator's management (ARM) API, as in the demo
     text = re.sub(r"\{endpoint:([A-Za-z0-9._-]+)\}", lambda m: emu_d.endpoint(m.group(1)), text)
     (tmp_path / "dr.toml").write_text(text, encoding="utf-8")
     r = drplan("apply", "dr.toml", "--auto-approve", "-q", env=DEMO_KEYS)
@@ -83,7 +87,7 @@ def test_drill_ready_degraded_failed_on_every_family_and_the_map(emu_d, copied, 
     assert v2["source"]["ids"] == {"model_id": SOURCE_V2} and v2["target"]["ids"] == {"model_id": v2_target}
 
     # -- the failover map: json (schema), env, markdown, filters
-    r = drplan("output", "dr.toml", env={})  # no key needed
+    r = drplan("output", "dr.toml", env=ARM_ONLY)  # no resource key needed (only the management token)
     assert r.code == 0, r.text
     fmap = json.loads(r.out)
     schema = json.loads((ROOT / "schemas" / "output.schema.json").read_text(encoding="utf-8"))
@@ -95,13 +99,13 @@ def test_drill_ready_degraded_failed_on_every_family_and_the_map(emu_d, copied, 
     ner = next(a for a in fmap["assets"] if a["kind"] == "language-project")
     assert ner["secondaries"][0]["ids"] == {"project_name": "contract-entities", "deployment_name": "production"}
     assert all(k not in r.out for k in DEMO_KEYS.values())  # names of key variables, never keys
-    assert r.out == drplan("output", "dr.toml", env={}).out  # stable order
-    env_out = drplan("output", "dr.toml", "--format", "env", "--rule", "forms", env={}).out
+    assert r.out == drplan("output", "dr.toml", env=ARM_ONLY).out  # stable order
+    env_out = drplan("output", "dr.toml", "--format", "env", "--rule", "forms", env=ARM_ONLY).out
     assert f"DRPLAN_FORMS_{SOURCE_V2.upper().replace('-', '_')}_SECONDARY_1_MODEL_ID={v2_target}" in env_out
     assert "DRPLAN_PRODUCTION" not in env_out
-    md = drplan("output", "dr.toml", "--format", "markdown", "--region", "swedencentral", env={}).out
+    md = drplan("output", "dr.toml", "--format", "markdown", "--region", "swedencentral", env=ARM_ONLY).out
     assert "| asset | role |" in md and "westus2 |" not in md
-    r = drplan("output", "dr.toml", "--region", "mars", env={})
+    r = drplan("output", "dr.toml", "--region", "mars", env=ARM_ONLY)
     assert r.code == 1 and "no copy matches" in r.err and "swedencentral" in r.err and "Traceback" not in r.err
 
     # -- degraded: one copy per family on westus2 now answers differently (another version / definition)
