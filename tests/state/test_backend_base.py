@@ -13,11 +13,32 @@ import pytest
 from drplan.state.backends.base import ExitGuard
 
 
-def test_sigterm_becomes_system_exit_while_a_lock_is_held_and_the_default_comes_back():
-    runner_handler = signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a pytest-xdist worker has its own
+def test_sigterm_becomes_system_exit_while_a_lock_is_held_and_the_default_comes_back(monkeypatch):
+    # a clean slate: an earlier test in this worker may have left a lock (and its guard) held on purpose
+    monkeypatch.setattr(ExitGuard, "_armed", set())
+    monkeypatch.setattr(ExitGuard, "_installed_over", None)
+    runner_handler = signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a pytest-xdist worker may have its own
     try:
         _sigterm_while_two_locks_are_held()
     finally:
+        signal.signal(signal.SIGTERM, runner_handler)
+
+
+def test_a_guard_reinstalls_its_handler_when_the_default_was_put_back_while_armed(monkeypatch):
+    monkeypatch.setattr(ExitGuard, "_armed", set())
+    monkeypatch.setattr(ExitGuard, "_installed_over", None)
+    runner_handler = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    a, b = ExitGuard(lambda: None), ExitGuard(lambda: None)
+    try:
+        a.arm()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # somebody else reset it while a lock is held
+        b.arm()
+        with pytest.raises(SystemExit):  # not the default action, which would kill this process
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+    finally:
+        a.disarm()
+        b.disarm()
         signal.signal(signal.SIGTERM, runner_handler)
 
 

@@ -103,11 +103,12 @@ class ExitGuard:
             return
         ExitGuard._armed.add(self)
         atexit.register(self._at_exit)
-        if ExitGuard._installed_over is None and threading.current_thread() is threading.main_thread():
-            current = signal.getsignal(signal.SIGTERM)
-            if current == signal.SIG_DFL:
-                signal.signal(signal.SIGTERM, _terminate)
-                ExitGuard._installed_over = current
+        # Look at the handler itself, not only at our own bookkeeping: somebody may have put the default back while
+        # a guard was armed (an embedding program, a test harness), and a SIGTERM must still release the lock.
+        if threading.current_thread() is threading.main_thread() \
+                and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _terminate)
+            ExitGuard._installed_over = signal.SIG_DFL
 
     def disarm(self) -> None:
         if self not in ExitGuard._armed:
