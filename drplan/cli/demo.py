@@ -65,7 +65,7 @@ def _run(work: Path, start_emulator, plan_cmd, apply_cmd, state_list_cmd, keep: 
             code = plan_cmd("dr.toml", None, True, False, "human", False)
             if code != EXIT_OK:
                 raise DrplanError("the demo's second plan still shows changes; the apply did not converge")
-            drill_code = _drill_and_map(work)
+            drill_code = _drill_and_map(work, keep)
         finally:
             os.chdir(old)
         if drill_code != EXIT_OK:
@@ -77,7 +77,7 @@ def _run(work: Path, start_emulator, plan_cmd, apply_cmd, state_list_cmd, keep: 
     return EXIT_OK
 
 
-def _drill_and_map(work: Path) -> int:
+def _drill_and_map(work: Path, keep: bool) -> int:
     """The demo's last step (issue 16): a drill of every copy, then the failover map an application loads."""
     from drplan.cli.failover_cmds import drill_cmd, output_cmd
 
@@ -85,8 +85,9 @@ def _drill_and_map(work: Path) -> int:
     code = drill_cmd("dr.toml", "human", (), 8, None, 60.0)
     _banner("drplan output dr.toml -o failover.json")
     output_cmd("dr.toml", "json", (), (), (), "failover.json")
-    click.echo(f"The failover map is {work / 'failover.json'} (drplan output dr.toml --format env|markdown for "
-               "the other forms; README: \"Failing over\").")
+    where = f"The failover map is {work / 'failover.json'}" if keep else \
+        "The failover map was written to failover.json in the temporary directory (drplan demo --dir DIR keeps it)"
+    click.echo(f"{where}; drplan output dr.toml --format env|markdown gives the other forms (README: \"Failing over\").")
     return code
 
 
