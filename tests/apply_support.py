@@ -267,6 +267,25 @@ def journal_at(seen: list[tuple[str, dict[str, dict[str, Any]]]], route: str, ad
     return [journal.get(address) for name, journal in seen if name == route]
 
 
+def fault_once(env: Env, account: str, route: str, fault: str, times: int = 1) -> None:
+    """Lose the connection of the next ``times`` requests to ``route`` on ``account``, then stop. ``fault``:
+    ``"drop"`` (closed before the handler: nothing happened) or ``"drop_after"`` (the handler ran, its answer is
+    lost). Uses the emulator's own fault injection (the ``routes`` filter), switched off again after the drops."""
+    rate = {"drop": "drop_rate", "drop_after": "drop_after_rate"}[fault]
+    env.faults({rate: 1.0, "routes": [route]}, account=account)
+    drop = env.app._drop_connection
+    left = [times]
+
+    async def counting(request: Any, acc: str, name: str, status: int | None, kind: str) -> None:
+        if acc == account and name == route and kind == fault:
+            left[0] -= 1
+            if left[0] <= 0:
+                env.faults({rate: 0.0, "routes": []}, account=account)
+        await drop(request, acc, name, status, kind)
+
+    env.app._drop_connection = counting  # type: ignore[method-assign]
+
+
 def steps_of(events: list[dict[str, Any]], address: str) -> list[str]:
     """The progress steps one change went through, in order, without repeats in a row."""
     out: list[str] = []

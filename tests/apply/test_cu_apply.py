@@ -6,7 +6,7 @@ step with exactly one accepted copy per analyzer."""
 from __future__ import annotations
 
 import pytest
-from apply_support import Killed, account_block, arm_id, journal_at, resource_block
+from apply_support import Killed, account_block, arm_id, fault_once, journal_at, resource_block
 
 from drplan.errors import StalePlanError
 
@@ -167,3 +167,16 @@ def test_resume_from_each_step_converges_with_one_copy_per_analyzer(env, point, 
         assert state["resources"][INVOICE]["operation_url"] == operation
     assert env.count("cunorth", "cu:defaults:patch") == 1
     assert any(e.get("step") == "resuming" and e["address"] == INVOICE for e in events)
+
+
+def test_a_lost_grant_answer_is_resent_and_the_first_apply_copies_once(env):
+    """issue 19: the grant ran on the source but its answer was lost; resending it is safe (server-side state naming
+    the target, replaced by the next grant, no secret), so the same apply goes on and copies each analyzer once."""
+    fault_once(env, "cusrc", "cu:grantCopyAuthorization", "drop_after")
+    events: list[dict] = []
+    result = env.execute(env.plan(), events=events)
+    assert sorted(result.applied) == sorted([INVOICE, ROUTER, DEFAULT])
+    grants = env.log("cu:grantCopyAuthorization")
+    assert [e["fault"] for e in grants][:2] == ["drop_after", None] and len(grants) == 3  # one resent, + router
+    assert any(e.get("level") == "warning" and "sending the grant again" in e["message"] for e in events)
+    assert_converged(env)

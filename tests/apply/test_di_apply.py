@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from apply_support import Killed, account_block, arm_id, journal_at, resource_block
+from apply_support import Killed, account_block, arm_id, fault_once, journal_at, resource_block
 
 from drplan.errors import ApplyError
 from drplan.lineage import Lineage
@@ -238,3 +238,36 @@ def test_replace_killed_after_the_delete_resumes_by_deleting_again_then_copying(
     assert env.state()["journal"] == {} and list(west_models(env)) == ["invoice"]
     assert env.state()["resources"][ADDR]["source_fingerprint"].startswith("created=2025-02-02")
     assert accepted_copies(env) == 2
+
+
+def test_a_lost_copyto_answer_with_no_operation_found_is_resent_with_the_same_authorization(env):
+    """issue 19: the connection dropped before copyTo took effect, so no operation shows on the source and the
+    target holds nothing; the apply resends copyTo with the authorization it holds in memory (single use, so a
+    resend can never start a second copy) and succeeds in the first apply, with one copy."""
+    fault_once(env, "src", "documentModels:copyTo", "drop")
+    bodies: list[bytes] = []
+
+    async def copy_request(account, request):
+        bodies.append(await request.body())
+
+    env.on_route("documentModels:copyTo", copy_request)
+    events: list[dict] = []
+    result = env.execute(env.plan(), events=events)
+    assert result.applied == [ADDR]
+    assert [e["fault"] for e in env.log("documentModels:copyTo")] == ["drop", None]
+    assert env.count("src", "operations:list") >= 1  # looked before resending
+    assert env.count("west", "documentModels:authorizeCopy") == 1  # the same authorization, not a new one
+    assert len(bodies) == 1  # the handler saw only the resend (the drop came before it)
+    assert any(e.get("level") == "warning" and "sending copyTo again" in e["message"] for e in events)
+    assert_converged(env)
+
+
+def test_copyto_is_sent_at_most_three_times_when_every_answer_is_lost(env):
+    """The resend is bounded: three lost sends end the step with the last error (no copy started: a later apply
+    starts over once the id frees up)."""
+    fault_once(env, "src", "documentModels:copyTo", "drop", times=3)
+    with pytest.raises(ApplyError) as exc:
+        env.execute(env.plan())
+    assert "no answer came back" in exc.value.failures[ADDR]
+    assert [e["fault"] for e in env.log("documentModels:copyTo")] == ["drop"] * 3
+    assert accepted_copies(env) == 0 and west_models(env) == {}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from apply_support import Killed, account_block, arm_id, journal_at, resource_block
+from apply_support import Killed, account_block, arm_id, fault_once, journal_at, resource_block
 
 SRC_ID = "11111111-1111-4111-8111-111111111111"
 ADDR = f"forms/v2a/custom-model/{SRC_ID}"
@@ -182,3 +182,20 @@ def test_a_retrained_source_is_replaced_create_before_destroy(watched):
     assert at_delete["step"] == "deleting-old" and at_delete["target_id"] == new and at_delete["old_target_id"] == old
     rec = assert_one_ready_copy(env, new)
     assert "2022-06-01" in rec["source_fingerprint"]
+
+
+def test_a_lost_copy_authorization_answer_is_resent_and_the_first_apply_copies_once(watched):
+    """issue 19: copyAuthorization minted an id but its answer was lost; resending is safe (each call mints a new
+    unused id; the lost one is never listed and expires by itself), so the same apply copies once, into the id
+    it received and journaled."""
+    env = watched
+    fault_once(env, "v2a", "v2:copyAuthorization", "drop_after")
+    events: list[dict] = []
+    result = env.execute(env.plan(), events=events)
+    assert result.applied == [ADDR]
+    assert [e["fault"] for e in env.log("v2:copyAuthorization")] == ["drop_after", None]
+    assert any(e.get("level") == "warning" and "asking again" in e["message"] for e in events)
+    (minted,) = copies_requested(env)  # one copy request, into the second minted id
+    assert env.copy_journals[0]["target_id"] == minted
+    assert_one_ready_copy(env, minted)  # the lost reservation is not a model: nothing to clean up
+    assert env.count("v2a", "v2:custom/models:delete") == 0

@@ -14,10 +14,12 @@ with allowReplace for a replace). Journal steps: granting|authorizing -> copy-re
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from drplan.apply.context import ApplyContext
 from drplan.apply.journal import utcnow
+from drplan.apply.resend import resend_if_lost
 from drplan.azure.lro import OpStatus, normalise_status
 from drplan.errors import (
     ApplyStepError,
@@ -108,7 +110,11 @@ async def _copy(ctx: ApplyContext, change: Change, src: AnalyzersAdapter, tgt: A
     ctx.crash(f"after-journal-{step}")
     if flow == "grant":
         ctx.step(change, step, f"granting {tgt.conn.name} the right to copy {src.conn.name}/{sid}")
-        await src.grant_copy(sid, tgt.conn.resource_id, tgt.conn.region)
+        # A lost grant answer is resent (issue 19): safe, because the grant is server-side state on the source keyed
+        # by (analyzer, target resource), a new grant replaces an older one, and it holds no secret; at most one
+        # copy can follow, into the fixed target id.
+        await resend_if_lost(lambda: src.grant_copy(sid, tgt.conn.resource_id, tgt.conn.region),
+                             sleep=src.client.sleep, on_resend=_warn_resend(ctx, change, step, "grant"))
         body: dict[str, Any] = {"sourceAnalyzerId": sid, "sourceAzureResourceId": src.conn.resource_id,
                                 "sourceRegion": src.conn.region}
     else:
@@ -148,6 +154,12 @@ async def _copy(ctx: ApplyContext, change: Change, src: AnalyzersAdapter, tgt: A
     await ctx.journal.record(addr, action, "copying", operation_url=op_url)
     ctx.crash("after-journal-copying")
     await _wait_and_finish(ctx, change, op_url, first_delay=first_delay)
+
+
+def _warn_resend(ctx: ApplyContext, change: Change, step: str, what: str) -> Callable[[int, Exception, float], None]:
+    def warn(n: int, exc: Exception, delay: float) -> None:
+        ctx.step(change, step, f"{exc}; sending the {what} again in {delay:g} s (resend {n})", level="warning")
+    return warn
 
 
 def _env_secret(env: str | None, change: Change) -> str | None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from drplan.apply.context import ApplyContext
 from drplan.apply.journal import utcnow
+from drplan.apply.resend import RESEND_ATTEMPTS, resend_delay
 from drplan.azure.errors import explain
 from drplan.azure.lro import OpStatus, normalise_status
 from drplan.errors import (
@@ -115,15 +116,33 @@ async def _copy(ctx: ApplyContext, change: Change, entry: dict[str, Any] | None)
     ctx.step(change, "copying", f"copying {src.conn.name}/{change.source.id} to {tgt.conn.name}/{tid}"
                + (" (encryption downgrade allowed)" if degrade else ""))
     first_delay = 0.0
-    try:
-        op_url, first_delay = await src.copy_to(kind, change.source.id, auth, degrade=degrade)
-    except (ResponseLostError, ServiceError) as exc:
-        # A lost answer, or a retried copyTo answering "authorization already used": the first one may be running.
-        op_url = await src.find_copy_operation(kind, auth.target_location or tgt.asset_location(kind, tid),
-                                               _minus_skew(authorized_at))
-        if op_url is None:
-            if isinstance(exc, ResponseLostError) and await _target_done(ctx, change):
-                return
+    sends = 0
+    while True:
+        sends += 1
+        try:
+            op_url, first_delay = await src.copy_to(kind, change.source.id, auth, degrade=degrade)
+            break
+        except (ResponseLostError, ServiceError) as exc:
+            # A lost answer, or a resent copyTo answering "authorization already used": the first one may be running.
+            found = await src.find_copy_operation(kind, auth.target_location or tgt.asset_location(kind, tid),
+                                                  _minus_skew(authorized_at))
+            if found is not None:
+                op_url = found
+                break
+            if isinstance(exc, ResponseLostError):
+                if await _target_done(ctx, change):
+                    return
+                if sends < RESEND_ATTEMPTS and _still_valid(auth):
+                    # The answer was lost and the source shows no copy towards the target, nor does the target hold
+                    # it: resend copyTo with the same authorization (issue 19). Safe: the authorization (held in
+                    # memory only, never journaled: it is a secret) is single use, so if the first copyTo did start
+                    # after all, the service refuses this one ("already used") and the lookup above finds the first;
+                    # it cannot start a second copy, and the target id is fixed.
+                    delay = resend_delay(sends)
+                    ctx.step(change, "copying", f"{exc}; no copy operation found: sending copyTo again with the "
+                             f"same authorization in {delay:g} s (resend {sends})", level="warning")
+                    await src.client.sleep(delay)
+                    continue
             raise ApplyStepError(_copy_error_message(change, exc, auth)) from None
     ctx.crash("after-copy-sent")
     await ctx.journal.record(addr, action, "copying", operation_url=op_url)
@@ -262,6 +281,17 @@ async def _wait_and_finish(ctx: ApplyContext, change: Change, op_url: str, *, fi
         )
     await ctx.record_done(change, operation_url=op_url, target_fingerprint=asset.fingerprint,
                             extra={"lineage_tags": asset.lineage is not None})
+
+
+def _still_valid(auth: CopyAuthorization) -> bool:
+    """Whether ``auth`` can still be used (a minute of margin); an authorization without a readable expiry is
+    trusted (it was received seconds ago; the service's refusal would end the step anyway)."""
+    expires = _parse_time(auth.expires) if auth.expires else None
+    if expires is None:
+        return True
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=timezone.utc)
+    return expires - timedelta(minutes=1) > datetime.now(timezone.utc)
 
 
 def _parse_time(value: str) -> datetime | None:

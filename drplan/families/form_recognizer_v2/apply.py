@@ -16,6 +16,7 @@ from typing import Any
 
 from drplan.apply.context import ApplyContext
 from drplan.apply.journal import utcnow
+from drplan.apply.resend import RESEND_ATTEMPTS, resend_if_lost
 from drplan.azure.lro import OpStatus, normalise_status
 from drplan.errors import (
     ApplyStepError,
@@ -83,10 +84,16 @@ async def run_v2_copy(ctx: ApplyContext, change: Change, entry: dict[str, Any] |
     ctx.crash("after-journal-authorizing")
     ctx.step(change, "authorizing", f"asking {tgt.conn.name} for a copy authorization (it picks the new model id)")
     try:
-        auth = await tgt.copy_authorization()
+        # A lost answer is resent (issue 19): safe, because each copyAuthorization mints a new, unused model id; the
+        # one whose answer was lost is never copied into, never listed (a minted id shows only once a copy into it
+        # is accepted, contracts §4) and expires by itself after 24 h. The id drplan uses is journaled below.
+        def warn(n: int, exc: Exception, delay: float) -> None:
+            ctx.step(change, "authorizing", f"{exc}; asking again in {delay:g} s (resend {n})", level="warning")
+
+        auth = await resend_if_lost(tgt.copy_authorization, sleep=tgt.client.sleep, on_resend=warn)
     except ResponseLostError as exc:
-        raise ApplyStepError(f"{exc}. If the target minted a model id, that blank reservation expires by itself "
-                          "(24 h); run drplan apply again to retry") from None
+        raise ApplyStepError(f"{exc} (sent {RESEND_ATTEMPTS} times). If the target minted model ids, those blank "
+                             "reservations expire by themselves (24 h); run drplan apply again to retry") from None
     await ctx.journal.record(addr, action.value, "copy-requested", target_id=auth.model_id,
                             authorization_expires=_iso(auth.expires_epoch))
     ctx.crash("after-authorize")
