@@ -273,22 +273,28 @@ def apply(target: str, auto_approve: bool, parallelism: int | None, lock_timeout
 def check_cmd(spec_path: str, fmt: str) -> int:
     from drplan.core import make_plan, state_manager
     from drplan.plan.drift import find_drift
+    from drplan.plan.lifecycle import EXPIRY
 
     spec = load_spec(spec_path)
     plan = asyncio.run(make_plan(spec))
     manager = state_manager(spec.state)
     state = manager.load()
     findings = find_drift(plan, state.resources, state.journal)
+    # Lifecycle warnings (a source or copy expiring soon, or expired) are not drift: they never change the exit code.
+    expiring = [f"{c.address}: {w}" for c in plan.changes for w in c.warnings if w.startswith(EXPIRY)]
     if fmt == "json":
         click.echo(json.dumps({"in_sync": not findings, "findings": [f.to_dict() for f in findings],
-                               "summary": plan.summary}, indent=2, sort_keys=True))
-    elif findings:
+                               "summary": plan.summary, "warnings": expiring}, indent=2, sort_keys=True))
+        return EXIT_CHANGES if findings else EXIT_OK
+    if findings:
         click.echo(f"Drift: {len(findings)} finding(s).")
         for f in findings:
             click.echo(f"  {f.kind:<18} {f.address}: {f.message}")
     else:
         click.echo(f"In sync: {plan.summary['no-op']} cop{'y' if plan.summary['no-op'] == 1 else 'ies'} match "
                    "the spec.")
+    for w in expiring:
+        click.echo(f"Warning: {w}")
     return EXIT_CHANGES if findings else EXIT_OK
 
 

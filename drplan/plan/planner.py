@@ -1,7 +1,7 @@
 """The planner: desired (spec) x observed (inventories) x recorded (state) -> changes. Pure: no I/O, no httpx.
 
 Generic: each rule's changes come from its family (``Family.plan_rule``); what is the same for every family lives
-here: records no rule plans any more (prune / keep), ``--target``/``--exclude``, two changes claiming one target,
+here: records no rule plans any more (prune / keep), expiry warnings (``Asset.expires``), ``--target``/``--exclude``, two changes claiming one target,
 the target's model quota, ``depends_on`` cycles, the summary and the plan document.
 """
 
@@ -16,6 +16,7 @@ from drplan.families import FAMILIES, family_of, family_of_kind
 from drplan.families.base import Inventory
 from drplan.plan.addresses import address_selected
 from drplan.plan.context import PlanContext
+from drplan.plan.lifecycle import add_expiry_warnings
 from drplan.plan.model import (
     PLAN_FORMAT_VERSION,
     Action,
@@ -82,6 +83,7 @@ def build_plan(
             "cannot order these copies")
 
     changes.sort(key=lambda c: c.address)
+    add_expiry_warnings(spec, changes, inventories, created_at)
     for c in changes:
         plan_errors.extend(f"{c.address}: {e}" for e in c.errors)
 

@@ -135,6 +135,7 @@ def build_spec(data: dict[str, Any], *, path: Path, digest: str, check_env: bool
         rules=tuple(rules),
         parallelism=defaults.get("parallelism", 10),
         per_endpoint_parallelism=defaults.get("per_endpoint_parallelism", 8),
+        expiry_warning_days=data.get("lifecycle", {}).get("expiry_warning_days", 30),
         control_plane=ControlPlaneConfig(enabled=cp.get("enabled", True),
                                          management_url=cp["management_url"].rstrip("/") if "management_url" in cp
                                          else None,
@@ -234,6 +235,7 @@ def _rule(r: dict[str, Any]) -> Rule:
         projects=tuple(r.get("projects", ())),
         train=LanguageTraining(r["train"]["model_label"], r["train"]["training_config_version"],
                                r["train"].get("deployment")) if "train" in r else None,
+        expiry_warning_days=r.get("expiry_warning_days"),
     )
 
 

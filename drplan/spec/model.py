@@ -117,6 +117,8 @@ class Rule:
     decryption_key_env: str | None = None
     projects: tuple[str, ...] = ()  # Language project names or globs
     train: LanguageTraining | None = None
+    #: Lifecycle warnings: days before a source's or copy's expiry to warn (None: the spec's [lifecycle] value).
+    expiry_warning_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -168,4 +170,6 @@ class Spec:
     rules: tuple[Rule, ...]
     parallelism: int = 10
     per_endpoint_parallelism: int = 8
+    #: ``[lifecycle] expiry_warning_days``: plan and check warn when an asset expires within this many days.
+    expiry_warning_days: int = 30
     control_plane: ControlPlaneConfig = field(default_factory=ControlPlaneConfig)
