@@ -210,7 +210,8 @@ class Change:
             "address": self.address,
             "rule": self.rule,
             "kind": self.kind.value,
-            "actions": self.actions,
+            "actions": (list(CREATE_BEFORE_DESTROY) if self.create_before_destroy and self.action is Action.REPLACE
+                        else list(_ACTION_LIST[self.action])),
             "reason": self.reason,
             "source": self.source.to_dict(),
             "target": self.target.to_dict(),
@@ -323,6 +324,10 @@ class Plan:
     errors: list[str] = field(default_factory=list)
     applyable: bool = True
     digest: str | None = None
+    #: The JSON document ``planfile.seal`` made and digested, kept so that ``planfile.save_plan`` writes it without
+    #: converting the plan a second time (issue 14); ``save_plan`` drops it. Not part of the plan's value. A sealed
+    #: plan is not changed afterwards (its digest covers it): change it, then seal it again.
+    sealed_doc: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def change(self, address: str) -> Change | None:
         """The change of ``address``, if the plan has one."""
