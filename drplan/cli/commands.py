@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 import click
 
-from drplan.cli.app import DURATION, cli, events, json_mode, log_level_option, run_command
+from drplan.cli.app import DURATION, cli, events, json_mode, log_level_option, run_async, run_command
 from drplan.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, PlanFileError
 from drplan.plan.model import Action, Plan
 from drplan.plan.planfile import load_plan, looks_like_plan, refuse_overwrite, save_plan
@@ -89,7 +88,7 @@ def plan_cmd(spec_path: str, out: str | None, detailed_exitcode: bool, allow_del
         refuse_overwrite(out, {"the spec": spec.path,
                                **({"the state file": spec.state.path} if spec.state.path is not None else {})})
     emit = JsonPrinter() if json_events else None
-    plan = asyncio.run(make_plan(spec, allow_delete=allow_delete, targets=targets, excludes=excludes, emit=emit,
+    plan = run_async(make_plan(spec, allow_delete=allow_delete, targets=targets, excludes=excludes, emit=emit,
                                  control_plane=control_plane))
     if out:
         # A plan with errors is saved too (reviewers and the PR comment need it); apply refuses it with its errors
@@ -201,7 +200,7 @@ def apply_cmd(target: str, auto_approve: bool, parallelism: int | None, lock_tim
         if expect_digest:
             raise PlanFileError("--digest pins a saved plan; it cannot be used with a spec")
         spec = load_spec(target)
-        plan = asyncio.run(make_plan(spec, allow_delete=allow_delete, targets=targets, excludes=excludes))
+        plan = run_async(make_plan(spec, allow_delete=allow_delete, targets=targets, excludes=excludes))
         if json_events:
             _plan_events(plan, None)
         elif not quiet or ask:
@@ -227,7 +226,7 @@ def apply_cmd(target: str, auto_approve: bool, parallelism: int | None, lock_tim
         return EXIT_OK
     pending = sum(c.action is not Action.NO_OP or bool(c.settings.get("unfinished")) for c in plan.changes)
     with make_printer(total=pending, json_events=json_events, quiet=quiet) as printer:
-        result = asyncio.run(apply_plan(plan, state_path=state, parallelism=parallelism, lock_timeout=lock_timeout,
+        result = run_async(apply_plan(plan, state_path=state, parallelism=parallelism, lock_timeout=lock_timeout,
                                         emit=printer))
     if result.already_applied:
         _say("This plan was already applied completely; nothing to do. Run drplan plan to see the current "
@@ -276,7 +275,7 @@ def check_cmd(spec_path: str, fmt: str) -> int:
     from drplan.plan.lifecycle import EXPIRY
 
     spec = load_spec(spec_path)
-    plan = asyncio.run(make_plan(spec))
+    plan = run_async(make_plan(spec))
     manager = state_manager(spec.state)
     state = manager.load()
     findings = find_drift(plan, state.resources, state.journal)

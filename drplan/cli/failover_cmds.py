@@ -5,13 +5,12 @@ drill exit codes: 0 every copy ready · 2 some degraded, none failed · 1 some f
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 import click
 
-from drplan.cli.app import cli, run_command
+from drplan.cli.app import cli, run_async, run_command
 from drplan.errors import EXIT_OK
 from drplan.fsutil import atomic_write_bytes
 from drplan.spec.load import load_spec
@@ -24,7 +23,7 @@ def output_cmd(spec_path: str, fmt: str, rules: tuple[str, ...], targets: tuple[
 
     spec = load_spec(spec_path, check_env=False)  # no data-plane call: keys are not needed
     # Endpoints and regions the spec leaves to Resource Manager are read from it (issue 15); none: no request.
-    spec = asyncio.run(live_spec(spec))
+    spec = run_async(live_spec(spec))
     state = state_manager(spec.state).load()
     fmap = failover_map(spec, state, rules=rules, targets=targets, regions=regions)
     text = {"json": render_json, "env": render_env, "markdown": render_markdown}[fmt](fmap)
@@ -59,8 +58,8 @@ def drill_cmd(spec_path: str, fmt: str, targets: tuple[str, ...], parallelism: i
     spec = load_spec(spec_path, check_env=False)  # a missing key fails that resource's copies, not the drill
     from drplan.core import live_spec
 
-    spec = asyncio.run(live_spec(spec))  # endpoints and regions left to Resource Manager (issue 15)
-    results = asyncio.run(run_drill(spec, targets=targets, parallelism=parallelism, sample=sample, timeout=timeout))
+    spec = run_async(live_spec(spec))  # endpoints and regions left to Resource Manager (issue 15)
+    results = run_async(run_drill(spec, targets=targets, parallelism=parallelism, sample=sample, timeout=timeout))
     if fmt == "json":
         click.echo(json.dumps({"summary": summary(results), "exit_code": exit_code(results),
                                "copies": [r.to_dict() for r in results]}, indent=2, sort_keys=True))

@@ -7,7 +7,6 @@ change the state take its lock (``--lock-timeout`` waits for it) and read it aga
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import click
 
-from drplan.cli.app import DURATION, cli, run_command
+from drplan.cli.app import DURATION, cli, run_async, run_command
 from drplan.errors import EXIT_OK, StateError
 from drplan.spec.load import load_spec
 from drplan.state.manager import StateManager
@@ -200,7 +199,7 @@ def adopt_cmd(spec_path: str, address: str, lock_timeout: float = 0.0, assert_co
     from drplan.core import adopt
 
     spec = load_spec(spec_path)
-    record, added = asyncio.run(adopt(spec, address, lock_timeout=lock_timeout, assert_copy=assert_copy))
+    record, added = run_async(adopt(spec, address, lock_timeout=lock_timeout, assert_copy=assert_copy))
     what = f"{record['target_resource']}/{record['target_id']}"
     if added:
         evidence = _EVIDENCE.get(str(record.get("adopted")), "its content equals the source's")
