@@ -4,15 +4,18 @@ Exit codes (README "Exit codes" is the table users read; tests/test_cli_pipeline
 0 ok · 1 error · 2 changes present (plan --detailed-exitcode) or drift (check) · 3 stale plan · 4 state locked ·
 64 usage error (unknown option, bad value, missing argument: click's own errors; never 2, which pipelines read as
 "changes present") · 130 interrupted · 141 stdout closed by its reader (``| head``: quiet, drplan.errors).
-Command modules (commands, state_cmds, demo) import this module; only ``drplan.cli.main`` imports them.
+Command modules (commands, state_cmds, demo, failover_cmds) import this module; nothing here imports them: the group
+loads a command's module the first time the command is looked up (:data:`COMMANDS`), so ``drplan --help`` and
+``drplan version`` start without httpx, jsonschema, asyncio or any family (issue 18: start-up under 300 ms).
 """
 
 from __future__ import annotations
 
-import asyncio
+import importlib
 import logging
 import math
 import os
+import platform
 import re
 import sys
 import time
@@ -20,11 +23,11 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 import click
+from click.utils import make_default_short_help
 
 from drplan import __version__
-from drplan.errors import EXIT_CLOSED_OUTPUT, EXIT_ERROR, DrplanError
+from drplan.errors import EXIT_CLOSED_OUTPUT, EXIT_ERROR, EXIT_OK, DrplanError
 from drplan.redact import redact
-from drplan.render.jsonout import event_line
 
 #: A usage error (click's UsageError / BadParameter): its own code so a typo never passes for "changes present" (2).
 #: 64 is EX_USAGE of sysexits.h.
@@ -56,6 +59,8 @@ class EventStream:
 
     def emit(self, event: dict[str, Any]) -> None:
         if self.enabled:
+            from drplan.render.jsonout import event_line  # not at start-up: `drplan --help` never needs it
+
             click.echo(event_line(event))
 
     def finish(self, code: int) -> None:
@@ -175,8 +180,67 @@ def terraform_spellings(args: Sequence[str]) -> list[str]:
     return out
 
 
+#: Every command defined outside this module: its name, the module that registers it on :data:`cli`, and its one-line
+#: help for ``drplan --help`` (so listing the commands imports none of them; tests/cli/test_startup.py checks that each
+#: line is the command's own short help, so the two cannot drift).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("drplan.cli.commands",
+                 "Check a DR spec (schema and semantics) without contacting any service."),
+    "plan": ("drplan.cli.commands",
+             "Refresh the live resources and the state, and show (and save) what apply would do."),
+    "show": ("drplan.cli.commands", "Show a saved plan (after checking its digest and schema)."),
+    "apply": ("drplan.cli.commands",
+              "Apply exactly a reviewed plan (or a SPEC: plan, confirm on a terminal or --auto-approve, apply), "
+              "journaling every step; resumes if interrupted."),
+    "check": ("drplan.cli.commands",
+              "Read-only drift check for scheduled pipelines: exit 0 in sync, 2 on drift, 1 on error."),
+    "emulator": ("drplan.cli.commands",
+                 "Run the local multi-region emulator of the services (see drplan/emulator/README.md)."),
+    "state": ("drplan.cli.state_cmds", "Inspect and repair the state (local file or Azure blob)."),
+    "adopt": ("drplan.cli.state_cmds",
+              "Record an existing target copy in state at ADDRESS, after checking live that it matches its source."),
+    "demo": ("drplan.cli.demo", "Start the bundled emulator, plan, apply, and plan again (no changes)."),
+    "output": ("drplan.cli.failover_cmds",
+               "The failover map: for every protected asset, the primary and each secondary (endpoint, region, ids, "
+               "key variable)."),
+    "drill": ("drplan.cli.failover_cmds",
+              "Read-only DR drill: send a sample to each copy and to its source and compare the answers."),
+}
+
+
 class DrplanGroup(click.Group):
-    """The top-level group: Terraform spellings, and click's usage errors mapped to :data:`EXIT_USAGE`."""
+    """The top-level group: Terraform spellings, click's usage errors mapped to :data:`EXIT_USAGE`, and commands
+    loaded lazily: a command's module is imported when the command is looked up (to run it, or for its own
+    ``--help``), never to list the commands.
+
+    ``after_load``: called once after a command module was imported (``drplan.cli.main`` freezes the garbage
+    collector there: what the command imported is never garbage)."""
+
+    after_load: Callable[[], None] | None = None
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            importlib.import_module(COMMANDS[cmd_name][0])  # registers the command on this group
+            if self.after_load is not None:
+                self.after_load()
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's listing, with the one-line help of commands not loaded yet taken from :data:`COMMANDS`."""
+        limit = formatter.width - 6 - max((len(n) for n in self.list_commands(ctx)), default=0)
+        rows: list[tuple[str, str]] = []
+        for name in self.list_commands(ctx):
+            cmd = self.commands.get(name)
+            if cmd is not None and cmd.hidden:
+                continue
+            rows.append((name, cmd.get_short_help_str(limit) if cmd is not None
+                         else make_default_short_help(COMMANDS[name][1], limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
@@ -214,6 +278,8 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     SIGINT handler back with ``signal.getsignal``, which builds an error message holding ``repr`` of the finished main
     task, result included: a full repr of the plan, 0.2 s at 6,000 changes and growing with it. Here the main task
     returns None and the result comes back through a box."""
+    import asyncio  # not at start-up: `drplan --help` and `drplan version` never need an event loop
+
     box: list[T] = []
 
     async def main() -> None:
@@ -286,3 +352,21 @@ def cli(ctx: click.Context) -> None:
                 3 stale plan, 4 state locked by another run, 64 usage error, 130 interrupted.
     """
     _start(ctx)
+
+
+def version_cmd(as_json: bool) -> int:
+    """Print drplan's version (and Python's); with ``as_json`` one JSON event (then the summary event)."""
+    if as_json:
+        json_mode(True)
+        events.emit({"type": "version", "version": __version__, "python": platform.python_version(),
+                     "message": f"drplan {__version__}"})
+    else:
+        click.echo(f"drplan {__version__} (Python {platform.python_version()})")
+    return EXIT_OK
+
+
+@cli.command("version")
+@click.option("--json", "json_events", is_flag=True, help="Print JSON events (a version event, then a summary).")
+def version(json_events: bool) -> None:
+    """Print the drplan version."""
+    run_command(version_cmd, json_events)

@@ -16,10 +16,9 @@ __all__ = ["cli", "command_line", "main", "run_command"]
 
 
 def command_line() -> click.Group:
-    """The click group with every command registered: what ``main`` runs, and what the tests run in their own process
-    (without ``main``'s process-wide garbage-collector settings)."""
-    from drplan.cli import commands, demo, failover_cmds, state_cmds  # noqa: F401 - registers the commands
-
+    """The click group ``main`` runs, and what the tests run in their own process (without ``main``'s process-wide
+    garbage-collector settings). Commands are registered when first looked up (``drplan.cli.app.COMMANDS``), so
+    ``drplan --help`` and ``drplan version`` import no command module (issue 18)."""
     return cli
 
 
@@ -29,6 +28,7 @@ def main() -> None:
     gc.set_threshold(50_000, 50, 100)
     group = command_line()
     gc.freeze()  # what start-up imported is never garbage: keep the collector off it
+    cli.after_load = gc.freeze  # nor what a command's module imported when the group loaded it
 
     group(prog_name="drplan")
 

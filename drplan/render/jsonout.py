@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drplan.plan.model import Plan
 from drplan.redact import redact
+
+if TYPE_CHECKING:  # event_line is on the start-up path of every --json command (drplan version --json, issue 18)
+    from drplan.plan.model import Plan
 
 
 def render_plan_json(plan: Plan) -> str:
