@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 from apply_support import Killed, account_block, arm_id, fault_once, journal_at, resource_block
 
-from drplan.errors import StalePlanError
+from drplan.errors import ApplyError, StalePlanError
+from drplan.plan.planfile import load_plan, save_plan
 
 API = "2025-11-01"
 INVOICE, ROUTER = "cu/cunorth/analyzer/invoice", "cu/cunorth/analyzer/router"
@@ -180,3 +181,76 @@ def test_a_lost_grant_answer_is_resent_and_the_first_apply_copies_once(env):
     assert [e["fault"] for e in grants][:2] == ["drop_after", None] and len(grants) == 3  # one resent, + router
     assert any(e.get("level") == "warning" and "sending the grant again" in e["message"] for e in events)
     assert_converged(env)
+
+
+# --- description / tags: PATCH in place, no recopy (issue 17 point 9) -----------------------------------------------
+
+def _edit_source_invoice(env) -> None:
+    r = env.request("cusrc", "PATCH", "/contentunderstanding/analyzers/invoice", params={"api-version": API},
+                    json={"description": "Invoices v2", "tags": {"team": None, "cost": "42"}},
+                    headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 200, r.text
+
+
+def test_a_description_and_tags_change_is_patched_in_place_not_recopied(env):
+    env.execute(env.plan())
+    copied_at = env.state()["resources"][INVOICE]["copied_at"]
+    _edit_source_invoice(env)
+    plan = env.plan()
+    (change,) = [c for c in plan.changes if c.action.value != "no-op"]
+    assert change.address == INVOICE and change.actions == ["update"] and change.steps == ["patch"]
+    assert "description and tags changed on the source: PATCH, no recopy" in change.reason
+    assert change.settings == {"patch": {"description": "Invoices v2", "tags": {"team": None, "cost": "42"}}}
+    assert not change.flags.drift
+    save_plan(plan, env.tmp_path / "plan.json")  # the plan and state schemas know the step names
+    plan = load_plan(env.tmp_path / "plan.json")
+    seen = env.watch_journal()
+    result = env.execute(plan)
+    assert result.applied == [INVOICE]
+    (at_patch,) = journal_at(seen, "cu:analyzers:patch", INVOICE)
+    assert at_patch["step"] == "patching" and at_patch["action"] == "update"
+    state = assert_converged(env)  # still exactly one accepted copy per analyzer: nothing was recopied
+    assert env.count("cunorth", "cu:grantCopyAuthorization") + env.count("cusrc", "cu:grantCopyAuthorization") == 2
+    rec = state["resources"][INVOICE]
+    assert rec["copied_at"] == copied_at and rec["plan_digest"] == plan.digest
+    assert analyzers(env, "cunorth")["invoice"]["tags"] == {"cost": "42"}
+    assert all(c.actions == ["no-op"] for c in env.plan().changes)
+
+
+@pytest.mark.parametrize("point,replan", [("after-journal-patching", False), ("after-patch-sent", True)])
+def test_a_killed_patch_converges_on_reapply_or_replan(env, point, replan):
+    env.execute(env.plan())
+    _edit_source_invoice(env)
+    plan = env.plan()
+    with pytest.raises(Killed):
+        env.execute(plan, crash_at=point)
+    assert env.journal_steps() == {INVOICE: "patching"}
+    if replan:  # the PATCH landed: the new plan finishes the journal entry (verify + record), no new PATCH
+        again = env.plan()
+        (c,) = [c for c in again.changes if c.address == INVOICE]
+        assert c.actions == ["no-op"] and c.settings["unfinished"]["step"] == "patching"
+        env.execute(again)
+    else:
+        env.execute(plan)
+    assert_converged(env)
+    assert env.count("cunorth", "cu:analyzers:patch") == 1
+    assert all(c.actions == ["no-op"] for c in env.plan().changes)
+
+
+def test_a_refused_patch_fails_the_change_and_says_how_to_recopy(env, monkeypatch):
+    """PATCH is [S] only (no recording): if the service refuses it, apply never recopies on its own."""
+    from drplan.emulator.services import content_understanding as emu_cu
+
+    async def refuse(service, call):
+        raise emu_cu.cu_error(405, "MethodNotAllowed", "The requested method is not allowed.")
+
+    env.execute(env.plan())
+    _edit_source_invoice(env)
+    plan = env.plan()
+    monkeypatch.setitem(emu_cu._HANDLERS, "cu:analyzers:patch", refuse)
+    with pytest.raises(ApplyError) as exc:
+        env.execute(plan)
+    message = exc.value.failures[INVOICE]
+    assert "405" in message and "refused to update the description and tags of analyzer 'invoice' in place" in message
+    assert "delete analyzer 'invoice' on cunorth and run drplan plan again" in message
+    assert accepted_copies(env) == 2 and env.count("cunorth", "cu:analyzers:delete") == 0

@@ -434,6 +434,8 @@ def test_patch_merges_description_and_tags(http, emu, admin):
     for bad in ({"models": {}}, {"tags": ["x"]}, {"description": 3}):
         assert error_of(src.request("PATCH", "analyzers/invoice", json=bad))[:3] == (400, "InvalidRequest", "InvalidParameter")
     assert error_of(src.request("PATCH", "analyzers/nope", json={}))[:2] == (404, "NotFound")
+    r = src.request("PATCH", "analyzers/invoice", content=b"description=x", headers={"Content-Type": "text/plain"})
+    assert error_of(r)[:2] == (415, "UnsupportedMediaType")
 
 
 def test_delete(http, emu):

@@ -178,3 +178,29 @@ def test_a_defaults_key_no_longer_needed_is_left_alone_even_with_prune():
     assert c.actions == ["no-op"]
     assert "left as it is" in c.reason and "drplan state rm cu/west/model-deployment/gpt-4.1" in c.reason
     assert plan.summary["delete"] == 0
+
+
+def test_description_or_tags_only_is_an_in_place_update_anything_else_a_replace():
+    """issue 17 point 9: description and tags are the only mutable fields (contracts §5.2): PATCH, no recopy."""
+    old = analyzer("inv", description="Invoices", tags={"team": "ap"})
+    state = State.new()
+    for t in ("west", "north"):
+        state.resources[f"cu/{t}/analyzer/inv"] = {
+            "rule": "cu", "kind": "analyzer", "source_resource": "src", "source_id": "inv",
+            "source_fingerprint": AnalyzersAdapter.asset(old).fingerprint, "target_resource": t, "target_id": "inv",
+            "copied_at": "2025-01-02T00:00:00Z"}
+    # the source lost its description; on west someone retagged the copy by hand
+    src = analyzer("inv", tags={"team": "ap"})
+    hand = analyzer("inv", description="Invoices", tags={"owner": "bob"})
+    plan = plan_for(spec_for(), {"src": inv("src", src), "west": inv("west", hand), "north": inv("north", old)}, state)
+    west, north = by_addr(plan)["cu/west/analyzer/inv"], by_addr(plan)["cu/north/analyzer/inv"]
+    assert north.actions == west.actions == ["update"] and plan.applyable
+    assert north.settings == {"patch": {"description": ""}} and north.steps == ["patch"] and not north.flags.drift
+    assert north.reason.startswith("description changed on the source: PATCH, no recopy")
+    assert west.settings == {"patch": {"description": "", "tags": {"owner": None, "team": "ap"}}}
+    assert west.flags.drift and "description and tags changed on the target, out of band: PATCH" in west.reason
+    assert {"type": "target_fingerprint", "fingerprint": AnalyzersAdapter.asset(hand).fingerprint} in west.preconditions
+    # a create-only field changed too: still a full recopy (replace)
+    both = analyzer("inv", description="Invoices v2", tags={"team": "ap"}, config={"enableOcr": True})
+    plan = plan_for(spec_for(), {"src": inv("src", both), "west": inv("west", old), "north": inv("north", old)}, state)
+    assert by_addr(plan)["cu/west/analyzer/inv"].actions == ["delete", "create"]

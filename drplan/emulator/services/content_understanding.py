@@ -606,6 +606,14 @@ async def _read_json(request: Request) -> Any:
     return await read_json(request, lambda: invalid("The request body is not valid JSON."))
 
 
+async def _merge_patch(request: Request) -> dict[str, Any]:
+    """A PATCH body: ``application/merge-patch+json`` (§5.1; plain JSON accepted too), else 415."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype and ctype not in ("application/merge-patch+json", "application/json"):
+        raise cu_error(415, "UnsupportedMediaType", f"Content-Type '{ctype}' is not supported; use application/merge-patch+json.")
+    return _object(await _read_json(request))
+
+
 def _object(body: Any, what: str = "request body") -> dict[str, Any]:
     if not isinstance(body, dict):
         raise invalid(f"The {what} must be a JSON object.")
@@ -799,10 +807,7 @@ class Service:
 
     async def _patch_defaults(self, call: Call[CURoute]) -> Response:
         acct = self.cu.accounts[call.account]
-        ctype = call.request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype and ctype not in ("application/merge-patch+json", "application/json"):
-            raise cu_error(415, "UnsupportedMediaType", f"Content-Type '{ctype}' is not supported; use application/merge-patch+json.")
-        patch = _object(await _read_json(call.request))
+        patch = await _merge_patch(call.request)
         for key in patch:
             if key != "modelDeployments":
                 raise invalid(f"The property '{key}' is not a ContentUnderstandingDefaults property.")
@@ -833,7 +838,7 @@ class Service:
     async def _patch(self, call: Call[CURoute]) -> Response:
         """JSON merge-patch of ``description`` and ``tags``; bumps ``lastModifiedAt`` by at least 1 ms."""
         analyzer = self._analyzer(call)
-        patch = _object(await _read_json(call.request))
+        patch = await _merge_patch(call.request)
         for key in patch:
             if key not in ("description", "tags"):
                 raise invalid(f"The property '{key}' cannot be updated: only description and tags are mutable.")

@@ -187,6 +187,15 @@ class AnalyzersAdapter(HttpAdapter):
         with self._reading("update /defaults"):
             return _deployments(body)
 
+    async def update_analyzer(self, analyzer_id: str, patch: dict[str, Any]) -> Asset:
+        """JSON merge-patch of an analyzer's ``description`` / ``tags`` (§5.1; the only mutable fields, §5.2 [S]:
+        no recording shows it); a ``None`` tag value removes that tag. Returns the analyzer the answer shows."""
+        op = f"update {analyzer_id}"
+        body = await self._json("PATCH", self._url(f"analyzers/{quote(analyzer_id, safe='')}"), op, json=patch,
+                                headers={"Content-Type": "application/merge-patch+json"})
+        with self._reading(op):
+            return self.asset(body)
+
     async def grant_copy(self, source_id: str, target_resource_id: str, target_region: str) -> str:
         """GA, on the SOURCE: allow ``target_resource_id`` to copy ``source_id`` (§5.3); returns expiresAt."""
         op = f"grant copy of {source_id}"

@@ -9,6 +9,9 @@ overrides the plan shows. The token and keys live only in memory.
 The copy writes a fixed target id, so a repeated copy can never duplicate: resume looks at the target analyzer
 (ready with the planned definition -> done; creating with it -> wait for it; otherwise authorize and copy again,
 with allowReplace for a replace). Journal steps: granting|authorizing -> copy-requested -> copying (operation URL).
+
+Description/tags only (issue 17 point 9): an in-place ``update`` (PATCH, §5.1/§5.2), journal step ``patching``;
+crash points ``after-journal-patching``, ``after-patch-sent``.
 """
 
 from __future__ import annotations
@@ -56,6 +59,55 @@ async def run_set_default(ctx: ApplyContext, change: Change) -> None:
                           f"{deployment!r}")
     await ctx.record_done(change, operation_url=None, extra={"value": deployment},
                           message=f"set {tgt.conn.name} /defaults {change.target.id}")
+
+
+#: Service answers that mean "this analyzer cannot be updated in place" (PATCH is [S] only, contracts §5.1: no
+#: recording shows it): the change fails with the way to recopy, never a silent recopy the reviewer did not see.
+_PATCH_REFUSED = (400, 404, 405)
+
+
+async def run_cu_patch(ctx: ApplyContext, change: Change, entry: dict[str, Any] | None) -> None:
+    """Update a copy's description/tags in place (issue 17 point 9): journal ``patching`` -> PATCH (merge-patch,
+    idempotent, so a resumed or resent PATCH is harmless) -> GET the analyzer -> it must now carry the source's
+    definition -> record (keeping the record's ``copied_at``: nothing was copied). A no-op finishing an interrupted
+    PATCH (the plan saw it landed) only verifies and records."""
+    _, tgt = _adapters(ctx, change)
+    addr, tid = change.address, change.target.id
+    patch = change.settings.get("patch")
+    if entry is not None:
+        ctx.step(change, "resuming", f"resuming from journal step '{entry['step']}' ({entry['updated']})")
+    if patch:
+        await ctx.journal.record(addr, change.action.value, "patching", target_id=tid)
+        ctx.crash("after-journal-patching")
+        what = " and ".join(k for k in ("description", "tags") if k in patch)
+        ctx.step(change, "patching", f"updating the {what} of {tgt.conn.name}/{tid} in place (PATCH)")
+        try:
+            await resend_if_lost(lambda: tgt.update_analyzer(tid, patch), sleep=tgt.client.sleep,
+                                 on_resend=_warn_resend(ctx, change, "patching", "PATCH"))
+        except ServiceError as exc:
+            if getattr(exc, "status", None) in _PATCH_REFUSED:
+                raise ApplyStepError(
+                    f"{exc}; {tgt.conn.name} refused to update the {what} of analyzer {tid!r} in place, so nothing "
+                    f"was changed. To recopy it instead, delete analyzer {tid!r} on {tgt.conn.name} and run drplan "
+                    "plan again: it then plans a full copy for review") from None
+            raise
+        ctx.crash("after-patch-sent")
+    asset = await tgt.get(ANALYZER, tid)
+    want = change.source.fingerprint
+    if asset is None or asset.status != "ready" or asset.fingerprint != want:
+        raise ApplyStepError(
+            f"after the in-place update, {tgt.conn.name}/{tid} "
+            + ("does not exist" if asset is None else
+               f"is {asset.status} with definition {asset.fingerprint}, expected {want}")
+            + "; run drplan plan again")
+    recorded = ctx.recorded(addr) or {}
+    extra: dict[str, Any] = {"copied_at": recorded["copied_at"]} if recorded.get("copied_at") else {}
+    used = {role: {"model": d["model"], "deployment": d["deployment"]}
+            for role, d in sorted(change.deployments.items())}
+    if used:
+        extra["deployments"] = used
+    await ctx.record_done(change, operation_url=None, extra=extra, target_fingerprint=asset.fingerprint,
+                          message=f"updated {tgt.conn.name}/{tid} in place")
 
 
 async def run_cu_copy(ctx: ApplyContext, change: Change, entry: dict[str, Any] | None) -> None:

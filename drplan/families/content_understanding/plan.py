@@ -70,6 +70,28 @@ def plan_analyzers(spec: Spec, rule: Rule, inventories: dict[str, Inventory], st
     return changes, warnings
 
 
+#: What a PATCH can change on an analyzer (contracts §5.2: everything else is create-only).
+MUTABLE_KEYS = ("description", "tags")
+
+
+def mutable_patch(current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any] | None:
+    """The merge-patch body that turns ``current`` into ``wanted`` (normalised definitions), or None when they
+    differ in a create-only field too (or not at all). Tags are patched key by key (a removed tag is ``None``,
+    JSON merge-patch); an absent description is sent as the empty string (the definition treats both alike)."""
+    rest_now = {k: v for k, v in current.items() if k not in MUTABLE_KEYS}
+    rest_wanted = {k: v for k, v in wanted.items() if k not in MUTABLE_KEYS}
+    if rest_now != rest_wanted:
+        return None
+    patch: dict[str, Any] = {}
+    if current.get("description", "") != wanted.get("description", ""):
+        patch["description"] = wanted.get("description", "")
+    tags_now, tags_wanted = current.get("tags") or {}, wanted.get("tags") or {}
+    if tags_now != tags_wanted:
+        patch["tags"] = {**{k: None for k in sorted(tags_now) if k not in tags_wanted},
+                         **{k: v for k, v in sorted(tags_wanted.items()) if tags_now.get(k) != v}}
+    return patch or None
+
+
 def _live_deployments(inv: Inventory) -> dict[str, Deployment] | None:
     """The account's deployments as Resource Manager lists them (name -> deployment); None: not read."""
     if inv.live is None or inv.live.deployments is None:
@@ -260,6 +282,18 @@ def _analyzer_change(spec: Spec, rule: Rule, asset: Asset, tname: str, tgt_inv: 
         ch.flags.drift = True
         return ch
     drift = recorded.get("source_fingerprint") != observed.fingerprint
+    patch = mutable_patch(observed.detail.get("definition", {}), defn)
+    if patch is not None:
+        # Only description and/or tags differ: the service updates those in place (PATCH, contracts §5.1/§5.2
+        # [S]), so the copy is kept (issue 17 point 9). Apply verifies the result with a GET.
+        what = " and ".join(k for k in ("description", "tags") if k in patch)
+        who = "on the target, out of band" if drift else "on the source"
+        ch = change(Action.UPDATE, f"{what} changed {who}: PATCH, no recopy (only description and tags are "
+                    f"mutable; the rest of the definition equals {label})", tgt_pre, diff=diff)
+        ch.steps = ["patch"]
+        ch.settings = {"patch": patch}
+        ch.flags.drift = drift
+        return ch
     why = ("the analyzer on the target was changed out of band" if drift
            else "the source analyzer changed since the copy")
     ch = change(Action.REPLACE, f"{why}: its definition differs from {label} ({len(diff)} difference(s)); copy again "
