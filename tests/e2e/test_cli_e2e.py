@@ -9,6 +9,7 @@ import socket
 
 from e2e_support import KEYS, SLOW_COPY, read_json
 
+from drplan.errors import EXIT_ERROR
 from drplan.lineage import without_lineage_tags
 
 EXPECTED_MODELS = {"invoice-2024", "receipt-2024", "po"}
@@ -236,3 +237,42 @@ def test_a_run_in_this_process_is_what_a_process_prints_and_exits_with(emu, spec
         inside, outside = drplan(*args, **kw), drplan(*args, process=True, **kw)
         assert inside == outside, (args, inside, outside)
     assert (dict(os.environ), os.getcwd()) == before
+
+
+def test_state_serial_grows_by_exactly_one_per_write_through_the_cli(emu, spec_file, drplan, tmp_path, monkeypatch):
+    """issue 17 point 9: plan, apply, state mv and state rm through the CLI: every state write is the serial before
+    plus one (never a jump, never a repeat), a run that changes nothing writes nothing, and the file ends at the
+    last serial written (the unit test of the rule: tests/state/test_backend_conformance.py)."""
+    from drplan.state.backends.local import LocalBackend
+
+    written: list[int] = []
+    real_write = LocalBackend.write
+
+    def spy(self: LocalBackend, data: bytes, etag: str | None) -> str:
+        written.append(json.loads(data)["serial"])
+        return real_write(self, data, etag)
+
+    monkeypatch.setattr(LocalBackend, "write", spy)
+    path = spec_file(classifiers="[]", targets='["west"]')
+    state = tmp_path / "drplan.state.json"
+
+    def step(*args: str, code: int = 0) -> list[int]:
+        before = read_json(state)["serial"] if state.exists() else 0
+        start = len(written)
+        r = drplan(*args)
+        assert r.code == code, r.text
+        new = written[start:]
+        assert new == list(range(before + 1, before + 1 + len(new))), (args, before, new)
+        assert (read_json(state)["serial"] if state.exists() else 0) == before + len(new)
+        return new
+
+    assert step("plan", "dr.toml", "-o", "plan.json") == []  # planning never writes state
+    assert len(step("apply", "plan.json")) >= 3  # journal + record per copy, each one write
+    assert step("plan", "dr.toml", "-o", "plan2.json") == []
+    assert step("apply", "plan2.json") == []  # nothing to apply: nothing written
+    path.write_text(path.read_text().replace('name = "prod"', 'name = "finance"'))
+    assert len(step("state", "mv", "prod/west/document-model/po", "finance/west/document-model/po",
+                    "--spec", "dr.toml")) == 1
+    assert len(step("state", "rm", "prod/west/document-model/invoice-2024", "--spec", "dr.toml")) == 1
+    step("state", "rm", "prod/west/document-model/no-such", "--spec", "dr.toml", code=EXIT_ERROR)
+    assert read_json(state)["serial"] == written[-1] == len(written)
