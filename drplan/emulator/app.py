@@ -305,7 +305,8 @@ class EmulatorApp:
             await self._drop_connection(request, name, route_name, None, "drop")
             return decision, None
         if decision is Decision.ERROR:
-            return decision, _error_response(service.backend_error(route, errors.service_unavailable()), headers)
+            injected = self.faults.injected_error(name, faults, self.store.settings.retry_after_seconds)
+            return decision, _error_response(service.backend_error(route, injected), headers)
         self.settle()
         response = await self._handle(request, name, service, route, headers)
         if decision is Decision.DROP_AFTER:

@@ -178,7 +178,7 @@ def validate_faults(values: dict[str, Any], *, ctx: Ctx | None = None, where: st
             unknown = [r for r in value if r not in ROUTES]
             if unknown:
                 raise ctx.error(path, f"unknown route {unknown[0]!r}; known: {', '.join(ROUTES)}")
-        elif key.endswith("_rate"):
+        elif key.endswith(("_rate", "_share")):
             number = ctx.number(path, value, minimum=0.0)
             if number > 1.0:
                 raise ctx.error(path, "must be a probability between 0 and 1")

@@ -57,6 +57,8 @@ class Faults:
     drop_rate: float = 0.0
     drop_after_rate: float = 0.0
     operation_failure_rate: float = 0.0
+    throttle_share: float = 0.0  # of the ``error_rate`` faults, the share answered 429 (the rest: 503)
+    retry_after_share: float = 0.0  # of the ``error_rate`` faults, the share that carries Retry-After
     slow: bool = False
     routes: tuple[str, ...] = ()
 

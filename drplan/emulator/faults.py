@@ -2,9 +2,11 @@
 responses and failing copy operations.
 
 Determinism: each account has its own ``random.Random`` seeded from the config's ``seed`` and the account name,
-and every service request to that account draws exactly three numbers (drop, 503, drop-after) whatever the
+and every service request to that account draws exactly three numbers (drop, error, drop-after) whatever the
 current rates, so the same sequence of requests meets the same faults after ``POST /_emulator/reset``. Copy
-failures draw from a second per-account generator, once per accepted copy.
+failures draw from a second per-account generator, once per accepted copy; what an injected error looks like (429 or
+503, with or without ``Retry-After``: ``throttle_share``, ``retry_after_share``) from a third, twice per injected
+error, so adding those keys changes no other fault's dice.
 
 Order (see ``app.py``): latency → auth → rate limit → drop / 503 (both *before* any side effect, so a retried POST
 is safe) → the handler → drop-after (the side effect happened, the answer is lost; contracts §2.4 resume logic).
@@ -19,6 +21,7 @@ import time
 from collections import defaultdict
 from typing import Any, Protocol
 
+from . import errors
 from .config import EmulatorConfig, Faults, apply_faults, validate_faults
 
 
@@ -27,7 +30,7 @@ class Decision(enum.Enum):
 
     PASS = "pass"
     DROP = "drop"  # close the connection without answering, before the handler runs
-    ERROR = "error"  # answer an injected 503, before the handler runs
+    ERROR = "error"  # answer an injected 503 or 429 (:meth:`FaultInjector.injected_error`), before the handler runs
     DROP_AFTER = "drop_after"  # run the handler (side effects happen), then close without answering
 
 
@@ -62,6 +65,7 @@ class FaultInjector:
         self.overrides: dict[str, dict[str, Any]] = {name: dict(acc.faults) for name, acc in self.config.accounts.items()}
         self._request_rng = {name: random.Random(f"{self.config.seed}/{name}/requests") for name in self.config.accounts}
         self._operation_rng = {name: random.Random(f"{self.config.seed}/{name}/operations") for name in self.config.accounts}
+        self._error_rng = {name: random.Random(f"{self.config.seed}/{name}/errors") for name in self.config.accounts}
         self._buckets: dict[str, _TokenBucket] = {}
         self.counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
 
@@ -106,6 +110,21 @@ class FaultInjector:
             return Decision.PASS
         self.counts[account][decision.value] += 1
         return decision
+
+    def injected_error(self, account: str, faults: Faults, retry_after_seconds: int) -> errors.ServiceError:
+        """What an ``error_rate`` fault answers: a 429 (share ``throttle_share``, the gateway's throttling body) or a
+        503 ``ServiceUnavailable``, carrying ``Retry-After: retry_after_seconds`` with probability
+        ``retry_after_share`` (a fault storm mixes both; by default every injected error is a 503 without one, as
+        before these keys existed). Either way the request had no side effect."""
+        rng = self._error_rng[account]
+        throttle, with_retry_after = rng.random() < faults.throttle_share, rng.random() < faults.retry_after_share
+        error = errors.throttled(retry_after_seconds) if throttle else errors.service_unavailable()
+        if not with_retry_after:
+            error.headers = {k: v for k, v in error.headers.items() if k.lower() != "retry-after"}
+        elif "Retry-After" not in error.headers:
+            error.headers = {**error.headers, "Retry-After": str(retry_after_seconds)}
+        self.counts[account][f"error_{429 if throttle else 503}{'_retry_after' if with_retry_after else ''}"] += 1
+        return error
 
     def operation_fails(self, account: str, faults: Faults) -> bool:
         failed = self._operation_rng[account].random() < faults.operation_failure_rate

@@ -837,6 +837,28 @@ def test_faults_are_deterministic_for_a_seed(http, emu, admin):
     assert admin.get("/_emulator/counters").json()["faults"]["src"]["error"] == first.count(503)
 
 
+def test_injected_errors_mix_429_and_503_with_and_without_retry_after(http, emu, admin):
+    """A fault storm's errors (issue 19): ``throttle_share`` of them 429, the rest 503; ``retry_after_share`` carry
+    ``Retry-After``; deterministic for a seed; counted per kind."""
+    src = Api(http, emu, "src")
+
+    def run() -> list[tuple[int, str | None]]:
+        set_faults(admin, account="src", error_rate=1.0, throttle_share=0.5, retry_after_share=0.5)
+        seen = [src.get("info") for _ in range(40)]
+        set_faults(admin, account="src", error_rate=0.0)
+        return [(r.status_code, r.headers.get("retry-after")) for r in seen]
+
+    first = run()
+    assert set(first) == {(429, "1"), (429, None), (503, "1"), (503, None)}
+    assert admin.post("/_emulator/reset").status_code == 200
+    assert run() == first
+    counts = admin.get("/_emulator/counters").json()["faults"]["src"]
+    assert counts["error"] == 40 and counts["error_429_retry_after"] == first.count((429, "1"))
+    assert counts["error_503"] == first.count((503, None))
+    bad = admin.put("/_emulator/faults", json={"throttle_share": 1.5})
+    assert bad.status_code == 400 and "throttle_share" in bad.text
+
+
 def test_failing_operations(http, emu, admin):
     set_faults(admin, operation_failure_rate=1.0)
     src, dst = Api(http, emu, "src"), Api(http, emu, "dst")
