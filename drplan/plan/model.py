@@ -323,17 +323,22 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     applyable: bool = True
+    #: Set by ``planfile.seal`` over the plan's canonical JSON. A sealed plan is not changed afterwards (its digest
+    #: covers it): change it, then seal it again.
     digest: str | None = None
-    #: The JSON document ``planfile.seal`` made and digested, kept so that ``planfile.save_plan`` writes it without
-    #: converting the plan a second time (issue 14); ``save_plan`` drops it. Not part of the plan's value. A sealed
-    #: plan is not changed afterwards (its digest covers it): change it, then seal it again.
-    sealed_doc: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def change(self, address: str) -> Change | None:
         """The change of ``address``, if the plan has one."""
         return next((c for c in self.changes if c.address == address), None)
 
     def to_dict(self) -> dict[str, Any]:
+        d = self.header_dict()
+        d["changes"] = [c.to_dict() for c in self.changes]
+        return d
+
+    def header_dict(self) -> dict[str, Any]:
+        """``to_dict`` without ``changes``: what ``planfile`` encodes around the changes it streams one at a time,
+        so that a plan of 60,000 changes never exists as one JSON document in memory (issue 18)."""
         d: dict[str, Any] = {
             "format_version": self.format_version,
             "drplan_version": self.drplan_version,
@@ -342,7 +347,6 @@ class Plan:
             "state": self.state.to_dict(),
             "options": self.options.to_dict(),
             "resources": self.resources,
-            "changes": [c.to_dict() for c in self.changes],
             "summary": self.summary,
             "warnings": self.warnings,
             "errors": self.errors,

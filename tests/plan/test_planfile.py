@@ -76,3 +76,57 @@ def test_plan_holds_no_secret_fields(plan):
     text = json.dumps(plan.to_dict()).lower()
     for word in ("accesstoken", "ocp-apim", "\"key\":"):
         assert word not in text
+
+
+# Issue 18: seal and save stream the plan change by change; the bytes and the digest must be what the one-document
+# encoders (fsutil.canonical_json, fsutil.readable_json) make, and seal's schema spot check must not let a typed plan
+# through that the full check (load_plan) would refuse.
+
+
+def _plans_to_check(tmp_path):
+    from plan_scenarios import family_plans
+
+    from drplan.plan.model import Plan
+
+    plans = dict(family_plans())
+    big = family_plans()["document-intelligence"]
+    many = Plan.from_dict(big.to_dict())
+    many.changes = [c for _ in range(1100) for c in big.changes]  # more than one batch of _BATCH changes
+    plans["many"] = seal(many)
+    empty = Plan.from_dict(big.to_dict())
+    empty.changes = []
+    plans["empty"] = seal(empty)
+    return plans
+
+
+def test_streamed_digest_and_file_equal_the_one_document_encodings(tmp_path):
+    from drplan.fsutil import readable_json
+    from drplan.plan.planfile import compute_digest
+
+    for name, plan in _plans_to_check(tmp_path).items():
+        doc = plan.to_dict()
+        assert plan.digest == compute_digest(doc), name
+        path = tmp_path / f"{name}.json"
+        save_plan(plan, path)
+        assert path.read_bytes() == readable_json(doc), name
+        assert load_plan(path) == plan, name
+
+
+def test_every_familys_typed_plan_passes_the_full_schema_check(tmp_path):
+    """seal checks the header and one change per kind and action; this is the proof that the typed model builds
+    plans the full check (what load_plan runs on untrusted files) accepts, change by change."""
+    from drplan.schemas import first_error
+
+    for name, plan in _plans_to_check(tmp_path).items():
+        assert first_error("plan.schema.json", plan.to_dict()) is None, name
+
+
+def test_seal_refuses_an_off_schema_change_and_names_it(plan):
+    from drplan.plan.model import Plan
+
+    bad = Plan.from_dict(plan.to_dict())
+    bad.changes = [bad.changes[0], Plan.from_dict(plan.to_dict()).changes[0]]
+    bad.changes[1].preconditions = [{"type": 7}]  # same kind and action as change 0: not in the spot sample alone
+    bad.changes[0], bad.changes[1] = bad.changes[1], bad.changes[0]
+    with pytest.raises(IncompatiblePlanError, match=r"the new plan: not a valid drplan plan at changes\[0\]"):
+        seal(bad)
