@@ -452,3 +452,21 @@ def test_source_edited_during_apply_in_the_plans_second_is_stale(lemu, lang_spec
     assert r.code == 3, r.text
     assert "lsrc/contracts changed since the plan was made" in r.err and "run drplan plan again" in r.err
     assert projects(lemu, "ldst") == {}
+
+
+def test_source_edited_in_the_same_second_before_apply_is_stale(lemu, lang_spec, drplan, tmp_path):
+    """issue 19: an edit that keeps lastModifiedDateTime (whole seconds, contracts §6.2: the same second as the
+    version the plan saw; the emulator clock is not advanced) passes apply's live fingerprint check; the export's
+    content digest catches it, and apply exits 3 (stale plan), importing nothing."""
+    assert drplan("plan", "dr.toml", "-o", "plan.json", "--target", "*/contracts", env=ENV).code == 0
+    planned = read_json(tmp_path / "plan.json")
+    (change,) = [c for c in planned["changes"] if c["address"].endswith("/contracts")]
+    lemu.admin("POST", "accounts/lsrc/language/projects", {**EDITED_CONTRACTS, "last_modified": "2025-01-02T00:00:00Z"})
+    r = lemu.http.get(f"{lemu.endpoint('lsrc')}/language/authoring/analyze-text/projects/contracts",
+                      params={"api-version": "2023-04-01"}, headers={"Ocp-Apim-Subscription-Key": KEYS["lsrc"]})
+    assert r.json()["lastModifiedDateTime"] == "2025-01-02T00:00:00Z"  # the timestamp does not show the edit
+    assert change["source"]["fingerprint"].startswith("modified=2025-01-02T00:00:00")
+    r = drplan("apply", "plan.json", env=ENV)
+    assert r.code == 3, r.text
+    assert "lsrc/contracts changed since the plan was made: its assets now export as" in r.err  # the digest check
+    assert projects(lemu, "ldst") == {}
