@@ -9,10 +9,14 @@
 from __future__ import annotations
 
 import errno
+import glob
 import json
 import os
+import re
+import socket
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -44,19 +48,47 @@ def read_limited(path: str | os.PathLike[str], limit: int) -> bytes:
     return data
 
 
-def remove_stale_temps(path: Path, *, older_than: float = STALE_TMP_SECONDS) -> list[Path]:
-    """Delete temporary files a killed :func:`atomic_write_bytes` of ``path`` left behind (``.<name>.*.tmp`` beside
-    it), if they are older than ``older_than`` seconds: a younger one may belong to a write in progress (another
-    process, a lock breaker). Returns what was removed; never raises."""
-    removed: list[Path] = []
+_HOST = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:64] or "host"
+#: ``.<name>.<host>.<pid>.<random>.tmp``: the writer's host and process id are in the name (issue 19), so a later run
+#: tells a killed writer's leftover (its process is gone) from a write in progress.
+_OWNED_TMP = re.compile(r"\.(?P<host>[A-Za-z0-9_-]+)\.(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp$")
+
+
+def temp_beside(path: Path) -> tuple[int, str]:
+    """Create the temporary file of an atomic write of ``path``: in the same directory (so ``os.replace`` is a
+    rename), named ``.<name>.<host>.<pid>.<random>.tmp`` for :func:`remove_stale_temps`. Returns ``(fd, name)``."""
+    return tempfile.mkstemp(prefix=f".{path.name}.{_HOST}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+
+
+def _pid_alive(pid: int) -> bool:
     try:
-        candidates = list(Path(path).parent.glob(f".{Path(path).name}.*.tmp"))
-    except OSError:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: alive, another user's
+        return True
+    return True
+
+
+def remove_stale_temps(path: Path, *, older_than: float = STALE_TMP_SECONDS) -> list[Path]:
+    """Delete temporary files a killed atomic write of ``path`` left behind (``.<name>.*.tmp`` beside it). One named
+    by :func:`temp_beside` on this host goes as soon as its writer process is gone (never while it lives, unless older
+    than ``older_than``); any other (an older drplan's name, another host's) only when older than ``older_than``
+    seconds: a younger one may belong to a write in progress (another process, a lock breaker). Returns what was
+    removed; never raises."""
+    removed: list[Path] = []
+    path = Path(path)
+    try:
+        candidates = list(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    except (OSError, ValueError):
         return removed
     now = time.time()
     for tmp in candidates:
+        owned = _OWNED_TMP.fullmatch(tmp.name[len(path.name) + 1:])
+        dead = (owned is not None and owned["host"] == _HOST and int(owned["pid"]) != os.getpid()
+                and not _pid_alive(int(owned["pid"])))
         try:
-            if now - tmp.stat().st_mtime >= older_than:
+            if dead or now - tmp.stat().st_mtime >= older_than:
                 tmp.unlink()
                 removed.append(tmp)
         except OSError:
@@ -65,13 +97,21 @@ def remove_stale_temps(path: Path, *, older_than: float = STALE_TMP_SECONDS) -> 
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Temp file in the same directory -> fsync -> os.replace -> fsync the directory."""
+    """Temp file in the same directory (:func:`temp_beside`) -> fsync -> os.replace -> fsync the directory."""
+    atomic_write_chunks(path, (data,))
+
+
+def atomic_write_chunks(path: Path, chunks: Iterable[bytes]) -> None:
+    """:func:`atomic_write_bytes` for a file made in pieces (a plan of 70 MB is never one bytes object, issue 18).
+    Temporary files that killed writers of ``path`` left behind are removed first (:func:`remove_stale_temps`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temps(path)
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for chunk in chunks:
+                fh.write(chunk)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -207,6 +207,13 @@ def test_leftover_state_temp_files_are_removed_under_the_lock(tmp_path):
     assert fsutil.remove_stale_temps(tmp_path / "p.json") == []  # without the lock only old ones go
     os.utime(young, (0, 0))
     assert fsutil.remove_stale_temps(tmp_path / "p.json") == [young]
+    # drplan's own name carries host and pid (issue 19): a live writer's file stays, a dead one's goes at once
+    live = tmp_path / f".p.json.{fsutil._HOST}.{os.getppid()}.abc.tmp"
+    dead = tmp_path / f".p.json.{fsutil._HOST}.{2**22 + 12345}.abc.tmp"  # above Linux's pid_max default
+    other_host = tmp_path / f".p.json.elsewhere.{2**22 + 12345}.abc.tmp"
+    for f in (live, dead, other_host):
+        f.write_text("x")
+    assert fsutil.remove_stale_temps(tmp_path / "p.json") == [dead]
 
 
 def test_plain_http_elsewhere_only_with_the_documented_opt_in(monkeypatch):

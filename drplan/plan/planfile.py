@@ -9,14 +9,12 @@ import contextlib
 import gc
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from drplan.errors import IncompatiblePlanError, PlanFileError, PlanTamperedError, shorten
-from drplan.fsutil import MAX_PLAN_BYTES, canonical_json, read_limited, readable_json
+from drplan.fsutil import MAX_PLAN_BYTES, atomic_write_chunks, canonical_json, read_limited, readable_json
 from drplan.plan.model import PLAN_FORMAT_VERSION, Plan
 from drplan.schemas import first_error
 
@@ -143,30 +141,10 @@ def _readable_chunks(plan: Plan) -> Iterator[str]:
 
 
 def _atomic_write_chunks(path: Path, chunks: Iterable[str]) -> None:
-    """``fsutil.atomic_write_bytes`` for text made in pieces (temp file beside ``path`` named as that function names
-    it, so ``fsutil.remove_stale_temps`` finds one a kill left; fsync; rename; fsync the directory): a plan file of
-    70 MB is written without first joining it into one string and one bytes object (issue 18)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            for chunk in chunks:
-                fh.write(chunk.encode("utf-8"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    try:
-        dfd = os.open(path.parent, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    """``fsutil.atomic_write_chunks`` for text made in pieces (temp file beside ``path`` named with this host and
+    process, so the next write removes one a kill left, issue 19; fsync; rename; fsync the directory): a plan file
+    of 70 MB is written without first joining it into one string and one bytes object (issue 18)."""
+    atomic_write_chunks(path, (chunk.encode("utf-8") for chunk in chunks))
 
 
 def save_plan(plan: Plan, path: str | Path) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+import subprocess
+import sys
 
-from e2e_support import KEYS, SLOW_COPY, read_json
+from e2e_support import KEYS, ROOT, SLOW_COPY, read_json
 
 from drplan.errors import EXIT_ERROR
 from drplan.lineage import without_lineage_tags
@@ -276,3 +279,39 @@ def test_state_serial_grows_by_exactly_one_per_write_through_the_cli(emu, spec_f
     assert len(step("state", "rm", "prod/west/document-model/invoice-2024", "--spec", "dr.toml")) == 1
     step("state", "rm", "prod/west/document-model/no-such", "--spec", "dr.toml", code=EXIT_ERROR)
     assert read_json(state)["serial"] == written[-1] == len(written)
+
+
+#: A drplan writer killed half-way through an atomic write of plan.json: it writes the first piece into its
+#: temporary file, says so, and waits to be killed (SIGKILL: no cleanup of any kind runs).
+KILLED_WRITER = """
+import sys, time
+from pathlib import Path
+from drplan.fsutil import atomic_write_chunks
+def pieces():
+    yield b'{"format_version": '
+    print("writing", flush=True)
+    time.sleep(60)
+    yield b'"never"}'
+atomic_write_chunks(Path(sys.argv[1]), pieces())
+"""
+
+
+def test_a_temp_file_left_by_a_killed_writer_is_removed_by_the_next_run(emu, spec_file, drplan, tmp_path):
+    """issue 19: SIGKILL during the write of plan.json leaves ``.plan.json.<host>.<pid>.<random>.tmp``; the next
+    ``plan -o plan.json`` sees its writer is gone and removes it (a live writer's temp file would be kept)."""
+    spec_file(classifiers="[]", targets='["west"]')
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, "plan.json"], cwd=tmp_path, env=env,
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout is not None and p.stdout.readline().strip() == "writing"
+        (left,) = tmp_path.glob(".plan.json.*.tmp")
+        assert f".{p.pid}." in left.name and not (tmp_path / "plan.json").exists()
+        os.kill(p.pid, signal.SIGKILL)
+    finally:
+        p.kill()
+        p.wait(timeout=10)
+    assert left.exists()  # nothing cleaned up at the kill
+    r = drplan("plan", "dr.toml", "-o", "plan.json")
+    assert r.code == 0, r.text
+    assert list(tmp_path.glob(".*.tmp")) == [] and read_json(tmp_path / "plan.json")["digest"].startswith("sha256:")
