@@ -20,6 +20,7 @@ from drplan.controlplane import AccountFacts, Reading, Unread, resolve
 from drplan.errors import SpecError, StateError
 from drplan.families import family_of, family_of_kind
 from drplan.plan.model import Plan
+from drplan.plan.moves import moved_view
 from drplan.plan.planfile import seal
 from drplan.plan.planner import build_plan
 from drplan.refresh import connections, refresh
@@ -70,7 +71,7 @@ async def make_plan(
     """Refresh every resource the spec names (concurrently, list APIs), read their live facts from Resource Manager
     at the same time (``control_plane`` False: not at all), and return the sealed plan."""
     manager = state_manager(spec.state)
-    state = manager.load()
+    recorded = manager.load()
     needs: dict[str, set[AssetKind]] = {}
     quota_for: set[str] = set()
     for rule in spec.rules:
@@ -79,11 +80,14 @@ async def make_plan(
         for t in rule.targets:
             needs.setdefault(t, set()).update(kinds)
             quota_for.add(t)
-    # Records of this spec's rules on resources they no longer target still need a look (prune, drift).
-    rule_names = {r.name for r in spec.rules}
+    # Records on resources no rule targets now still need a look: a rule's earlier copies (prune, drift) and the
+    # records no rule claims (orphaned: deletable with --allow-delete), on the target resources the spec still has.
+    # [[moved]] blocks are followed first, as the planner does (the records at their new addresses).
+    state = moved_view(spec.moves, recorded).state  # a view: the planner follows the blocks again on ``recorded``
     for rec in state.resources.values():
-        if rec["rule"] in rule_names and rec["target_resource"] in spec.resources:
-            needs.setdefault(rec["target_resource"], set()).add(AssetKind(rec["kind"]))
+        tname, kind = rec["target_resource"], AssetKind(rec["kind"])
+        if tname in spec.resources and family_of(spec.resources[tname]) is family_of_kind(kind):
+            needs.setdefault(tname, set()).add(kind)
     wanted, readings = _control_plane_reads(spec, needs, enabled=control_plane)
     # Resources whose endpoint the spec leaves to the control plane are listed once it has answered; the others are
     # listed while it is read.
@@ -126,7 +130,7 @@ async def make_plan(
     plan = build_plan(
         spec,
         inventories,
-        state,
+        recorded,
         state_existed=manager.exists,
         allow_delete=allow_delete,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),

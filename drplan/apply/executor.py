@@ -19,6 +19,7 @@ from drplan.errors import ApplyError, DrplanError, NotApplyableError, StaleApply
 from drplan.families import adapter_for, family_of_kind
 from drplan.families.base import Connection, Inventory
 from drplan.plan.model import Action, Change, Plan
+from drplan.plan.moves import MOVED_FROM, move_record
 from drplan.refresh import connections, refresh
 from drplan.spec.model import AssetKind
 from drplan.state.manager import StateManager
@@ -30,6 +31,7 @@ class ApplyResult:
     failed: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     refreshed: list[str] = field(default_factory=list)  # no-ops whose state record was brought up to date
+    moved: list[str] = field(default_factory=list)  # addresses whose record a [[moved]] block moved (issue 17)
     already_applied: bool = False
 
 
@@ -72,6 +74,9 @@ class Executor:
         if rec is not None and rec["status"] == "complete":
             return ApplyResult(already_applied=True)
         self._check_state_matches(rec)
+        # [[moved]] blocks: the records move in memory now and reach the state in the first write below, with the
+        # apply record (one atomic write: a crash leaves both or neither; a resume finds them moved already).
+        moved = self._move_records()
 
         # A no-op that finishes an unfinished journal entry (planner._resolve_unfinished) runs its family's resume,
         # unless it only records a copy found on the target (refresh_record, below).
@@ -101,17 +106,23 @@ class Executor:
         if plan.state.lineage is None and plan.state.recover_lineage and not self.manager.exists:
             # A lost state: the copies the plan found carry one lineage id; the new state takes it (planner.py).
             state.lineage = plan.state.recover_lineage
+        # Nothing to run (the plan only moves or refreshes records): the apply is complete in this one write.
+        status = "in-progress" if pending else "complete"
         if rec is None:
             state.applies.append({"plan_digest": digest, "base_serial": plan.state.serial,
-                                  "status": "in-progress", "started": utcnow(), "done": []})
-        else:
-            rec["status"] = "in-progress"
+                                  "status": status, "started": utcnow(), "done": []})
+            rec = state.applies[-1]
+        rec["status"] = status
+        if not pending:
+            rec["finished"] = utcnow()
+            self.manager.persist()
+            return ApplyResult(skipped=sorted(done), refreshed=[c.address for c in refreshes], moved=moved)
         self.manager.persist()
         self.journal = Journal(self.manager, digest)
         self.ctx = ApplyContext(plan=plan, state=state, journal=self.journal, adapters=self.adapters, emit=self.emit,
                                 poll_interval=self.poll_interval, crash=self.crash)
 
-        result = ApplyResult(skipped=sorted(done), refreshed=[c.address for c in refreshes])
+        result = ApplyResult(skipped=sorted(done), refreshed=[c.address for c in refreshes], moved=moved)
         stale: set[str] = set()  # changes that failed because the plan was stale (StalePlanError)
         sem = asyncio.Semaphore(self.parallelism)
         # depends_on: a change starts when the changes it depends on (those still pending in this apply) are done;
@@ -218,6 +229,23 @@ class Executor:
                 "the plan no longer matches the live resources; run drplan plan again:\n"
                 + "\n".join(f"  - {p}" for p in problems)
             )
+
+    def _move_records(self) -> list[str]:
+        """Move the records of the plan's moved changes (``settings.moved_from``) to their new addresses, as ``drplan
+        state mv`` does (drplan.plan.moves.move_record). A record already at its new address (a resumed apply) or no
+        longer at its old one stays as it is."""
+        state = self.manager.state
+        assert state is not None
+        out = []
+        for c in self.plan.changes:
+            old = c.settings.get(MOVED_FROM)
+            new = c.address
+            if not old or new in state.resources or new in state.journal or not move_record(state, old, new):
+                continue
+            out.append(new)
+            self.emit({"type": "step", "address": new, "step": "moved", "level": "info",
+                       "message": f"moved in state from {old} (the copy itself is untouched)"})
+        return out
 
     # -- one change -------------------------------------------------------------------------------------------
     async def _run_change(self, change: Change) -> None:

@@ -12,7 +12,9 @@ import click
 from drplan.cli.app import DURATION, cli, events, json_mode, log_level_option, run_async, run_command
 from drplan.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, PlanFileError
 from drplan.plan.model import Action, Plan
+from drplan.plan.moves import MOVED_FROM
 from drplan.plan.planfile import load_plan, looks_like_plan, refuse_overwrite, save_plan
+from drplan.render.details import reviewable
 from drplan.render.human import render_plan, summary_line
 from drplan.render.jsonout import render_plan_json
 from drplan.render.markdown import render_markdown
@@ -31,8 +33,10 @@ def _render(plan: Plan, fmt: str, verbose: bool, plan_file: str | None = None) -
 
 
 def _has_changes(plan: Plan) -> bool:
-    """Changes, or an apply left unfinished that this plan finishes (never "no changes" then: issue 19)."""
-    return any(c.action is not Action.NO_OP or c.settings.get("unfinished") for c in plan.changes)
+    """Changes, an apply left unfinished that this plan finishes (never "no changes" then: issue 19), or state records
+    a [[moved]] block moves (issue 17)."""
+    return any(c.action is not Action.NO_OP or c.settings.get("unfinished") or c.settings.get(MOVED_FROM)
+               for c in plan.changes)
 
 
 def _interactive() -> bool:
@@ -44,7 +48,7 @@ def _plan_events(plan: Plan, out: str | None) -> None:
     """--json: the plan as events (one per change that is not in sync, its warnings and errors, the plan's own
     warnings and errors) and the counts for the final summary event."""
     for c in plan.changes:
-        if c.action is Action.NO_OP and not c.errors and not c.warnings:
+        if not reviewable(c):
             continue
         level = "error" if c.errors else "warning" if c.warnings else "info"
         events.emit({"type": "planned_change", "level": level, "address": c.address, "actions": c.actions,
@@ -236,8 +240,10 @@ def apply_cmd(target: str, auto_approve: bool, parallelism: int | None, lock_tim
     events.counts.update(applied=n, skipped=len(result.skipped), refreshed=len(result.refreshed))
     _say(f"Apply complete: {n} change(s) applied" + (f", {len(result.skipped)} already done earlier"
                                                      if result.skipped else "")
-         + (f", {len(result.refreshed)} state record(s) refreshed" if result.refreshed else "") + ".",
-         "apply_summary", applied=n, skipped=len(result.skipped), refreshed=len(result.refreshed))
+         + (f", {len(result.refreshed)} state record(s) refreshed" if result.refreshed else "")
+         + (f", {len(result.moved)} state record(s) moved" if result.moved else "") + ".",
+         "apply_summary", applied=n, skipped=len(result.skipped), refreshed=len(result.refreshed),
+         moved=len(result.moved))
     return EXIT_OK
 
 

@@ -16,6 +16,7 @@ import click
 
 from drplan.cli.app import DURATION, cli, run_async, run_command
 from drplan.errors import EXIT_OK, StateError
+from drplan.plan.moves import move_record
 from drplan.spec.load import load_spec
 from drplan.state.manager import StateManager
 
@@ -106,9 +107,10 @@ def _split_address(address: str) -> tuple[str, str, str, str]:
 
 def state_mv_cmd(old: str, new: str, spec_path: str | None, state_path: str | None, lock_timeout: float = 0.0) -> int:
     """Record under NEW what was recorded under OLD: a rule or a target resource renamed in the spec keeps its copies
-    (no recopy). Only the rule and target-resource parts may change; the kind and the copy's id are the copy's own."""
-    o_rule, o_target, o_kind, o_id = _split_address(old)
-    n_rule, n_target, n_kind, n_id = _split_address(new)
+    (no recopy). Only the rule and target-resource parts may change; the kind and the copy's id are the copy's own.
+    A ``[[moved]]`` block in the spec does the same through plan and apply (reviewed, no lock needed by hand)."""
+    _, _, o_kind, o_id = _split_address(old)
+    _, _, n_kind, n_id = _split_address(new)
     if (o_kind, o_id) != (n_kind, n_id):
         raise StateError(f"state mv {old} {new}: only the rule and the target resource of an address can change (the "
                          f"kind and id name the copy itself: {o_kind}/{o_id}); nothing was moved")
@@ -121,12 +123,7 @@ def state_mv_cmd(old: str, new: str, spec_path: str | None, state_path: str | No
         if new in st.resources or new in st.journal:
             raise StateError(f"{new} is already in the state; nothing was moved (drplan state rm it first if it is "
                              "stale)")
-        if old in st.resources:
-            rec = dict(st.resources.pop(old))
-            rec["rule"], rec["target_resource"] = n_rule, n_target
-            st.resources[new] = rec
-        if old in st.journal:
-            st.journal[new] = st.journal.pop(old)
+        move_record(st, old, new)  # the one rewrite, shared with [[moved]] blocks (plan and apply)
         manager.persist()
         serial = st.serial
     click.echo(f"Moved {old} to {new} (state serial {serial}); the copy itself is untouched.")

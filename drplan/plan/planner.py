@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from typing import Any
 
 from drplan import __version__
@@ -28,6 +29,7 @@ from drplan.plan.model import (
     SpecRef,
     Target,
 )
+from drplan.plan.moves import MOVED_FROM, ORPHANED, ORPHANED_KEY, moved_view
 from drplan.spec.model import AssetKind, Rule, Spec
 from drplan.state.model import State
 
@@ -50,23 +52,28 @@ def build_plan(
     changes: list[Change] = []
     plan_errors: list[str] = []
     plan_warnings: list[str] = []
+    # [[moved]] blocks: plan against the records at their new addresses (no recopy); apply moves them (issue 17).
+    view = moved_view(spec.moves, state)
+    plan_errors.extend(view.errors)
+    state = view.state
     ctx = PlanContext(spec, inventories, state, state_existed)
 
+    retired: list[Change] = []  # records no rule plans any more (kept, deleted, or the family's own way)
     for rule in spec.rules:
         rule_changes, rule_warnings = family_of(spec.resources[rule.source]).plan_rule(ctx, rule)
         changes.extend(rule_changes)
         plan_warnings.extend(rule_warnings)
         desired = {c.address for c in rule_changes}
-        changes.extend(_orphans(ctx, rule, desired, allow_delete, plan_warnings))
+        retired.extend(_orphans(ctx, rule, desired, allow_delete, plan_warnings))
+    retired.extend(_unclaimed(ctx, allow_delete))
+    _spare_claimed(changes, retired)
+    changes.extend(retired)
 
-    rule_names = {r.name for r in spec.rules}
-    for addr, rec in sorted(state.resources.items()):
-        if rec["rule"] not in rule_names:
-            # the wording starts with drplan.render.human.ORPHANED, which the summary line counts (issue 17)
-            plan_warnings.append(
-                f"{addr}: orphaned: recorded in state by rule {rec['rule']!r}, which is no longer in the spec; the "
-                f"copy is left alone. Renamed the rule? drplan state mv {addr} <new-rule>/{'/'.join(addr.split('/')[1:])}"
-                f" keeps the copy; drplan state rm {addr} forgets it")
+    for c in changes:
+        if c.address in view.moved:
+            old, index = view.moved[c.address]
+            c.settings[MOVED_FROM] = old
+            c.reason = f"moved from {old} (moved[{index}] in the spec); {c.reason}"
 
     for c in changes:
         entry = state.journal.get(c.address)
@@ -75,7 +82,7 @@ def build_plan(
 
     if targets or excludes:
         changes = _targeted(changes, targets, excludes, plan_warnings)
-    _claim_errors(changes)
+    _claim_errors(changes, skip={c.address for c in retired if c.action is Action.NO_OP})
     plan_errors.extend(_quota_errors(changes, inventories))
     for addr in _cycle(changes):
         next(c for c in changes if c.address == addr).errors.append(
@@ -143,38 +150,103 @@ def _orphans(ctx: PlanContext, rule: Rule, desired: set[str], allow_delete: bool
              plan_warnings: list[str]) -> list[Change]:
     """Copies this rule made earlier whose source is gone or no longer selected: kept (with a warning), deleted
     (prune + --allow-delete), or handled by their family."""
-    spec, inventories, state = ctx.spec, ctx.inventories, ctx.state
     changes: list[Change] = []
-    # Copies this rule made earlier whose source is gone or no longer selected.
-    for addr, rec in sorted(state.resources.items()):
+    for addr, rec in sorted(ctx.state.resources.items()):
         if rec["rule"] != rule.name or addr in desired:
             continue
-        tname = rec["target_resource"]
-        kind = AssetKind(rec["kind"])
-        if tname not in spec.resources or tname not in inventories:
-            plan_warnings.append(f"{addr}: recorded in state, but its target resource {tname!r} is no longer in the spec")
-            continue
-        observed = inventories[tname].get(kind, rec["target_id"])
-        target = Target(tname, rec["target_id"], observed is not None, observed.fingerprint if observed else None)
-        source = Source(rec["source_resource"], rec["source_id"], rec["source_fingerprint"])
-        own = family_of_kind(kind).orphan(ctx, rule, addr, rec, target)
-        if own is not None:  # the family keeps some records its own way (a CU /defaults key is never removed)
-            changes.append(own)
-            continue
         why = f"the source {rec['source_resource']}/{rec['source_id']} is gone or no longer selected by the rule"
-        if rule.prune and allow_delete:
-            pre = [{"type": "target_fingerprint", "fingerprint": observed.fingerprint}] if observed else [
-                {"type": "target_absent"}]
-            changes.append(Change(addr, rule.name, kind, Action.DELETE,
-                                  f"prune: {why}" + ("" if observed else "; the target copy is already gone, only the state record is removed"),
-                                  source, target, preconditions=pre))
-        else:
-            hint = ("run plan with --allow-delete to delete it" if rule.prune
-                    else "set prune = true on the rule and plan with --allow-delete to delete it")
-            changes.append(Change(addr, rule.name, kind, Action.NO_OP, f"kept: {why}; {hint}",
-                                  source, target, warnings=[f"orphaned copy: {why}; {hint}"]))
-
+        hint = ("run plan with --allow-delete to delete it" if rule.prune
+                else "set prune = true on the rule and plan with --allow-delete to delete it")
+        change = _retire(ctx, rule, addr, rec, why=why, delete=rule.prune and allow_delete, hint=hint,
+                         label="prune", warning="orphaned copy")
+        if change is not None:
+            changes.append(change)
     return changes
+
+
+def _unclaimed(ctx: PlanContext, allow_delete: bool) -> list[Change]:
+    """State records whose rule is no longer in the spec (removed, and no ``[[moved]]`` block took its records):
+    shown as orphaned changes, never hidden behind "in sync" (issue 17). Kept (with how to forget or delete them),
+    or, with --allow-delete, deleted on the target and forgotten; a record whose target resource left the spec too
+    cannot be deleted (drplan has no endpoint or key for it) and says so."""
+    rule_names = {r.name for r in ctx.spec.rules}
+    changes: list[Change] = []
+    for addr, rec in sorted(ctx.state.resources.items()):
+        if rec["rule"] in rule_names:
+            continue
+        rest = "/".join(addr.split("/")[1:])
+        # The renderers find these changes by settings.orphaned (the removed rule), never by this wording.
+        why = f"{ORPHANED} {rec['rule']!r}, which is no longer in the spec"
+        hint = (f"forget it with drplan state rm {addr} (the copy stays), or delete the copy with plan --allow-delete; "
+                f"renamed the rule? add [[moved]] from = {rec['rule']!r} to = \"<new-rule>\" to the spec (or run "
+                f"drplan state mv {addr} <new-rule>/{rest}) to keep the copy")
+        gone = Rule(name=rec["rule"], source=rec["source_resource"], targets=(rec["target_resource"],))
+        change = _retire(ctx, gone, addr, rec, why=why, delete=allow_delete, hint=hint)
+        if change is not None:
+            change.settings[ORPHANED_KEY] = rec["rule"]
+            changes.append(change)
+    return changes
+
+
+def _retire(ctx: PlanContext, rule: Rule, addr: str, rec: dict[str, Any], *, why: str, delete: bool, hint: str,
+            label: str | None = None, warning: str | None = None) -> Change | None:
+    """The change of a record no rule plans any more: its family's own (a CU /defaults key is never removed), a
+    delete (the copy on the target, then the record; the target must be as the plan saw it), or kept. A record whose
+    target resource is no longer in the spec is kept: drplan has no endpoint or key to reach it."""
+    spec, inventories = ctx.spec, ctx.inventories
+    tname = rec["target_resource"]
+    kind = AssetKind(rec["kind"])
+    source = Source(rec["source_resource"], rec["source_id"], rec["source_fingerprint"])
+    def warned(text: str) -> list[str]:
+        return [f"{warning}: {text}" if warning else text]
+
+    if tname in spec.resources and family_of(spec.resources[tname]) is not family_of_kind(kind):
+        note = (f"{why}; the spec's resource {tname!r} is now of another family ({spec.resources[tname].family.value}),"
+                f" so drplan cannot reach the {kind.value} {rec['target_id']!r} there: forget it with drplan state rm "
+                f"{addr}")
+        return Change(addr, rule.name, kind, Action.NO_OP, f"kept: {note}", source,
+                      Target(tname, rec["target_id"], False, None), warnings=warned(note))
+    if tname not in spec.resources or tname not in inventories:
+        note = (f"{why}; its target resource {tname!r} is no longer in the spec either, so drplan has no endpoint or "
+                f"key to delete the copy {rec['target_id']!r}: forget it with drplan state rm {addr} (the copy stays), "
+                f"or put {tname!r} back in the spec to delete it with --allow-delete")
+        return Change(addr, rule.name, kind, Action.NO_OP, f"kept: {note}", source,
+                      Target(tname, rec["target_id"], False, None), warnings=warned(note))
+    observed = inventories[tname].get(kind, rec["target_id"])
+    target = Target(tname, rec["target_id"], observed is not None, observed.fingerprint if observed else None)
+    own = family_of_kind(kind).orphan(ctx, rule, addr, rec, target)
+    if own is not None:  # the family keeps some records its own way (a CU /defaults key is never removed)
+        return own
+    if delete:
+        pre = [{"type": "target_fingerprint", "fingerprint": observed.fingerprint}] if observed else [
+            {"type": "target_absent"}]
+        return Change(addr, rule.name, kind, Action.DELETE,
+                      (f"{label}: {why}" if label else why) + ("" if observed else
+                                           "; the target copy is already gone, only the state record is removed"),
+                      source, target, preconditions=pre)
+    return Change(addr, rule.name, kind, Action.NO_OP, f"kept: {why}; {hint}", source, target,
+                  warnings=warned(f"{why}; {hint}"))
+
+
+def _spare_claimed(planned: list[Change], retired: list[Change]) -> None:
+    """A record no rule plans whose copy a planned change now claims (a rule renamed without a [[moved]] block, its
+    copy found again by lineage under the new address): never delete that copy; keep the stale record, and say how
+    to forget it."""
+    claimed = {(c.target.resource, c.kind, c.target.id): c.address for c in planned
+               if c.action is not Action.DELETE and c.target.id}
+    for c in retired:
+        other = claimed.get((c.target.resource, c.kind, c.target.id))
+        if other is None or c.action not in (Action.DELETE, Action.NO_OP):
+            continue
+        note = (f"its copy {c.target.resource}/{c.target.id} is now planned by {other}, so this record is a stale "
+                f"duplicate: forget it with drplan state rm {c.address} (the copy stays); a [[moved]] block moves "
+                "such records instead")
+        if c.action is Action.DELETE:
+            c.action, c.preconditions = Action.NO_OP, []
+            c.reason = f"kept, not deleted: {note}"
+        else:
+            c.reason = f"{c.reason}; {note}"
+        c.warnings.append(note)
 
 
 def _targeted(changes: list[Change], targets: tuple[str, ...], excludes: tuple[str, ...],
@@ -199,16 +271,18 @@ def _targeted(changes: list[Change], targets: tuple[str, ...], excludes: tuple[s
     return kept
 
 
-def _claim_errors(changes: list[Change]) -> None:
-    """Two changes must never produce the same target asset (the errors go on the changes)."""
+def _claim_errors(changes: list[Change], skip: Collection[str] = ()) -> None:
+    """Two changes must never produce the same target asset (the errors go on the changes). ``skip``: kept records
+    no rule plans, which produce nothing."""
     claims: dict[tuple[str, AssetKind, str], list[str]] = defaultdict(list)
     for c in changes:
-        if c.action is not Action.DELETE and c.target.id:
+        if c.action is not Action.DELETE and c.target.id and c.address not in skip:
             claims[(c.target.resource, c.kind, c.target.id)].append(c.address)
     for (tname, kind, tid), addrs in claims.items():
         if kind in family_of_kind(kind).shared_kinds:
             # Several rules may set one shared target setting (a CU /defaults key) as long as they agree.
-            wanted = {json.dumps(c.settings, sort_keys=True) for c in changes if c.address in addrs}
+            wanted = {json.dumps({k: v for k, v in c.settings.items() if k != MOVED_FROM}, sort_keys=True)
+                      for c in changes if c.address in addrs}
             if len(wanted) > 1:
                 for c in changes:
                     if c.address in addrs:

@@ -4,6 +4,7 @@ renderers so the two show reviewers the same facts (CU deployments, Language ste
 from __future__ import annotations
 
 from drplan.plan.model import Change
+from drplan.plan.moves import MOVED_FROM, ORPHANED_KEY
 
 _VIA = {
     "override": "override in the rule",
@@ -24,8 +25,32 @@ def deployment_lines(change: Change) -> list[str]:
     return out
 
 
+def moved_from(change: Change) -> str | None:
+    """The address a ``[[moved]]`` block takes this change's state record from (None: not moved)."""
+    old = change.settings.get(MOVED_FROM)
+    return str(old) if old else None
+
+
+def orphaned_by(change: Change) -> str | None:
+    """The removed rule whose state record this change is about (None: a rule of the spec claims it)."""
+    rule = change.settings.get(ORPHANED_KEY)
+    return str(rule) if rule else None
+
+
+def reviewable(change: Change) -> bool:
+    """Shown to reviewers even without --verbose: not in sync, or with errors or warnings, or moved in state."""
+    return (change.action.value != "no-op" or bool(change.errors) or bool(change.warnings)
+            or moved_from(change) is not None)
+
+
 def details(change: Change) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
+    old = moved_from(change)
+    if old:
+        out.append(("moved", f"from {old} (apply moves the state record; the copy itself is untouched)"))
+    if orphaned_by(change):
+        out.append(("orphaned", f"rule {orphaned_by(change)!r} is no longer in the spec and no [[moved]] block "
+                                "takes its records"))
     if change.steps:
         out.append(("steps", " -> ".join(change.steps)))
     for line in deployment_lines(change):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drplan.plan.model import Action, Plan
-from drplan.render.details import details
+from drplan.render.details import details, moved_from, orphaned_by, reviewable
 from drplan.render.facts import fact_summaries
 
 SYMBOL = {Action.CREATE: "+", Action.REPLACE: "-/+", Action.DELETE: "-", Action.UPDATE: "~", Action.NO_OP: " "}
@@ -11,41 +11,42 @@ VERB = {Action.CREATE: "create", Action.REPLACE: "replace", Action.DELETE: "dele
         Action.NO_OP: "no change"}
 
 
-#: The planner's marker for a state record that no rule of the spec claims (drplan/plan/planner.py).
-ORPHANED = "orphaned: recorded in state by rule"
-
-
 def summary_line(plan: Plan) -> str:
     s = plan.summary
     update = f"{s['update']} to update, " if s.get("update") else ""
+    moves = sum(moved_from(c) is not None for c in plan.changes)
+    move = f", {moves} to move in state" if moves else ""
     counts = (f"{s['create']} to create, {update}{s['replace']} to replace, {s['delete']} to delete, "
-              f"{s['no-op']} unchanged")
+              f"{s['no-op']} unchanged{move}")
+    # never "in sync" alone while the state holds records no rule claims (issue 17)
+    orphaned = sum(orphaned_by(c) is not None and c.action is Action.NO_OP for c in plan.changes)
+    kept = (f" {orphaned} state record{'' if orphaned == 1 else 's'} no rule claims (orphaned: kept; see the "
+            "warnings)." if orphaned else "")
     if plan.errors:  # never "No changes ... in sync" next to errors (issue 13)
         n = len(plan.errors)
         return f"The plan has {n} error{'' if n == 1 else 's'} and cannot be applied ({counts})."
-    if not (s["create"] or s["replace"] or s["delete"] or s.get("update")):
+    if not (s["create"] or s["replace"] or s["delete"] or s.get("update") or moves):
         records = sum(bool(c.settings.get("refresh_record")) for c in plan.changes)
         tail = f" apply will update {records} state record{'' if records == 1 else 's'}." if records else ""
-        orphaned = sum(ORPHANED in w for w in plan.warnings)
-        if orphaned:  # never "in sync" alone while the state holds records no rule claims (issue 17)
-            tail += (f" {orphaned} state record{'' if orphaned == 1 else 's'} no rule claims (orphaned, see the "
-                     "warnings).")
-        return f"No changes. {s['no-op']} cop{'y' if s['no-op'] == 1 else 'ies'} in sync.{tail}"
-    return f"Plan: {counts}."
+        return f"No changes. {s['no-op']} cop{'y' if s['no-op'] == 1 else 'ies'} in sync.{tail}{kept}"
+    return f"Plan: {counts}.{kept}"
 
 
 def render_plan(plan: Plan, *, verbose: bool = False) -> str:
     lines: list[str] = []
     changes = plan.changes
-    shown = [c for c in changes if verbose or c.action is not Action.NO_OP or c.errors or c.warnings]
+    shown = [c for c in changes if verbose or reviewable(c)]
     for c in shown:
         action = c.action
-        lines.append(f"  {SYMBOL[action]:>3} {c.address}  ({VERB[action]})")
+        moved = " (moved)" if moved_from(c) and action is Action.NO_OP else ""
+        lines.append(f"  {SYMBOL[action]:>3} {c.address}  ({VERB[action]}{moved})")
         src, tgt = c.source, c.target
         if c.kind == "model-deployment":
             lines.append(f"        {tgt.resource} /defaults")
         elif action is not Action.DELETE:
             lines.append(f"        {src.resource}/{src.id} -> {tgt.resource}/{tgt.id}")
+        else:
+            lines.append(f"        {tgt.resource}/{tgt.id}" + ("" if tgt.exists else " (already gone on the target)"))
         lines.append(f"        reason: {c.reason}")
         for label, text in details(c):
             lines.append(f"        {label}: {text}")
@@ -68,7 +69,7 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> str:
     out = []
     if lines:
         s = plan.summary
-        busy = s["create"] + s["replace"] + s["delete"] + s.get("update", 0)
+        busy = s["create"] + s["replace"] + s["delete"] + s.get("update", 0) + sum(bool(moved_from(c)) for c in changes)
         out.append("drplan will perform the following changes:\n" if busy else "")
         out.extend(lines)
         out.append("")

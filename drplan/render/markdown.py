@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 
 from drplan.plan.model import Action, Change, Plan
-from drplan.render.details import details
+from drplan.render.details import details, moved_from, orphaned_by, reviewable
 from drplan.render.facts import fact_lines
 
 COMMENT_LIMIT = 65_536
@@ -36,8 +36,9 @@ def _esc(text: str) -> str:
 def _summary(plan: Plan) -> str:
     s = plan.summary
     update = f"**{s['update']}** to update, " if s.get("update") else ""
+    moves = sum(moved_from(c) is not None for c in plan.changes)
     return (f"**{s['create']}** to create, {update}**{s['replace']}** to replace, **{s['delete']}** to delete, "
-            f"**{s['no-op']}** unchanged")
+            f"**{s['no-op']}** unchanged" + (f", **{moves}** to move in state" if moves else ""))
 
 
 def _refused_downgrade(change: Change) -> bool:
@@ -72,6 +73,18 @@ def _banners(plan: Plan, see: str) -> list[str]:
         n_del = len(destructive) - n_rep
         out += ["> [!WARNING]", f"> **Destructive:** {n_rep} replace(s) overwrite or delete a copy before copying "
                 f"again; {n_del} delete(s) remove copies.", ""]
+    moved = [c for c in changes if moved_from(c)]
+    if moved:
+        n = len(moved)
+        out += ["> [!NOTE]", f"> **Moved:** {n} state record{'' if n == 1 else 's'} move to a new address "
+                "(`[[moved]]` blocks in the spec); their copies are kept, not copied again.", ""]
+    kept = [c for c in changes if orphaned_by(c) and c.action is Action.NO_OP]
+    if kept:
+        n = len(kept)
+        rules = ", ".join(sorted({f"`{orphaned_by(c)}`" for c in kept}))
+        out += ["> [!WARNING]", f"> **Orphaned:** {n} state record{'' if n == 1 else 's'} of rule(s) {rules}, no "
+                "longer in the spec, are kept: forget them with `drplan state rm`, delete the copies with `drplan "
+                "plan --allow-delete`, or add a `[[moved]]` block if the rule was renamed.", ""]
     if downgrades:
         out += ["> [!IMPORTANT]", f"> **Encryption downgrade:** {len(downgrades)} cop{'y' if len(downgrades) == 1 else 'ies'}"
                 " go from a customer-managed key to Microsoft-managed keys (allowed by the rule; sent with "
@@ -97,8 +110,9 @@ def _diff(change: Change) -> list[str]:
 def _section(change: Change) -> str:
     action = change.action
     src, tgt = change.source, change.target
+    moved = " (moved)" if moved_from(change) and action is Action.NO_OP else ""
     body = [f"<details><summary><code>{ICON[action]}</code> <code>{_esc(change.address)}</code> — "
-            f"{VERB[action]}</summary>", ""]
+            f"{VERB[action]}{moved}</summary>", ""]
     if change.kind == "model-deployment":
         body.append(f"- **Target:** `{tgt.resource}` /defaults")
     elif action is not Action.DELETE:
@@ -138,7 +152,8 @@ def _cut_summary(cut: list[Change]) -> str:
 
 def _line(change: Change) -> str:
     action = change.action
-    return f"- `{ICON[action]}` `{change.address}` — {VERB[action]}"
+    old = moved_from(change)
+    return f"- `{ICON[action]}` `{change.address}` — {VERB[action]}" + (f" (moved from `{old}`)" if old else "")
 
 
 def _footer(plan: Plan, plan_file: str | None) -> list[str]:
@@ -187,7 +202,7 @@ def render_markdown(plan: Plan, *, plan_file: str | None = None) -> str:
     head.extend(_facts(plan))
     budget = _BUDGET - len("\n".join(head)) - len("\n".join(foot))
     body: list[str] = []
-    changes = [c for c in plan.changes if c.action is not Action.NO_OP or c.errors or c.warnings]
+    changes = [c for c in plan.changes if reviewable(c)]
     listed = {id(c) for c in changes}
     noops = [c for c in plan.changes if id(c) not in listed]
     if not changes and not plan.errors:

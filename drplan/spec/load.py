@@ -16,10 +16,12 @@ from drplan.fsutil import MAX_SPEC_BYTES, read_limited
 from drplan.schemas import first_error, json_path, validator
 from drplan.spec.model import (
     API_VERSIONS,
+    AssetKind,
     ControlPlaneConfig,
     Encryption,
     Family,
     LanguageTraining,
+    Move,
     Resource,
     Rule,
     Spec,
@@ -122,6 +124,8 @@ def build_spec(data: dict[str, Any], *, path: Path, digest: str, check_env: bool
         rule_names[r["name"]] = i
         errors.extend(_rule_errors(where, r, resources, check_env))
         rules.append(_rule(r))
+    moves = tuple(Move(m["from"], m["to"], i) for i, m in enumerate(data.get("moved", [])))
+    errors.extend(_moved_errors(name, moves, rules))
     state = _state_config(data.get("state", {}), path=path, errors=errors, check_env=check_env)
     if errors:
         raise SpecError("\n".join(dict.fromkeys(errors)))
@@ -136,6 +140,7 @@ def build_spec(data: dict[str, Any], *, path: Path, digest: str, check_env: bool
         parallelism=defaults.get("parallelism", 10),
         per_endpoint_parallelism=defaults.get("per_endpoint_parallelism", 8),
         expiry_warning_days=data.get("lifecycle", {}).get("expiry_warning_days", 30),
+        moves=moves,
         control_plane=ControlPlaneConfig(enabled=cp.get("enabled", True),
                                          management_url=cp["management_url"].rstrip("/") if "management_url" in cp
                                          else None,
@@ -237,6 +242,98 @@ def _rule(r: dict[str, Any]) -> Rule:
                                r["train"].get("deployment")) if "train" in r else None,
         expiry_warning_days=r.get("expiry_warning_days"),
     )
+
+
+_MOVE_FORMS = ("a rule name (old-rule), a rule and target resource (old-rule/old-target), or an address "
+               "rule/target-resource/kind/id")
+
+
+def _moved_errors(name: str, moves: tuple[Move, ...], rules: list[Rule]) -> list[str]:
+    """``[[moved]]`` blocks: each side one of the three forms, both at one level (an address keeps its kind and id);
+    no two blocks from or to one place, no chain or cycle; ``to`` a rule (and target) of the spec, ``from`` no longer
+    one. Whether ``from`` still has records is the planner's business (none: the block does nothing)."""
+    errors: list[str] = []
+    kind_names = {k.value for k in AssetKind}
+    formed: list[Move] = []
+    for m in moves:
+        where = f"{name}: moved[{m.index}]"
+        bad = False
+        for side, value in (("from", m.from_), ("to", m.to)):
+            parts = value.split("/")
+            if len(parts) == 3 or not all(parts) or (len(parts) >= 4 and parts[2] not in kind_names):
+                errors.append(f"{where}.{side}: {shorten(repr(value))} is not {_MOVE_FORMS}"
+                              + (f" (kinds: {', '.join(sorted(kind_names))})" if len(parts) >= 4 else ""))
+                bad = True
+        if bad:
+            continue
+        f_parts, t_parts = m.from_.split("/"), m.to.split("/")
+        if min(len(f_parts), 4) != min(len(t_parts), 4):
+            errors.append(f"{where}: from {m.from_!r} and to {m.to!r} are not the same form; move a rule to a rule, a "
+                          "rule/target to a rule/target, or an address to an address")
+        elif m.from_ == m.to:
+            errors.append(f"{where}: from and to are both {m.from_!r}; remove the block")
+        elif len(f_parts) >= 4 and f_parts[2:] != t_parts[2:]:
+            errors.append(f"{where}.to: only the rule and the target resource of an address can change (the kind and "
+                          f"id name the copy itself: {'/'.join(f_parts[2:])})")
+        else:
+            formed.append(m)
+
+    tangled: set[int] = set()  # blocks already reported: duplicates, chains, cycles
+    seen_from: dict[str, Move] = {}
+    seen_to: dict[str, Move] = {}
+    froms = {m.from_: m for m in formed}
+    for m in formed:
+        where = f"{name}: moved[{m.index}]"
+        if m.from_ in seen_from:
+            errors.append(f"{where}.from: {m.from_!r} is already moved by moved[{seen_from[m.from_].index}]; keep one "
+                          "of the two blocks")
+            tangled.add(m.index)
+        seen_from.setdefault(m.from_, m)
+        if m.to in seen_to:
+            errors.append(f"{where}.to: {m.to!r} is already the destination of moved[{seen_to[m.to].index}]; two "
+                          "moves cannot land in one place")
+            tangled.add(m.index)
+        seen_to.setdefault(m.to, m)
+        nxt = next((n for n in formed if n is not m and (n.from_ == m.to or n.from_.startswith(m.to + "/"))), None)
+        if nxt is None:
+            continue
+        tangled.add(m.index)
+        walk, hops = nxt, [m.index, nxt.index]
+        while walk.to in froms and walk.to != m.from_ and len(hops) <= len(formed):
+            walk = froms[walk.to]
+            hops.append(walk.index)
+        if walk.to == m.from_:
+            errors.append(f"{where}: moved blocks {', '.join(f'moved[{i}]' for i in hops)} form a cycle "
+                          f"({m.from_!r} -> {m.to!r} -> ... -> {m.from_!r}); a record moves once: remove them and "
+                          "write the one move you mean")
+        else:
+            errors.append(f"{where}.to: {m.to!r} is moved on by moved[{nxt.index}] (from {nxt.from_!r}); moves are not "
+                          f"chained: write one block from {m.from_!r} straight to where its records should end up")
+
+    by_name = {r.name: r for r in rules}
+    index = {r.name: i for i, r in enumerate(rules)}
+    for m in formed:
+        if m.index in tangled:
+            continue
+        where = f"{name}: moved[{m.index}]"
+        f_parts, t_parts = m.from_.split("/"), m.to.split("/")
+        rule = by_name.get(t_parts[0])
+        if rule is None:
+            errors.append(f"{where}.to: unknown rule {t_parts[0]!r}; a moved block moves records to a rule of the spec "
+                          f"(rules: {', '.join(sorted(by_name)) or 'none'})")
+        elif len(t_parts) >= 2 and t_parts[1] not in rule.targets:
+            errors.append(f"{where}.to: {t_parts[1]!r} is not a target of rule {rule.name!r} (its targets: "
+                          f"{', '.join(rule.targets)})")
+        old = by_name.get(f_parts[0])
+        if len(f_parts) == 1 and old is not None:
+            errors.append(f"{where}.from: rule {m.from_!r} is still in the spec (replicate[{index[m.from_]}]); a "
+                          "moved block takes the records of a rule that was renamed or removed: rename the rule, or "
+                          "remove the block")
+        elif len(f_parts) == 2 and old is not None and f_parts[1] in old.targets:
+            errors.append(f"{where}.from: {m.from_!r} is still a target of rule {old.name!r} "
+                          f"(replicate[{index[old.name]}]); a moved block takes the records of a target resource that "
+                          "was renamed or removed from the rule")
+    return errors
 
 
 _PROTOCOL_HINT = ("resources copy only within one protocol: Document Intelligence v4 / Form Recognizer v3, Form "

@@ -162,6 +162,33 @@ class ControlPlaneConfig:
 
 
 @dataclass(frozen=True)
+class Move:
+    """One ``[[moved]]`` block (Terraform's): the state records under ``from_`` now belong to ``to``, so a renamed rule
+    or target resource keeps its copies instead of copying them again. Both sides are at one level: a rule
+    (``old-rule``), a rule and target resource (``old-rule/old-target``), or an address
+    (``rule/target/kind/id``, where only the rule and target parts may differ). ``index``: its place in the spec
+    (``moved[i]``), for messages."""
+
+    from_: str
+    to: str
+    index: int
+
+    @property
+    def parts(self) -> int:
+        """How many leading address parts (rule, target) the block rewrites: 1 (a rule), 2, or 4 (an address)."""
+        return min(len(self.from_.split("/")), 4)
+
+    def destination(self, address: str) -> str | None:
+        """Where the block moves the record at ``address`` (None: the block does not name it)."""
+        parts = address.split("/")
+        if self.parts == 4:
+            return self.to if address == self.from_ else None
+        if "/".join(parts[:self.parts]) != self.from_:
+            return None
+        return "/".join(self.to.split("/") + parts[self.parts:])
+
+
+@dataclass(frozen=True)
 class Spec:
     path: Path
     digest: str
@@ -173,3 +200,5 @@ class Spec:
     #: ``[lifecycle] expiry_warning_days``: plan and check warn when an asset expires within this many days.
     expiry_warning_days: int = 30
     control_plane: ControlPlaneConfig = field(default_factory=ControlPlaneConfig)
+    #: ``[[moved]]`` blocks, in spec order (the planner and apply follow them; drplan.plan.moves).
+    moves: tuple[Move, ...] = ()
