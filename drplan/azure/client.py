@@ -147,12 +147,20 @@ class AdaptiveLimiter:
 
     * Concurrency: at most ``limit`` requests in flight; halved on a 429, +1 after ``limit`` successes in a row.
     * Rate: unlimited until the first 429; then a token bucket at 85 % of the rate observed over the last two
-      seconds, cut by 15 % on every further 429 and grown by 0.1 request/s per second of successes, so drplan settles
-      just under a service's limit instead of hammering it.
+      seconds (or since the first request, when that is more recent, and never over less than a second: a 429
+      in the first second of a burst says the service's rate is that burst's, not half of it), cut by 15 % on
+      every further 429 and grown by 0.1 request/s per second of successes, so drplan settles just under a
+      service's limit instead of hammering it.
+    * One cut per burst (TCP's habit): a 429 answering a request sent before the last cut says nothing new (it was
+      on its way when the service said "too fast"), so it pauses the endpoint but cuts neither rate nor
+      concurrency again. Before, the few requests in flight at the first 429 each cut the rate by 15 % more, and
+      the slow additive growth took a minute to win it back (issue 18: apply at 1.93 x its rate bound).
     * Retry-After: the whole endpoint pauses that long.
     """
 
     WINDOW = 2.0
+    #: The shortest span a rate is observed over (requests sent in the same instant are not an infinite rate).
+    MIN_SPAN = 1.0
 
     def __init__(self, maximum: int, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
@@ -167,6 +175,8 @@ class AdaptiveLimiter:
         self._stamp = clock()
         self._ok_streak = 0
         self._recent: list[float] = []
+        self._first: float | None = None
+        self._last_cut = float("-inf")
         self._cond = asyncio.Condition()
 
     def _refill(self, now: float) -> None:
@@ -174,7 +184,8 @@ class AdaptiveLimiter:
             self._tokens = min(max(1.0, self.rate), self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> float:
+        """Wait for room; return the time the request may go (pass it back to :meth:`release` as ``sent_at``)."""
         while True:
             async with self._cond:
                 now = self._clock()
@@ -188,12 +199,15 @@ class AdaptiveLimiter:
                         if self.rate is not None:
                             self._tokens -= 1.0
                         self._recent.append(now)
-                        return
+                        if self._first is None:
+                            self._first = now
+                        return now
                     await self._cond.wait()  # a release will make room
                     continue
             await self._sleep(wait)  # time-based waits use the injectable sleep (tests run on a fake clock)
 
-    async def release(self, *, throttled_for: float | None = None) -> None:
+    async def release(self, *, throttled_for: float | None = None, sent_at: float | None = None) -> None:
+        """``sent_at``: what :meth:`acquire` returned for this request (None: treat it as sent just now)."""
         async with self._cond:
             self.active -= 1
             now = self._clock()
@@ -201,12 +215,16 @@ class AdaptiveLimiter:
             while self._recent and self._recent[0] < cutoff:
                 self._recent.pop(0)
             if throttled_for is not None:
-                self.limit = max(1, self.limit // 2)
                 self.paused_until = max(self.paused_until, now + throttled_for)
-                observed = len(self._recent) / self.WINDOW
-                self.rate = max(0.5, 0.85 * (observed if self.rate is None else min(self.rate, observed or self.rate)))
                 self._tokens = 0.0
                 self._ok_streak = 0
+                if sent_at is None or sent_at >= self._last_cut:
+                    self._last_cut = now
+                    self.limit = max(1, self.limit // 2)
+                    span = min(self.WINDOW, now - (self._first if self._first is not None else now))
+                    observed = len(self._recent) / max(self.MIN_SPAN, span)
+                    self.rate = max(0.5, 0.85 * (observed if self.rate is None
+                                                 else min(self.rate, observed or self.rate)))
             else:
                 self._ok_streak += 1
                 if self._ok_streak >= self.limit and self.limit < self.maximum:
@@ -346,7 +364,7 @@ class AzureClient:
             for name, value in hdrs.items():  # refused here, once, instead of by h11 on every attempt
                 if not _HEADER_VALUE.fullmatch(value):
                     raise header_error(name, value, what)
-            await limiter.acquire()
+            sent_at = await limiter.acquire()
             throttled_for: float | None = None
             try:
                 self.stats.requests += 1
@@ -385,7 +403,7 @@ class AzureClient:
                         self.stats.throttled += 1
                         throttled_for = delay
             finally:
-                await limiter.release(throttled_for=throttled_for)
+                await limiter.release(throttled_for=throttled_for, sent_at=sent_at)
             elapsed = self._clock() - started
             if elapsed + delay > self.retry_budget:
                 raise _gave_up(err, attempt, budget=self.retry_budget)

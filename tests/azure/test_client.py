@@ -184,7 +184,7 @@ def test_limiter_learns_a_rate_from_429_and_spaces_requests():
 
     async def go():
         async with AzureClient(sleep=fake, clock=fake.clock) as c:
-            for _ in range(4):  # 4 requests at t=1000: observed 2/s over the 2 s window
+            for _ in range(4):  # 4 requests at t=1000, the 5th throttled: 5 over the shortest span (1 s)
                 await _req(c)
             start = fake.now
             for _ in range(6):
@@ -192,9 +192,38 @@ def test_limiter_learns_a_rate_from_429_and_spaces_requests():
             return c._limiters["https://res.example"], fake.now - start
 
     limiter, elapsed = run(go())
-    assert limiter.rate is not None and limiter.rate < 2.5
-    # 1 s Retry-After, then the 6 requests (one retried) paced at <= ~2.1/s
-    assert elapsed >= 1 + 4 / 2.5
+    assert limiter.rate is not None and limiter.rate < 4.5
+    # 1 s Retry-After, then the 6 requests (one retried): a second's worth of tokens (4.25) at once, the rest paced
+    assert elapsed >= 1 + (6 - 4.25) / 4.5
+
+
+def test_limiter_cuts_once_per_burst():
+    """429s answering requests sent before the last cut pause the endpoint but do not cut the rate again (issue 18:
+    the requests in flight at the first 429 each cut 15 % more, and apply ran at half the service's rate)."""
+    from drplan.azure.client import AdaptiveLimiter
+
+    fake = Sleeps()
+
+    async def go():
+        lim = AdaptiveLimiter(8, fake.clock, fake)
+        sent = [await lim.acquire() for _ in range(4)]
+        for _ in range(3):
+            await lim.release()
+        fake.now += 0.5
+        await lim.release(throttled_for=1.0, sent_at=sent[0])  # the first 429: cut to 85 % of 4/s
+        first = lim.rate, lim.limit
+        await lim.acquire()
+        await lim.release(throttled_for=1.0, sent_at=sent[1])  # sent before the cut: no new cut
+        after_old = lim.rate, lim.limit
+        fake.now += 1.0
+        third = await lim.acquire()
+        await lim.release(throttled_for=1.0, sent_at=third)  # sent after the cut: cut again
+        return first, after_old, (lim.rate, lim.limit)
+
+    first, after_old, after_new = run(go())
+    assert first == (pytest.approx(0.85 * 4), 4)
+    assert after_old == first
+    assert after_new[0] < first[0] and after_new[1] == 2
 
 
 def test_plain_http_client_refuses_https_urls():
