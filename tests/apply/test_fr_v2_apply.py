@@ -199,3 +199,23 @@ def test_a_lost_copy_authorization_answer_is_resent_and_the_first_apply_copies_o
     assert env.copy_journals[0]["target_id"] == minted
     assert_one_ready_copy(env, minted)  # the lost reservation is not a model: nothing to clean up
     assert env.count("v2a", "v2:custom/models:delete") == 0
+
+
+@pytest.mark.parametrize("fault", ["drop", "drop_after"])
+def test_a_lost_copy_answer_looks_at_the_minted_id_then_resends_with_the_same_authorization(watched, fault):
+    """issue 19: the copy request's connection is lost. Before the handler (nothing started): the minted model shows
+    no copy, so the copy is sent again with the same single-use authorization into the same minted id. After it (the
+    copy started): the minted model shows it, so drplan waits for it; any resend would have been refused as used.
+    Either way the first apply ends with one copy, in the minted id, and nothing deleted."""
+    env = watched
+    fault_once(env, "v2src", "v2:copy", fault)
+    events: list[dict] = []
+    result = env.execute(env.plan(), events=events)
+    assert result.applied == [ADDR]
+    assert [e["fault"] for e in env.log("v2:copy")] == [fault] + ([None] if fault == "drop" else [])
+    minted = env.copy_bodies[0]["copyAuthorization"]["modelId"]
+    assert set(copies_requested(env)) == {minted} and env.count("v2a", "v2:copyAuthorization") == 1
+    resent = [e for e in events if e.get("level") == "warning" and "same authorization" in e.get("message", "")]
+    assert len(resent) == (1 if fault == "drop" else 0)
+    assert_one_ready_copy(env, minted)
+    assert env.count("v2a", "v2:custom/models:delete") == 0

@@ -16,7 +16,7 @@ from typing import Any
 
 from drplan.apply.context import ApplyContext
 from drplan.apply.journal import utcnow
-from drplan.apply.resend import RESEND_ATTEMPTS, resend_if_lost
+from drplan.apply.resend import RESEND_ATTEMPTS, resend_delay, resend_if_lost
 from drplan.azure.lro import OpStatus, normalise_status
 from drplan.errors import (
     ApplyStepError,
@@ -38,6 +38,15 @@ def _iso(epoch: int | None) -> str | None:
     if epoch is None or epoch <= 0 or epoch > 32503680000:  # not epoch seconds (contracts §4: pass through, don't trust)
         return None
     return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _still_valid(expires_epoch: int | None) -> bool:
+    """Whether an authorization expiring at ``expires_epoch`` can still be used (a minute of margin). An expiry that
+    is not epoch seconds (contracts §4: pass it through, don't trust it) is trusted: the authorization was received
+    moments ago, and the source's refusal would end the step anyway."""
+    if _iso(expires_epoch) is None:
+        return True
+    return float(expires_epoch or 0) - 60.0 > datetime.now(timezone.utc).timestamp()
 
 
 #: How long a resume waits for an interrupted copy whose target model is still ``creating`` before it gives up on it.
@@ -100,19 +109,38 @@ async def run_v2_copy(ctx: ApplyContext, change: Change, entry: dict[str, Any] |
     degrade = bool(change.flags.encryption_downgrade)
     ctx.step(change, "copying", f"copying {src.conn.name}/{change.source.id} to {tgt.conn.name}/{auth.model_id}"
              + (" (encryption downgrade allowed)" if degrade else ""))
-    try:
-        started = await src.copy(change.source.id, auth, target=tgt.conn, degrade=degrade)
-    except (ResponseLostError, ServiceError) as exc:
-        # The copy may have started (lost answer, or a retry after a 5xx finding the token used): the model says.
-        asset = await tgt.get(KIND, auth.model_id)
-        if asset is not None and asset.status == "creating":
-            asset = await tgt.wait_model(auth.model_id, interval=ctx.poll_interval)
-        if asset is not None and asset.status == "ready":
-            await _finish(ctx, change, auth.model_id, old_id, None)
-            return
-        await tgt.delete(KIND, auth.model_id)
-        await ctx.journal.restart(addr, action.value, "authorizing", note="copy request failed; target id released")
-        raise ApplyStepError(f"{exc}; the unused target model id {auth.model_id} was deleted") from None
+    sends = 0
+    while True:
+        sends += 1
+        try:
+            started = await src.copy(change.source.id, auth, target=tgt.conn, degrade=degrade)
+            break
+        except (ResponseLostError, ServiceError) as exc:
+            # The copy may have started (a lost answer, a resend or a retry after a 5xx finding the token used): the
+            # authorization's minted target id tells where to look (the copy's status shows at that model, §4 [S]).
+            asset = await tgt.get(KIND, auth.model_id)
+            if asset is not None and asset.status == "creating":
+                asset = await tgt.wait_model(auth.model_id, interval=ctx.poll_interval)
+            if asset is not None and asset.status == "ready":
+                await _finish(ctx, change, auth.model_id, old_id, None)
+                return
+            if isinstance(exc, ResponseLostError) and asset is None and sends < RESEND_ATTEMPTS \
+                    and _still_valid(auth.expires_epoch):
+                # Lost, and the minted model shows no copy: resend the copy with the same authorization (issue 19).
+                # Safe: the authorization names the one target model id (minted by the target, journaled above)
+                # and is single use, so a resend either starts the one copy into that id (the lost request never
+                # arrived) or is refused as used (it did: the lookup above then finds that copy); it can never
+                # make a second model.
+                delay = resend_delay(sends)
+                ctx.step(change, "copying", f"{exc}; {tgt.conn.name}/{auth.model_id} shows no copy: sending the copy "
+                         f"again with the same authorization in {delay:g} s (resend {sends})", level="warning")
+                await src.client.sleep(delay)
+                continue
+            await tgt.delete(KIND, auth.model_id)
+            await ctx.journal.restart(addr, action.value, "authorizing",
+                                      note="copy request failed; target id released")
+            raise ApplyStepError(f"{exc}" + (f" (sent {sends} times)" if sends > 1 else "")
+                                 + f"; the unused target model id {auth.model_id} was deleted") from None
     ctx.crash("after-copy-sent")
     await ctx.journal.record(addr, action.value, "copying", operation_url=started.operation_url)
     ctx.crash("after-journal-copying")
