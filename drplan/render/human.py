@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from drplan.plan.model import Action, Plan
+from drplan.render.counts import copies_phrase
 from drplan.render.details import details, moved_from, orphaned_by, reviewable
 from drplan.render.facts import fact_summaries
 
@@ -28,7 +29,9 @@ def summary_line(plan: Plan) -> str:
     if not (s["create"] or s["replace"] or s["delete"] or s.get("update") or moves):
         records = sum(bool(c.settings.get("refresh_record")) for c in plan.changes)
         tail = f" apply will update {records} state record{'' if records == 1 else 's'}." if records else ""
-        return f"No changes. {s['no-op']} cop{'y' if s['no-op'] == 1 else 'ies'} in sync.{tail}{kept}"
+        in_sync = copies_phrase(c for c in plan.changes  # copies as drill counts them; a kept orphan is none
+                                if c.action is Action.NO_OP and orphaned_by(c) is None)
+        return f"No changes. {in_sync} in sync.{tail}{kept}"
     return f"Plan: {counts}.{kept}"
 
 
@@ -65,7 +68,9 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> str:
             lines.append(f"        ERROR: {e}")
     hidden = len(changes) - len(shown)
     if hidden:
-        lines.append(f"  ({hidden} unchanged cop{'y' if hidden == 1 else 'ies'} not shown; use --verbose)")
+        seen = {id(c) for c in shown}
+        lines.append(f"  ({copies_phrase((c for c in changes if id(c) not in seen), 'unchanged')} not shown; "
+                     "use --verbose)")
     out = []
     if lines:
         s = plan.summary

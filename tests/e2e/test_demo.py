@@ -22,3 +22,11 @@ def test_demo_converges(tmp_path):
     kinds = {r["kind"] for r in state["resources"].values()}
     assert {"document-model", "document-classifier", "analyzer", "model-deployment", "language-project"} <= kinds
     assert state["journal"] == {}
+    # the messages agree (issue 17 point 9): the no-changes plan counts copies as the drill does, and names the
+    # /defaults key drplan keeps apart; the apply's change count is copies + settings
+    copies = sum(r["kind"] != "model-deployment" for r in state["resources"].values())
+    settings = len(state["resources"]) - copies
+    assert f"No changes. {copies} copies and {settings} target setting{'' if settings == 1 else 's'} in sync." \
+        in p.stdout, p.stdout
+    assert f"Drill: {copies} copies: {copies} ready" in p.stdout
+    assert f"Apply complete: {copies + settings} change(s) applied." in p.stdout
