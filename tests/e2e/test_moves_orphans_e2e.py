@@ -170,3 +170,19 @@ def test_fr_v2_orphans_deleted_with_allow_delete(emu2, drplan, tmp_path):
     state = read_json(tmp_path / "drplan.state.json")
     assert [rec["rule"] for rec in state["resources"].values()] == ["forms2"]
     assert drplan("plan", "dr.toml", "--detailed-exitcode", "--allow-delete", env=V2_ENV).code == EXIT_OK
+
+
+def test_moves_survive_a_kill_and_the_resumed_apply_finishes(emu, spec_file, drplan, tmp_path):
+    path = spec_file(**ONE_TARGET)
+    assert drplan("apply", "dr.toml", "--auto-approve").code == EXIT_OK
+    text = path.read_text().replace('name = "prod"', 'name = "finance"')
+    path.write_text(text.replace('"po"]', '"po", "draft-x"]') + '\n[[moved]]\nfrom = "prod"\nto = "finance"\n')
+    assert drplan("plan", "dr.toml", "-o", "plan.json").code == EXIT_OK
+    r = drplan("apply", "plan.json", env={"DRPLAN_TEST_CRASH_AT": "after-journal-authorizing"})
+    assert r.code == 137, r.text
+    state = read_json(tmp_path / "drplan.state.json")  # the moves reached the state in the apply's first write
+    assert sorted(state["resources"]) == [f"finance/west/document-model/{m}" for m in MODELS]
+    assert list(state["journal"]) == ["finance/west/document-model/draft-x"]
+    r = drplan("apply", "plan.json")
+    assert r.code == EXIT_OK and "moved" not in r.out, r.text  # nothing left to move
+    assert drplan("plan", "dr.toml", "--detailed-exitcode").code == EXIT_OK
