@@ -97,11 +97,20 @@ def main() -> None:
             lang_bound = math.ceil(a.projects / a.parallelism) * chain
             lang.update({"projects": a.projects, "bound_s": lang_bound,
                          "ratio_to_bound": round(lang["wall_s"] / lang_bound, 2),
-                         "sequential_s": a.projects * chain})
+                         "sequential_s": a.projects * chain,
+                         "requests": admin(emu.url, "GET", "counters")["requests"]})
     print(json.dumps({"copy_seconds": a.copy_seconds, "parallelism": a.parallelism,
                       "content_understanding": {k: v for k, v in cu.items() if k != "requests"},
                       "cu_requests": {acc: sum(r.values()) for acc, r in cu["requests"].items()},
-                      "language": lang}, indent=2))
+                      "language": {k: v for k, v in lang.items() if k != "requests"},
+                      "language_requests": {acc: sum(r.values()) for acc, r in lang["requests"].items()},
+                      "language_job_polls": _job_polls(lang["requests"])}, indent=2))
+
+
+def _job_polls(requests: dict[str, dict[str, int]]) -> dict[str, int]:
+    """GETs of job URLs per account (the polls the schedule costs), from the emulator's per-route counters."""
+    return {acc: sum(n for route, n in routes.items() if route.startswith("language:") and route.endswith(":job"))
+            for acc, routes in requests.items()}
 
 
 if __name__ == "__main__":

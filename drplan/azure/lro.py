@@ -6,8 +6,9 @@ Decisions are free of I/O and the async part is a thin shell (the azure-core hab
   status is a :class:`ServiceError`, never "still running" (that polled forever).
 * :func:`next_delay` picks the wait before the next poll: the service's ``Retry-After`` when it sends one, capped at
   ``min(max_interval, max_retry_after)`` (so ``Retry-After: 86400`` cannot stall an apply); otherwise an adaptive
-  interval that starts small and grows by ``growth`` per poll up to ``interval`` (Language jobs and Document
-  Intelligence copies send no Retry-After: short operations are seen promptly, long ones are not polled hard).
+  interval that starts small and grows by ``growth`` per poll up to ``interval``, or (:func:`elapsed_wait`) a
+  fraction of the time the operation has run so far (Language jobs and Document Intelligence copies send no
+  Retry-After: short operations are seen promptly, long ones are not polled hard).
 * :func:`poll` waits at most ``deadline`` seconds for one operation, then raises :class:`OperationTimeoutError` naming
   the operation URL (never its query) and what to do.
 
@@ -48,6 +49,9 @@ DEFAULT_START_INTERVAL = 0.25
 GROWTH = 1.5
 #: The shortest wait between polls: a ``Retry-After: 0`` never turns into a busy loop.
 MIN_WAIT = 0.1
+#: With ``learn``, after the first poll (at the learnt duration) found the operation still running: the wait is this
+#: fraction of the time it has run (issue 18: a copy is seen at most ~10 % after it ended, with one or two more polls).
+LEARNT_MISS_FRACTION = 0.1
 
 
 class OpStatus(str, enum.Enum):
@@ -140,6 +144,15 @@ def next_delay(*, retry_after: float | None, adaptive: float, cap: float, remain
     return max(0.0, min(max(MIN_WAIT, wait), remaining))
 
 
+def elapsed_wait(elapsed: float, *, fraction: float, floor: float, ceiling: float) -> float:
+    """The wait before the next poll of an operation that has run ``elapsed`` seconds and sends no Retry-After:
+    ``fraction`` of that time, between ``floor`` and ``ceiling``. The operation is seen at most ``fraction`` of its
+    duration (and ``ceiling`` seconds) after it ended, with about ``log(T / floor) / log(1 + fraction)`` polls for a
+    T-second operation below the ceiling: tight for short ones, few for long ones (a 10-minute job at 0.2, floor
+    0.1 s, ceiling 30 s: 52 polls, not 600 at a fixed second)."""
+    return min(max(floor, fraction * elapsed), max(floor, ceiling))
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     value = retry_after_seconds(response, -1.0)
     return None if value < 0 else value
@@ -163,6 +176,7 @@ async def poll(
     growth: float = GROWTH,
     clock: Callable[[], float] | None = None,
     learn: str | None = None,
+    fraction: float | None = None,
 ) -> dict[str, Any]:
     """GET ``url`` until the operation is terminal; return the final body (succeeded, failed or canceled: the caller
     decides what a failure means).
@@ -179,7 +193,11 @@ async def poll(
     * ``learn``: a name for this kind of operation (e.g. "copy"). Services that send no Retry-After (Document
       Intelligence copies) are waited for as long as such operations took on this endpoint before: the first poll
       comes at the learnt duration (shrunk by 5 % each time it was already done then, so it tracks a faster
-      service), and the duration seen is remembered for the next one. Nothing is learnt across runs.
+      service), and the duration seen is remembered for the next one. When it is not done then, the next polls
+      follow :func:`elapsed_wait` at :data:`LEARNT_MISS_FRACTION` (tight: it is due). Nothing is learnt across runs.
+    * ``fraction``: without Retry-After, wait ``fraction`` of the time the operation has run (:func:`elapsed_wait`,
+      between ``start_interval`` and ``interval``) instead of growing by ``growth`` per poll (Language jobs, which
+      send no Retry-After and take from seconds to hours).
     * A missing or unknown status, or an answer that is not a JSON object: :class:`ServiceError`.
     """
     do_sleep: Callable[[float], Awaitable[Any]] = sleep or getattr(client, "sleep", None) or asyncio.sleep
@@ -209,7 +227,10 @@ async def poll(
         first_delay = expected
     if first_delay > 0:
         await pause(min(cap, first_delay, deadline))
-    adaptive = min(interval, DEFAULT_START_INTERVAL if start_interval is None else start_interval)
+    floor = min(interval, DEFAULT_START_INTERVAL if start_interval is None else start_interval)
+    adaptive = floor
+    if fraction is None and expected > 0:
+        fraction, floor = LEARNT_MISS_FRACTION, MIN_WAIT
     polls = 0
     while True:
         polls += 1
@@ -233,8 +254,11 @@ async def poll(
                 f"past its deadline of {deadline:g} s; drplan stopped waiting, but the operation may still be running "
                 "on the service: run the same command again later to pick it up (apply resumes a journaled "
                 "operation instead of starting another), or check it on the service")
+        if fraction is not None:
+            adaptive = elapsed_wait(elapsed(), fraction=fraction, floor=floor, ceiling=interval)
         await pause(next_delay(retry_after=_retry_after(response), adaptive=adaptive, cap=cap, remaining=remaining))
-        adaptive = min(interval, adaptive * growth)
+        if fraction is None:
+            adaptive = min(interval, adaptive * growth)
 
 
-__all__ = ["DEFAULT_DEADLINE", "OpStatus", "next_delay", "normalise_status", "parse_status", "poll"]
+__all__ = ["DEFAULT_DEADLINE", "OpStatus", "elapsed_wait", "next_delay", "normalise_status", "parse_status", "poll"]

@@ -143,7 +143,7 @@ class HttpAdapter:
                    on_progress: Callable[[OpStatus, dict[str, Any]], None] | None = None,
                    interval: float = 1.0, first_delay: float = 0.0,
                    start_interval: float | None = None, deadline: float | None = None,
-                   learn: str | None = None) -> dict[str, Any]:
+                   learn: str | None = None, fraction: float | None = None) -> dict[str, Any]:
         """Poll an operation (or job) URL on this resource until it is terminal; return its final body. The one
         poller (drplan.azure.lro): Retry-After honoured and capped, adaptive without it, bounded by ``deadline``
         seconds (None: the client's default)."""
@@ -151,7 +151,8 @@ class HttpAdapter:
 
         return await poll(self.client, operation_url, endpoint=self.conn.endpoint, key=self.conn.key,
                           what=self._what(what), interval=interval, on_progress=on_progress,
-                          first_delay=first_delay, start_interval=start_interval, deadline=deadline, learn=learn)
+                          first_delay=first_delay, start_interval=start_interval, deadline=deadline, learn=learn,
+                          fraction=fraction)
 
 
     async def wait_asset(self, kind: AssetKind, asset_id: str, *, busy: str = "creating", interval: float = 1.0,

@@ -257,3 +257,59 @@ def test_copy_duration_is_learnt_where_the_service_sends_no_retry_after():
     assert polls[0] >= 3  # nothing learnt yet: adaptive polling
     assert sum(polls[1:]) <= len(polls[1:]) + 2  # then about one poll per copy
     assert 0.9 <= learnt[f"{EP}|copy"] <= 1.5
+
+
+def test_elapsed_wait_decisions():
+    """A fraction of the time run so far, between the floor and the ceiling (issue 18)."""
+    from drplan.azure.lro import elapsed_wait
+
+    assert elapsed_wait(0.2, fraction=0.2, floor=0.1, ceiling=30) == 0.1
+    assert elapsed_wait(5.0, fraction=0.2, floor=0.1, ceiling=30) == pytest.approx(1.0)
+    assert elapsed_wait(3600, fraction=0.2, floor=0.1, ceiling=30) == 30
+    assert elapsed_wait(10, fraction=0.2, floor=0.5, ceiling=0.2) == 0.5  # a ceiling under the floor: the floor
+
+
+@pytest.mark.parametrize("duration,most_polls", [(1.0, 12), (600.0, 52)])
+def test_elapsed_schedule_is_tight_for_short_jobs_and_light_for_long_ones(duration, most_polls):
+    """A job that takes T seconds is seen at most a fifth of T after its end, with ~log(T) polls: a 1 s job within
+    0.2 s in at most 12 polls, a 10-minute one with 52 polls (a fixed 1 s interval: 600)."""
+    fake = FakeTime()
+    start = fake.now
+    calls: list[float] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(fake.now)
+        return httpx.Response(200, json={"status": "succeeded" if fake.now - start >= duration else "running"})
+
+    async def go():
+        async with AzureClient(transport=httpx.MockTransport(answer), sleep=fake.sleep, clock=fake.clock) as client:
+            return await poll(client, OP, endpoint=EP, key=KEY, what="job", interval=30.0, first_delay=0.1,
+                              start_interval=0.1, fraction=0.2)
+
+    assert asyncio.run(go())["status"] == "succeeded"
+    late = calls[-1] - start - duration
+    assert 0 <= late <= 0.2 * duration + 0.11
+    assert len(calls) <= most_polls
+
+
+def test_a_learnt_first_poll_that_is_early_is_followed_tightly():
+    """Learnt 1 s, the copy takes 1.3 s: after the first poll the waits are a tenth of the time run (not 0.25 s
+    growing), so the copy is seen within ~10 % of its end."""
+    fake = FakeTime()
+    calls: list[float] = []
+    start = fake.now
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(fake.now - start)
+        return httpx.Response(200, json={"status": "succeeded" if fake.now - start >= 1.3 else "running"})
+
+    async def go():
+        async with AzureClient(transport=httpx.MockTransport(answer), sleep=fake.sleep, clock=fake.clock) as client:
+            client.learnt_durations[f"{EP}|copy"] = 1.0
+            await poll(client, OP, endpoint=EP, key=KEY, what="copy", learn="copy")
+            return client.learnt_durations[f"{EP}|copy"]
+
+    learnt = asyncio.run(go())
+    assert calls[0] == pytest.approx(1.0)
+    assert [round(b - a, 3) for a, b in zip(calls, calls[1:], strict=False)] == [0.1, 0.11, 0.121]
+    assert 1.3 <= calls[-1] <= 1.3 * 1.1 and learnt == pytest.approx(calls[-1])
