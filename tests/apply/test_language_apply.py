@@ -6,7 +6,7 @@ training per project)."""
 from __future__ import annotations
 
 import pytest
-from apply_support import Killed, account_block, arm_id, journal_at, resource_block
+from apply_support import Killed, account_block, arm_id, fault_once, journal_at, resource_block
 
 from drplan.errors import StalePlanError
 
@@ -140,3 +140,28 @@ def test_a_source_changed_since_the_plan_is_refused_before_anything_is_imported(
     with pytest.raises(StalePlanError, match="lsrc/contracts changed since the plan"):
         env.execute(plan)
     assert env.count("ldst", "language:import") == 0 and env.count("lsrc", "language:export") == 1
+
+
+@pytest.mark.parametrize("account,route,fault,times", [
+    ("lsrc", "language:export", "drop_after", 2),  # two exports lost in a row: a third is asked for, one is read
+    ("ldst", "language:import", "drop", 2),  # nothing reached the target twice: the third import runs
+    ("ldst", "language:import", "drop_after", 1),  # the lost import ran: a second one replaces it, same content
+    ("ldst", "language:train", "drop", 1),  # no training job started: looked for, none found, sent again
+    ("ldst", "language:train", "drop_after", 1),  # the training started: found by its label, never sent twice
+])
+def test_lost_job_answers_are_resent_where_safe_and_the_first_apply_finishes(env, account, route, fault, times):
+    """issue 19: a lost answer to export, import or train does not fail the change: export and import are resent
+    (an export changes nothing; an import replaces the same-named project with the same content), a training is
+    looked for first and sent again only when none is running. One training per project, whatever was lost."""
+    plan = env.plan()
+    before = job_counts(env)
+    fault_once(env, account, route, fault, times=times)
+    events: list[dict] = []
+    result = env.execute(plan, events=events)
+    assert result.applied == [ADDR]
+    resends = [e for e in events if e.get("level") == "warning" and "again in" in e.get("message", "")]
+    sends = env.count(account, route) - before[route]
+    assert sends == (times + 1 if route != "language:train" or fault == "drop" else 1)
+    assert len(resends) == sends - 1
+    assert len([e for e in env.log("language:train") if e["fault"] != "drop"]) == 1, "one training started"
+    assert_replicated(env, plan)

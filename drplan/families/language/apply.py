@@ -33,6 +33,7 @@ from typing import Any
 
 from drplan.apply.context import ApplyContext
 from drplan.apply.journal import utcnow
+from drplan.apply.resend import RESEND_ATTEMPTS, resend_delay, resend_if_lost
 from drplan.azure.lro import OpStatus
 from drplan.errors import (
     ApplyStepError,
@@ -117,6 +118,12 @@ async def _settle_other_plan(ctx: ApplyContext, change: Change, entry: dict[str,
                              note="started afresh after another plan's interrupted apply")
 
 
+def _warn_resend(ctx: ApplyContext, change: Change, step: str, what: str) -> Callable[[int, Exception, float], None]:
+    def warn(n: int, exc: Exception, delay: float) -> None:
+        ctx.step(change, step, f"{exc}; sending the {what} again in {delay:g} s (resend {n})", level="warning")
+    return warn
+
+
 # -- export and import ------------------------------------------------------------------------------------------
 def _source_modified(change: Change) -> str:
     return str(change.source.fingerprint).split("=", 1)[-1]
@@ -141,14 +148,13 @@ async def _export(ctx: ApplyContext, change: Change, entry: dict[str, Any] | Non
                    requested_at=utcnow(), source_modified=_source_modified(change))
     ctx.crash("after-journal-exporting")
     ctx.step(change, "exporting", f"exporting {src.conn.name}/{sid}")
-    try:
-        url, delay = await src.start_export(sid)
-    except ResponseLostError:  # an export changes nothing: ask again (the lost one is simply never read)
-        url, delay = await src.start_export(sid)
+    # A lost answer is resent (issue 19). Safe: an export changes nothing; the lost job is simply never read.
+    export_url, delay = await resend_if_lost(lambda: src.start_export(sid), sleep=src.client.sleep,
+                                             on_resend=_warn_resend(ctx, change, "exporting", "export"))
     ctx.crash("after-export-sent")
-    await _journal(ctx, change, "exporting", export_url=url)
+    await _journal(ctx, change, "exporting", export_url=export_url)
     try:
-        exported = await src.finish_export(url, name=sid, interval=ctx.poll_interval, first_delay=delay)
+        exported = await src.finish_export(export_url, name=sid, interval=ctx.poll_interval, first_delay=delay)
     except OperationFailedError:
         await _journal(ctx, change, "exporting", drop=("export_url",), note="export job failed")
         raise
@@ -176,11 +182,10 @@ async def _export_and_import(ctx: ApplyContext, change: Change, entry: dict[str,
     replaces = change.action is Action.REPLACE
     ctx.step(change, "importing", f"importing into {tgt.conn.name}/{tid}"
              + (" (replacing the project there)" if replaces else ""))
-    try:
-        url, delay = await tgt.start_import(tid, exported)
-    except ResponseLostError:
-        # The import may have started; another one is harmless (it replaces the project with the same content).
-        url, delay = await tgt.start_import(tid, exported)
+    # A lost answer is resent (issue 19). Safe: the lost import may have started, but an import replaces the
+    # same-named project (contracts §6.1 [S]) with the same content, so a second one cannot make a second project.
+    url, delay = await resend_if_lost(lambda: tgt.start_import(tid, exported), sleep=tgt.client.sleep,
+                                      on_resend=_warn_resend(ctx, change, "importing", "import"))
     ctx.crash("after-import-sent")
     await _journal(ctx, change, "importing", import_url=url)
     ctx.crash("after-import-journaled")
@@ -272,11 +277,30 @@ async def _train(ctx: ApplyContext, change: Change, entry: dict[str, Any] | None
     await _journal(ctx, change, "training", drop=("train_url", "prior_trained", "note"), requested_at=utcnow(),
                    prior_trained=prior or None)
     ctx.step(change, "training", f"training {tgt.conn.name}/{tid} as model {label!r} (training config {version})")
-    try:
-        url, delay = await tgt.start_train(tid, label, version)
-    except ResponseLostError:
-        found = await tgt.find_train_job(tid, label)
-        url, delay = (found, 0.0) if found else await tgt.start_train(tid, label, version)
+    sends = 0
+    while True:
+        sends += 1
+        try:
+            url, delay = await tgt.start_train(tid, label, version)
+            break
+        except ResponseLostError as exc:
+            # Look first: the lost request may have trained already (a model of the label newer than this import
+            # and than the one before: the resume check) or be training (an unfinished job of the label). Only when
+            # neither shows is it sent again (issue 19), at most RESEND_ATTEMPTS times in all: one training each.
+            model = await _fresh_model(ctx, change, baseline, prior)
+            if model is not None:
+                ctx.step(change, "training", f"{exc}; model {label!r} shows the training ran", level="debug")
+                await _trained(ctx, change, model)
+                return
+            found = await tgt.find_train_job(tid, label)
+            if found:
+                url, delay = found, 0.0
+                break
+            if sends >= RESEND_ATTEMPTS:
+                raise
+            pause = resend_delay(sends)
+            _warn_resend(ctx, change, "training", "training request")(sends, exc, pause)
+            await tgt.client.sleep(pause)
     ctx.crash("after-train-sent")
     await _journal(ctx, change, "training", train_url=url)
     ctx.crash("after-train-journaled")
