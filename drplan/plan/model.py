@@ -357,11 +357,19 @@ class Plan:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Plan:
+    def from_dict(cls, d: dict[str, Any], *, consume: bool = False) -> Plan:
+        """``consume``: the caller hands ``d`` over (``planfile.load_plan``, which parsed it): each change's JSON
+        containers are released as soon as that change is typed, so the document and the typed plan are not both
+        whole in memory at once (issue 18). ``d["changes"]`` is left a list of None."""
         from_dict = Change.from_dict
+        raw = d["changes"]
+        changes: list[Change] = []
+        for i, c in enumerate(raw):
+            changes.append(from_dict(c))
+            if consume:
+                raw[i] = None
         return cls(
             d["format_version"], d["drplan_version"], d["created_at"], SpecRef(d["spec"]["path"], d["spec"]["digest"]),
             PlanState.from_dict(d["state"]), PlanOptions.from_dict(d["options"]), d["resources"],
-            [from_dict(c) for c in d["changes"]], d["summary"], d["warnings"], d["errors"], d["applyable"],
-            d.get("digest"),
+            changes, d["summary"], d["warnings"], d["errors"], d["applyable"], d.get("digest"),
         )

@@ -14,15 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from drplan.errors import IncompatiblePlanError, PlanFileError, PlanTamperedError, shorten
-from drplan.fsutil import MAX_PLAN_BYTES, atomic_write_chunks, canonical_json, read_limited, readable_json
-from drplan.plan.model import PLAN_FORMAT_VERSION, Plan
+from drplan.fsutil import MAX_PLAN_BYTES, atomic_write_chunks, read_limited, readable_json
+from drplan.plan.model import PLAN_FORMAT_VERSION, Change, Plan
 from drplan.schemas import first_error
 
 
 def compute_digest(plan: dict[str, Any]) -> str:
-    """The digest of a plan document: sha256 over the canonical JSON of everything but ``digest``."""
-    body = {k: v for k, v in plan.items() if k != "digest"}
-    return "sha256:" + hashlib.sha256(canonical_json(body)).hexdigest()
+    """The digest of a plan document: sha256 over ``canonical_json`` of everything but ``digest``; streamed, so the
+    canonical text of a large plan (70 MB at 60,000 changes) never exists whole (issue 18)."""
+    hasher = hashlib.sha256()
+    for piece in _canonical_pieces({k: v for k, v in plan.items() if k != "digest"}):
+        hasher.update(piece)
+    return "sha256:" + hasher.hexdigest()
 
 
 #: Changes converted and encoded per call of the C encoder: large enough that the per-call overhead vanishes, small
@@ -49,30 +52,33 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _canonical_chunks(plan: Plan) -> Iterator[bytes]:
-    """``canonical_json(plan.to_dict() minus digest)``, in pieces: the header keys as the C encoder writes a sorted
-    compact object, the changes ``_BATCH`` at a time (a list's canonical text is its items' joined by ","). Only one
-    batch of change dicts exists at a time."""
-    head = plan.header_dict()
-    head.pop("digest", None)
-    changes = plan.changes
-    for i, key in enumerate(sorted([*head, "changes"])):
+def _canonical_pieces(doc: dict[str, Any], changes: list[Change] | None = None) -> Iterator[bytes]:
+    """``canonical_json(doc)`` in pieces (keys sorted, compact, as the C encoder writes an object); a list value of
+    more than ``_BATCH`` items is encoded ``_BATCH`` items at a time (a list's canonical text is its items' joined by
+    ","). ``changes`` given: the typed changes are the value of ``"changes"``, converted one batch at a time, so only
+    one batch of change dicts exists at once."""
+    keys = sorted([*doc, "changes"] if changes is not None else doc)
+    for i, key in enumerate(keys):
         yield (("{" if i == 0 else ",") + _CANONICAL.encode(key) + ":").encode("utf-8")
-        if key != "changes":
-            yield _CANONICAL.encode(head[key]).encode("utf-8")
+        value: Any = changes if changes is not None and key == "changes" else doc[key]
+        if not isinstance(value, list) or (len(value) <= _BATCH and value is not changes):
+            yield _CANONICAL.encode(value).encode("utf-8")
             continue
         yield b"["
-        for start in range(0, len(changes), _BATCH):
-            text = _CANONICAL.encode([c.to_dict() for c in changes[start:start + _BATCH]])
+        for start in range(0, len(value), _BATCH):
+            batch = value[start:start + _BATCH]
+            text = _CANONICAL.encode([c.to_dict() for c in batch] if value is changes else batch)
             yield (("," if start else "") + text[1:-1]).encode("utf-8")
         yield b"]"
+    if not keys:
+        yield b"{"
     yield b"}"
 
 
 def seal(plan: Plan) -> Plan:
     """Set the plan's digest (sha256 over its canonical JSON, ``compute_digest``'s definition) and return the plan.
 
-    The digest is streamed (``_canonical_chunks``): a plan of 60,000 changes is never one document or one string in
+    The digest is streamed (``_canonical_pieces``): a plan of 60,000 changes is never one document or one string in
     memory (issue 18: 470 MB peak RSS at 20,000 models x 3 targets before).
 
     Schema: seal checks the plan's header and one change of each kind and action against schemas/plan.schema.json,
@@ -85,7 +91,9 @@ def seal(plan: Plan) -> Plan:
     with _gc_paused():
         plan.digest = None
         hasher = hashlib.sha256()
-        for piece in _canonical_chunks(plan):
+        head = plan.header_dict()
+        head.pop("digest", None)
+        for piece in _canonical_pieces(head, plan.changes):
             hasher.update(piece)
         digest = "sha256:" + hasher.hexdigest()
         sample: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
@@ -162,19 +170,25 @@ def save_plan(plan: Plan, path: str | Path) -> None:
 def load_plan(path: str | Path) -> Plan:
     """Read a plan and refuse it if it is not JSON, of an unknown format, off-schema, or its digest does not match."""
     p = Path(path)
+    with _gc_paused():
+        return _parse_plan(p)
+
+
+def _read_plan(p: Path) -> str:
+    """The plan file's text, decoded as ``json.loads`` decodes bytes (UTF-8/16/32 by detection); the bytes are not
+    kept while the text is parsed (70 MB each at 60,000 changes). A decoding error is a ValueError: not JSON."""
     try:
         raw = read_limited(p, MAX_PLAN_BYTES)
     except FileNotFoundError:
         raise PlanFileError(f"{p}: plan file not found") from None
     except OSError as exc:
         raise PlanFileError(f"{shorten(str(p))}: cannot read: {exc.strerror}") from None
-    with _gc_paused():
-        return _parse_plan(p, raw)
+    return raw.decode(json.detect_encoding(raw), "surrogatepass")
 
 
-def _parse_plan(p: Path, raw: bytes) -> Plan:
+def _parse_plan(p: Path) -> Plan:
     try:
-        plan = json.loads(raw)
+        plan = json.loads(_read_plan(p))  # the text is dropped once parsed
     except RecursionError:
         raise IncompatiblePlanError(f"{p}: not a drplan plan (JSON nested too deeply)") from None
     except ValueError:
@@ -193,7 +207,7 @@ def _parse_plan(p: Path, raw: bytes) -> Plan:
             "run drplan plan again and review the new plan"
         )
     _check_schema(plan, str(p))
-    return Plan.from_dict(plan)
+    return Plan.from_dict(plan, consume=True)
 
 
 def refuse_overwrite(out: str | Path, protected: dict[str, Path]) -> None:
