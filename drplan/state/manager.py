@@ -70,7 +70,7 @@ class StateManager:
         if raw is None:
             self.state, self._persisted_content = State.new(), None
             return None
-        self.state = State.from_dict(self._parse(raw, self.backend.describe()))
+        self.state = State.adopt(self._parse(raw, self.backend.describe()))
         self._persisted_content = canonical_json(self.state.content())
         return raw
 
@@ -83,8 +83,7 @@ class StateManager:
         content = canonical_json(self.state.content())
         if content == self._persisted_content:
             return
-        doc = self.state.to_dict()
-        doc["serial"] += 1
+        doc = self.state.document(self.state.serial + 1)  # serialised below, not kept: no deep copy
         err = first_error("state.schema.json", doc)
         if err:  # a bug, never user input: refuse to write a state we could not read back
             raise StateCorruptError(f"refusing to write invalid state at {err}")
@@ -124,7 +123,7 @@ class StateManager:
                     "different state, not a version of this one; refusing to replace it (use --force if you really "
                     "mean to)"
                 )
-            same = canonical_json(State.from_dict(doc).content()) == self._persisted_content
+            same = canonical_json(State.adopt(doc).content()) == self._persisted_content
             if doc["lineage"] == current.lineage and doc["serial"] == current.serial and same:
                 return current.serial, current.serial
             if doc["serial"] <= current.serial:
@@ -137,6 +136,6 @@ class StateManager:
                 doc["serial"] = current.serial + 1
         before = current.serial if current is not None and existed else None
         self._etag = self.backend.write(readable_json(doc), self._etag)
-        self.state = State.from_dict(doc)
+        self.state = State.adopt(doc)  # parsed here and written: nobody else holds it
         self._persisted_content = canonical_json(self.state.content())
         return before, doc["serial"]

@@ -55,6 +55,19 @@ class State:
             applies=copy.deepcopy(data.get("applies", [])),
         )
 
+    @classmethod
+    def adopt(cls, data: dict[str, Any]) -> "State":
+        """``from_dict`` for a document the caller hands over (just parsed, or written and not used again): the state
+        takes its containers instead of deep-copying them. A deep copy of 60,000 records cost ~0.8 s and twice the
+        memory on every load (issue 18)."""
+        return cls(lineage=data["lineage"], serial=data["serial"], resources=data.get("resources", {}),
+                   journal=data.get("journal", {}), applies=data.get("applies", []))
+
+    def document(self, serial: int) -> dict[str, Any]:
+        """The state document with ``serial``, sharing structure with the state (``to_dict`` without the deep copy):
+        serialise it, do not keep it."""
+        return {**self.content(), "serial": serial}
+
     def content(self) -> dict[str, Any]:
         """What the serial protects: everything but the serial itself. Shares structure with the state: serialise
         it, do not keep it."""
