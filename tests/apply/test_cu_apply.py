@@ -183,6 +183,22 @@ def test_a_lost_grant_answer_is_resent_and_the_first_apply_copies_once(env):
     assert_converged(env)
 
 
+@pytest.mark.parametrize("fault", ["drop", "drop_after"])
+def test_a_lost_copy_answer_looks_at_the_target_then_resends_and_copies_once(env, fault):
+    """issue 19: a :copy whose connection dropped. Before the target saw it ("drop"): the target shows no analyzer,
+    so :copy is sent again (safe: the id is fixed). After ("drop_after"): the target shows the analyzer creating with
+    the planned definition: drplan waits for it, no second :copy."""
+    fault_once(env, "cunorth", "cu:copy", fault)
+    events: list[dict] = []
+    result = env.execute(env.plan(), events=events)
+    assert sorted(result.applied) == sorted([INVOICE, ROUTER, DEFAULT])
+    copies = env.log("cu:copy")
+    assert copies[0]["fault"] == fault
+    assert len([e for e in copies if e["status"] in (200, 201, 202)]) == 2  # one accepted copy per analyzer
+    assert any("sending :copy again" in e["message"] for e in events) == (fault == "drop")
+    assert_converged(env)
+
+
 # --- description / tags: PATCH in place, no recopy (issue 17 point 9) -----------------------------------------------
 
 def _edit_source_invoice(env) -> None:

@@ -203,6 +203,33 @@ def test_a_lost_copyto_answer_finds_the_operation_instead_of_copying_again(env):
     assert rec["operation_url"].startswith("http://src.emulator/documentintelligence/operations/")
 
 
+def test_a_dropped_authorize_is_resent_and_the_first_apply_copies_once(env):
+    """issue 19: the connection dropped before the target saw authorizeCopy; the resend gets the authorization."""
+    fault_once(env, "west", "documentModels:authorizeCopy", "drop")
+    events: list[dict] = []
+    assert env.execute(env.plan(), events=events).applied == [ADDR]
+    assert [e["fault"] for e in env.log("documentModels:authorizeCopy")] == ["drop", None]
+    assert any(e.get("level") == "warning" and "asking again" in e["message"] for e in events)
+    assert_converged(env)
+
+
+def test_a_lost_authorize_answer_is_resent_and_a_409_then_names_the_lost_reservation(env):
+    """issue 19: authorizeCopy ran but its answer was lost: the resend finds the id reserved by an authorization
+    drplan never received (contracts §2.4, azure-sdk-for-net #51813); the change fails saying so, nothing is copied,
+    and an apply after the reservation expired copies it once."""
+    fault_once(env, "west", "documentModels:authorizeCopy", "drop_after")
+    plan = env.plan()
+    with pytest.raises(ApplyError) as exc:
+        env.execute(plan)
+    message = exc.value.failures[ADDR]
+    assert "reserved" in message and "answer to this apply's own authorizeCopy was lost" in message
+    assert [e["status"] for e in env.log("documentModels:authorizeCopy")] == [200, 409]
+    assert env.count("src", "documentModels:copyTo") == 0 and west_models(env) == {}
+    env.admin("POST", "clock", {"advance_seconds": 3601})  # the lost authorization expires, the id is free again
+    assert env.execute(plan).applied == [ADDR]
+    assert accepted_copies(env) == 1 and list(west_models(env)) == ["invoice"]
+
+
 def rebuild_source(env, created: str = "2025-02-02T00:00:00Z") -> None:
     env.admin("DELETE", "accounts/src/models/invoice")
     env.admin("POST", "accounts/src/models", {"model_id": "invoice", "created": created, "tags": {"team": "ap"}})

@@ -22,7 +22,7 @@ from typing import Any
 
 from drplan.apply.context import ApplyContext
 from drplan.apply.journal import utcnow
-from drplan.apply.resend import resend_if_lost
+from drplan.apply.resend import RESEND_ATTEMPTS, resend_delay, resend_if_lost
 from drplan.azure.lro import OpStatus, normalise_status
 from drplan.errors import (
     ApplyStepError,
@@ -188,20 +188,37 @@ async def _copy(ctx: ApplyContext, change: Change, src: AnalyzersAdapter, tgt: A
     ctx.crash("after-journal-copy-requested")
     ctx.step(change, "copying", f"copying {src.conn.name}/{sid} to {tgt.conn.name}/{tid}"
              + (" (allowReplace)" if replace else ""))
-    try:
-        op_url, first_delay = await tgt.copy(tid, body, allow_replace=replace)
-    except ResponseLostError as exc:
-        if await _target_settles(ctx, change):
-            return
-        raise ApplyStepError(f"{exc}; the target does not show the copy: run drplan apply again") from None
-    except ConflictError as exc:
-        # Our own earlier copy may be running into the id (a lost answer, a killed apply): the target tells.
-        if await _target_settles(ctx, change):
-            return
-        raise ApplyStepError(f"{exc}; {tgt.conn.name} has an analyzer {tid!r} that is not the planned copy: "
-                          "run drplan plan again") from None
-    except ServiceError as exc:
-        raise ApplyStepError(_copy_error_message(change, exc)) from None
+    sends = 0
+    while True:
+        sends += 1
+        try:
+            op_url, first_delay = await tgt.copy(tid, body, allow_replace=replace)
+            break
+        except ResponseLostError as exc:
+            # Look first: a copy that started shows at once as the target analyzer, ``creating`` with the source's
+            # definition (the live :copy answers 201 with that body, contracts §5.3 [R]); if so, wait for it.
+            if await _target_settles(ctx, change):
+                return
+            if sends >= RESEND_ATTEMPTS:
+                raise ApplyStepError(f"{exc} (sent {sends} times); the target does not show the copy: run drplan "
+                                     "apply again") from None
+            # Not there: resend the same :copy (issue 19). Safe: the copy writes the fixed target id, so it cannot
+            # make a second analyzer. Had the lost one started after all, this one answers 409 (handled below:
+            # the target is looked at again) or, with allowReplace, restarts the same copy into the same id.
+            delay = resend_delay(sends)
+            ctx.step(change, "copying", f"{exc}; the target does not show the copy: sending :copy again in "
+                     f"{delay:g} s (resend {sends})", level="warning")
+            await tgt.client.sleep(delay)
+        except ConflictError as exc:
+            # Our own earlier copy may be running into the id (a lost answer, a killed apply): the target tells.
+            if await _target_settles(ctx, change):
+                return
+            raise ApplyStepError(f"{exc}; {tgt.conn.name} has an analyzer {tid!r} that is not the planned copy: "
+                                 "run drplan plan again") from None
+        except ServiceError as exc:
+            if sends > 1 and await _target_settles(ctx, change):
+                return  # a resend refused (e.g. the authorization already used) while the lost copy runs
+            raise ApplyStepError(_copy_error_message(change, exc)) from None
     ctx.crash("after-copy-sent")
     await ctx.journal.record(addr, action, "copying", operation_url=op_url)
     ctx.crash("after-journal-copying")

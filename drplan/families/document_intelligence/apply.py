@@ -20,7 +20,7 @@ from typing import Any
 
 from drplan.apply.context import ApplyContext
 from drplan.apply.journal import utcnow
-from drplan.apply.resend import RESEND_ATTEMPTS, resend_delay
+from drplan.apply.resend import RESEND_ATTEMPTS, resend_delay, resend_if_lost
 from drplan.azure.errors import explain
 from drplan.azure.lro import OpStatus, normalise_status
 from drplan.errors import (
@@ -98,15 +98,28 @@ async def _copy(ctx: ApplyContext, change: Change, entry: dict[str, Any] | None)
     # The copy carries the source's description and tags, plus its lineage (services/lineage.py): the tags given
     # to authorizeCopy are kept on the copy in every recording, so a lost state can still tell drplan's copies.
     tags = {**without_lineage_tags(change.source.tags), **ctx.lineage(change).tags()}
+    lost: list[ResponseLostError] = []
+
+    def warn(n: int, exc: Exception, delay: float) -> None:
+        lost.append(exc)  # type: ignore[arg-type]
+        ctx.step(change, "authorizing", f"{exc}; asking again in {delay:g} s (resend {n})", level="warning")
+
     try:
-        auth = await tgt.authorize_copy(kind, tid, description=change.source.description, tags=tags)
+        # A lost answer is resent (issue 19). Safe: authorizeCopy starts no copy (only copyTo with its token does),
+        # so a resend cannot duplicate anything. If the lost request did reach the service, the id is now reserved
+        # by an authorization drplan never received and the resend answers 409 (contracts §2.4, [I] #51813): that
+        # is explained below; if the connection dropped before the service saw it, the resend simply succeeds.
+        auth = await resend_if_lost(
+            lambda: tgt.authorize_copy(kind, tid, description=change.source.description, tags=tags),
+            sleep=tgt.client.sleep, on_resend=warn)
     except ConflictError as exc:
-        await _on_authorize_conflict(ctx, change, exc, entry)
+        await _on_authorize_conflict(ctx, change, exc, entry, lost_answer=bool(lost))
         return
     except ResponseLostError as exc:
         raise ApplyStepError(
-            f"{exc}. The target may now hold a reservation for {tid!r} that drplan cannot use (the authorization "
-            "was never received); run drplan apply again: it will explain when the id frees up"
+            f"{exc} (sent {RESEND_ATTEMPTS} times). The target may now hold a reservation for {tid!r} that drplan "
+            "cannot use (the authorization was never received); run drplan apply again: it will explain when the "
+            "id frees up"
         ) from None
     ctx.crash("after-authorize")
     await ctx.journal.record(addr, action, "copy-requested", authorization_expires=auth.expires,
@@ -162,7 +175,7 @@ def _copy_error_message(change: Change, exc: DrplanError, auth: CopyAuthorizatio
     return f"{text}{'; ' + hint if hint else ''}. The target id {auth.target_id!r} stays reserved until {auth.expires}"
 
 async def _on_authorize_conflict(ctx: ApplyContext, change: Change, exc: ConflictError,
-                                 entry: dict[str, Any] | None) -> None:
+                                 entry: dict[str, Any] | None, *, lost_answer: bool = False) -> None:
     tid = change.target.id
     tname = change.target.resource
     # A 409 means the id is taken by a model, or reserved by an unused authorization (contracts §2.4). The live
@@ -179,7 +192,10 @@ async def _on_authorize_conflict(ctx: ApplyContext, change: Change, exc: Conflic
             f"version ({found}); it appeared after the plan was made: run drplan plan again"
         ) from None
     when = ""
-    if entry and entry.get("authorized_at"):
+    if lost_answer:
+        when = (" The answer to this apply's own authorizeCopy was lost (the connection dropped) and the resend "
+                "found the id reserved: most likely by that lost authorization.")
+    elif entry and entry.get("authorized_at"):
         when = f" An interrupted apply asked for that authorization at {entry['authorized_at']}"
         if entry.get("authorization_expires"):
             when += f"; it expires at {entry['authorization_expires']}"
