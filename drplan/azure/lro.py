@@ -52,6 +52,9 @@ MIN_WAIT = 0.1
 #: With ``learn``, after the first poll (at the learnt duration) found the operation still running: the wait is this
 #: fraction of the time it has run (issue 18: a copy is seen at most ~10 % after it ended, with one or two more polls).
 LEARNT_MISS_FRACTION = 0.1
+#: With ``learn``, an operation already done at the first poll: the next first poll comes this much earlier (tracks a
+#: faster service). Every miss costs a poll for each operation in flight, so the probing is gentle (2 %, was 5 %).
+LEARNT_SHRINK = 0.98
 
 
 class OpStatus(str, enum.Enum):
@@ -192,7 +195,7 @@ async def poll(
     * ``sleep`` None: the client's sleep (one injectable sleep for tests).
     * ``learn``: a name for this kind of operation (e.g. "copy"). Services that send no Retry-After (Document
       Intelligence copies) are waited for as long as such operations took on this endpoint before: the first poll
-      comes at the learnt duration (shrunk by 5 % each time it was already done then, so it tracks a faster
+      comes at the learnt duration (shrunk by :data:`LEARNT_SHRINK` each time it was already done then, so it tracks a faster
       service), and the duration seen is remembered for the next one. When it is not done then, the next polls
       follow :func:`elapsed_wait` at :data:`LEARNT_MISS_FRACTION` (tight: it is due). Nothing is learnt across runs.
     * ``fraction``: without Retry-After, wait ``fraction`` of the time the operation has run (:func:`elapsed_wait`,
@@ -245,7 +248,7 @@ async def poll(
         if status.terminal:
             if learnt is not None and status is OpStatus.SUCCEEDED:
                 # Done at the first look: the service may be faster than learnt, probe a little earlier next time.
-                learnt[learn_key] = 0.95 * expected if polls == 1 and expected > 0 else elapsed()
+                learnt[learn_key] = LEARNT_SHRINK * expected if polls == 1 and expected > 0 else elapsed()
             return body
         remaining = deadline - elapsed()
         if remaining <= 0:
