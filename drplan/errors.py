@@ -169,7 +169,13 @@ class ForeignHostError(ServiceError):
 
 
 class ApplyStepError(DrplanError):
-    """One change of an apply could not go on; the message says what happened and what to do."""
+    """One change of an apply could not go on; the message says what happened and what to do. ``transient``: the
+    step knows that running the change again shortly (resuming from its journal) may well succeed, e.g. answers
+    kept getting lost (drplan.apply.resend.is_transient)."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class ApplyError(DrplanError):

@@ -9,11 +9,13 @@ its family's (``drplan.families.<family>.apply``), run with an :class:`~drplan.a
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from drplan.apply.context import ApplyContext, CrashPoints, Emit
 from drplan.apply.journal import Journal, utcnow
+from drplan.apply.resend import RetryBudget, run_retrying
 from drplan.azure.client import AzureClient
 from drplan.errors import ApplyError, DrplanError, NotApplyableError, StaleApplyError, StalePlanError
 from drplan.families import adapter_for, family_of_kind
@@ -128,6 +130,7 @@ class Executor:
         # depends_on: a change starts when the changes it depends on (those still pending in this apply) are done;
         # if one of them failed, it is not attempted. Waiting happens outside the semaphore, so it cannot deadlock.
         finished = {c.address: asyncio.Event() for c in pending}
+        retry_budget = RetryBudget(len(pending))
 
         async def guarded(change: Change) -> None:
             addr = change.address
@@ -144,7 +147,9 @@ class Executor:
                         return
                 async with sem:
                     try:
-                        await self._run_change(change)
+                        # A transient failure runs the change again (resumed from its journal), bounded (issue 19).
+                        await run_retrying(lambda: self._run_change(change), budget=retry_budget,
+                                           sleep=self.client.sleep, on_retry=self._on_retry(change))
                         result.applied.append(addr)
                         self.emit({"type": "change_done", "address": addr, "message": "done", "level": "debug"})
                     except DrplanError as exc:
@@ -248,6 +253,13 @@ class Executor:
         return out
 
     # -- one change -------------------------------------------------------------------------------------------
+    def _on_retry(self, change: Change) -> Callable[[int, DrplanError, float], None]:
+        def warn(n: int, exc: DrplanError, delay: float) -> None:
+            self.emit({"type": "step", "address": change.address, "step": "retrying", "level": "warning",
+                       "message": f"{exc}; a transient failure: running the change again in {delay:g} s, resuming "
+                                  f"from its journal (re-run {n})"})
+        return warn
+
     async def _run_change(self, change: Change) -> None:
         assert self.journal is not None and self.ctx is not None
         if change.action is Action.DELETE:

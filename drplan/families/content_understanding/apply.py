@@ -201,7 +201,7 @@ async def _copy(ctx: ApplyContext, change: Change, src: AnalyzersAdapter, tgt: A
                 return
             if sends >= RESEND_ATTEMPTS:
                 raise ApplyStepError(f"{exc} (sent {sends} times); the target does not show the copy: run drplan "
-                                     "apply again") from None
+                                     "apply again", transient=True) from None
             # Not there: resend the same :copy (issue 19). Safe: the copy writes the fixed target id, so it cannot
             # make a second analyzer. Had the lost one started after all, this one answers 409 (handled below:
             # the target is looked at again) or, with allowReplace, restarts the same copy into the same id.

@@ -16,7 +16,7 @@ from typing import Any
 
 from drplan.apply.context import ApplyContext
 from drplan.apply.journal import utcnow
-from drplan.apply.resend import RESEND_ATTEMPTS, resend_delay, resend_if_lost
+from drplan.apply.resend import RESEND_ATTEMPTS, is_transient, resend_delay, resend_if_lost
 from drplan.azure.lro import OpStatus, normalise_status
 from drplan.errors import (
     ApplyStepError,
@@ -102,7 +102,8 @@ async def run_v2_copy(ctx: ApplyContext, change: Change, entry: dict[str, Any] |
         auth = await resend_if_lost(tgt.copy_authorization, sleep=tgt.client.sleep, on_resend=warn)
     except ResponseLostError as exc:
         raise ApplyStepError(f"{exc} (sent {RESEND_ATTEMPTS} times). If the target minted model ids, those blank "
-                             "reservations expire by themselves (24 h); run drplan apply again to retry") from None
+                             "reservations expire by themselves (24 h); run drplan apply again to retry",
+                             transient=True) from None
     await ctx.journal.record(addr, action.value, "copy-requested", target_id=auth.model_id,
                             authorization_expires=_iso(auth.expires_epoch))
     ctx.crash("after-authorize")
@@ -140,7 +141,8 @@ async def run_v2_copy(ctx: ApplyContext, change: Change, entry: dict[str, Any] |
             await ctx.journal.restart(addr, action.value, "authorizing",
                                       note="copy request failed; target id released")
             raise ApplyStepError(f"{exc}" + (f" (sent {sends} times)" if sends > 1 else "")
-                                 + f"; the unused target model id {auth.model_id} was deleted") from None
+                                 + f"; the unused target model id {auth.model_id} was deleted",
+                                 transient=is_transient(exc)) from None  # nothing left behind: a re-run is safe
     ctx.crash("after-copy-sent")
     await ctx.journal.record(addr, action.value, "copying", operation_url=started.operation_url)
     ctx.crash("after-journal-copying")
