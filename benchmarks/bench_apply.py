@@ -1,11 +1,15 @@
 """Apply benchmark: 300 copies (100 models x 3 targets), 1 s copy time, 15 requests/s per account.
 
-Target (issue 3): wall time within 1.5x of what the rate limit allows, no failed copy; compared with a plain
-sequential loop over the official SDK on the same emulator (``--sdk N`` runs that loop for N copies, 0 to skip).
+Target (issue 18): wall time within 1.2x of what the rate limit allows (issue 3 asked 1.5x), no failed copy, with the
+emulator answering copyTo like the real service (no Retry-After on the 202: the client learns how long copies take);
+compared with a plain sequential loop over the official SDK on the same emulator (``--sdk N`` runs that loop for N
+copies, 0 to skip).
 
 What the rate limit allows: every copy needs at least copyTo + one poll on the source (the poll can only succeed
 after the copy time), and authorizeCopy + one verification GET on its target; drplan also lists each resource once
-to re-check preconditions. The busiest account's request count / 15 per second is the lower bound.
+to re-check preconditions. The busiest account's request count / 15 per second is the lower bound. It is a lower
+bound, not a reachable time: it leaves out the process start and plan load (~0.5 s), the last copies' own copy time
+(nothing overlaps it, ~1 s), while the emulator's burst allowance (15 requests at once) would allow ~1 s less.
 Run: python benchmarks/bench_apply.py [--models 100] [--rate 15] [--copy-seconds 1] [--sdk 30]
 """
 
