@@ -14,7 +14,8 @@ from drplan.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, PlanFileError
 from drplan.plan.model import Action, Plan
 from drplan.plan.moves import MOVED_FROM
 from drplan.plan.planfile import load_plan, looks_like_plan, refuse_overwrite, save_plan
-from drplan.render.details import reviewable
+from drplan.render.counts import copies_phrase
+from drplan.render.details import orphaned_by, reviewable
 from drplan.render.human import render_plan, summary_line
 from drplan.render.jsonout import render_plan_json
 from drplan.render.markdown import render_markdown
@@ -296,8 +297,9 @@ def check_cmd(spec_path: str, fmt: str) -> int:
         for f in findings:
             click.echo(f"  {f.kind:<18} {f.address}: {f.message}")
     else:
-        click.echo(f"In sync: {plan.summary['no-op']} cop{'y' if plan.summary['no-op'] == 1 else 'ies'} match "
-                   "the spec.")
+        # copies as drill and the plan's summary line count them: a CU /defaults key is a target setting
+        in_sync = copies_phrase(c for c in plan.changes if c.action is Action.NO_OP and orphaned_by(c) is None)
+        click.echo(f"In sync: {in_sync} match the spec.")
     for w in expiring:
         click.echo(f"Warning: {w}")
     return EXIT_CHANGES if findings else EXIT_OK
