@@ -144,6 +144,29 @@ class StateManager:
         return before, doc["serial"]
 
 
+#: Records encoded per call of the C encoder when digesting the content (issue 18).
+_BATCH = 2000
+
+
 def _content_digest(state: State) -> bytes:
-    """sha256 of the canonical JSON of what the serial protects (``State.content``)."""
-    return hashlib.sha256(canonical_json(state.content())).digest()
+    """sha256 of ``canonical_json(state.content())``, streamed: the records are encoded ``_BATCH`` at a time (a
+    sorted object's canonical text is its sorted members joined by ","), so the canonical text of a large state
+    (~30 MB at 60,000 records) never exists whole. tests/state/test_state_local.py checks it equals the one-shot
+    digest."""
+    content = state.content()
+    records = content.pop("resources")
+    hasher = hashlib.sha256()
+    keys = sorted([*content, "resources"])
+    for i, key in enumerate(keys):
+        hasher.update(("{" if i == 0 else ",").encode() + canonical_json(key) + b":")
+        if key != "resources":
+            hasher.update(canonical_json(content[key]))
+            continue
+        hasher.update(b"{")
+        ordered = sorted(records)
+        for start in range(0, len(ordered), _BATCH):
+            text = canonical_json({k: records[k] for k in ordered[start:start + _BATCH]})
+            hasher.update((b"," if start else b"") + text[1:-1])
+        hasher.update(b"}")
+    hasher.update(b"}")
+    return hasher.digest()

@@ -121,3 +121,21 @@ def test_unlock_with_wrong_id_refused(tmp_path):
     a.lock("apply")
     with pytest.raises(StateError, match="does not match"):
         LocalBackend(tmp_path / "s.json").unlock("not-the-id")
+
+
+def test_the_streamed_content_digest_equals_the_one_shot_digest() -> None:
+    """StateManager remembers sha256(canonical_json(content)) computed in batches of records (issue 18)."""
+    import hashlib
+
+    from drplan.fsutil import canonical_json
+    from drplan.state import manager
+    from drplan.state.model import State
+
+    for n in (0, 1, manager._BATCH, manager._BATCH * 2 + 7):
+        state = State(lineage="l", serial=4)
+        for i in range(n):
+            state.resources[f"r/t/document-model/m-{(i * 7919) % (n or 1):05d}-{i}"] = {"rule": "r", "n": i, "ü": "é"}
+        state.journal["a"] = {"step": "copy"}
+        state.applies.append({"plan_digest": "sha256:x", "base_serial": 1})
+        want = hashlib.sha256(canonical_json(state.content())).digest()
+        assert manager._content_digest(state) == want, n
