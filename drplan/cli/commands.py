@@ -15,7 +15,7 @@ from drplan.plan.model import Action, Plan
 from drplan.plan.moves import MOVED_FROM
 from drplan.plan.planfile import load_plan, looks_like_plan, refuse_overwrite, save_plan
 from drplan.render.counts import copies_phrase
-from drplan.render.details import orphaned_by, reviewable
+from drplan.render.details import moved_from, orphaned_by, reviewable
 from drplan.render.human import render_plan, summary_line
 from drplan.render.jsonout import render_plan_json
 from drplan.render.markdown import render_markdown
@@ -288,6 +288,15 @@ def check_cmd(spec_path: str, fmt: str) -> int:
     findings = find_drift(plan, state.resources, state.journal)
     # Lifecycle warnings (a source or copy expiring soon, or expired) are not drift: they never change the exit code.
     expiring = [f"{c.address}: {w}" for c in plan.changes for w in c.warnings if w.startswith(EXPIRY)]
+    # Nor are state records the spec no longer claims, or [[moved]] blocks not yet applied: the copies are fine, but
+    # "in sync" must not hide them (issue 17 point 6); `drplan plan` says what to do.
+    for c in plan.changes:
+        if orphaned_by(c) is not None:
+            expiring.append(f"{c.address}: orphaned: recorded in state by rule {orphaned_by(c)!r}, which is no "
+                            "longer in the spec (see `drplan plan` for how to keep, move or delete it)")
+        elif moved_from(c) is not None:
+            expiring.append(f"{c.address}: the state still records this copy at {moved_from(c)} ([[moved]] block "
+                            "not applied yet: apply a plan to move the record)")
     if fmt == "json":
         click.echo(json.dumps({"in_sync": not findings, "findings": [f.to_dict() for f in findings],
                                "summary": plan.summary, "warnings": expiring}, indent=2, sort_keys=True))
@@ -299,7 +308,8 @@ def check_cmd(spec_path: str, fmt: str) -> int:
     else:
         # copies as drill and the plan's summary line count them: a CU /defaults key is a target setting
         in_sync = copies_phrase(c for c in plan.changes if c.action is Action.NO_OP and orphaned_by(c) is None)
-        click.echo(f"In sync: {in_sync} match the spec.")
+        verb = "matches" if in_sync.startswith("1 ") and " and " not in in_sync else "match"
+        click.echo(f"In sync: {in_sync} {verb} the spec.")
     for w in expiring:
         click.echo(f"Warning: {w}")
     return EXIT_CHANGES if findings else EXIT_OK

@@ -109,6 +109,13 @@ def test_removed_rule_orphans_are_kept_then_deleted_with_allow_delete(emu, spec_
     events = [json.loads(line) for line in r.out.splitlines()]
     orphaned = [e for e in events if e["type"] == "planned_change" and "orphaned" in e["message"]]
     assert len(orphaned) == 2 and all(e["level"] == "warning" for e in orphaned)
+    # check: the copies are fine (exit 0), but neither the orphans nor the pending move hide behind "in sync"
+    r = drplan("check", "dr.toml")
+    assert r.code == EXIT_OK, r.text
+    assert "In sync: 1 copy matches the spec." in r.out, r.out
+    assert "Warning: prod/west/document-model/invoice-2024: orphaned: recorded in state by rule 'prod'" in r.out
+    assert ("Warning: finance/west/document-model/po: the state still records this copy at "
+            "prod/west/document-model/po") in r.out
 
     r = drplan("plan", "dr.toml", "-o", "plan.json", "--allow-delete")
     assert r.code == EXIT_OK, r.text
