@@ -253,6 +253,22 @@ def test_replace_deletes_the_old_copy_then_copies_the_new_version(env):
     assert accepted_copies(env) == 2  # the first apply's and the replace's
 
 
+def test_a_replace_whose_copyto_is_lost_never_takes_the_replaced_copys_operation_for_its_own(env):
+    """issue 19 (found by the fault storm): minutes after the first copy, the source is rebuilt and replaced; the
+    replace's copyTo connection drops before the handler. The search for its operation allows 10 minutes of clock
+    skew, so the first copy's operation (same target location, succeeded) matched: drplan waited on it, found no model
+    (the replace had deleted it) and failed, with its own authorization left unused. That operation is the state
+    record's: it is excluded, no operation is found, and copyTo is resent with the same authorization."""
+    env.execute(env.plan())
+    rebuild_source(env)
+    plan = env.plan()
+    fault_once(env, "src", "documentModels:copyTo", "drop")
+    assert env.execute(plan).applied == [ADDR]
+    assert [e["fault"] for e in env.log("documentModels:copyTo")] == [None, "drop", None]
+    assert west_models(env)["invoice"]["tags"]["drplan-source-version"].startswith("created=2025-02-02")
+    assert env.state()["journal"] == {} and accepted_copies(env) == 2
+
+
 def test_replace_killed_after_the_delete_resumes_by_deleting_again_then_copying(env):
     env.execute(env.plan())
     rebuild_source(env)

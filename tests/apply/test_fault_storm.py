@@ -40,7 +40,8 @@ from drplan.errors import ApplyError
 pytestmark = pytest.mark.timeout(60)
 
 SEED = 3
-DI_MODELS, DI_CLASSIFIERS, V3_MODELS, V2_MODELS, ANALYZERS, PROJECTS = 8, 3, 6, 6, 6, 3
+#: (DI v4 models, DI v4 classifiers, FR v3 models, FR v2.1 models, CU analyzers, Language projects) at the source.
+SIZES = (8, 3, 6, 6, 6, 3)
 CU_ACCOUNT = """
     deployments = { "gpt41" = "gpt-4.1", "te3l" = "text-embedding-3-large" }
     model_deployments = { "gpt-4.1" = "gpt41", "text-embedding-3-large" = "te3l" }
@@ -61,26 +62,27 @@ def v2_id(i: int) -> str:
     return f"22222222-0000-4000-8000-{i:012d}"
 
 
-def config() -> str:
+def config(sizes: tuple[int, ...] = SIZES) -> str:
+    di_models, di_classifiers, v3_models, v2_models, analyzers, projects = sizes
     text = f"seed = {SEED}\n[settings]\ncopy_seconds = 0.5\nretry_after_seconds = 1\npage_size = 50\n"
     src = CU_ACCOUNT
     src += "".join(f'[[accounts.src.models]]\nmodel_id = "model-{i:02d}"\ncreated = "2024-01-01T00:00:00Z"\n'
-                   for i in range(DI_MODELS))
+                   for i in range(di_models))
     src += "".join(f'[[accounts.src.classifiers]]\nclassifier_id = "router-{i:02d}"\n'
-                   'created = "2024-01-01T00:00:00Z"\n' for i in range(DI_CLASSIFIERS))
+                   'created = "2024-01-01T00:00:00Z"\n' for i in range(di_classifiers))
     src += "".join(f'[[accounts.src.v2_models]]\nmodel_id = "{v2_id(i)}"\nmodel_name = "legacy-{i:02d}-v2"\n'
-                   'created = "2021-01-01T00:00:00Z"\n' for i in range(V2_MODELS))
+                   'created = "2021-01-01T00:00:00Z"\n' for i in range(v2_models))
     src += "".join(f'[[accounts.src.analyzers]]\nanalyzer_id = "analyzer-{i:02d}"\n'
                    'base_analyzer_id = "prebuilt-document"\n'
                    'models = { completion = "gpt-4.1", embedding = "text-embedding-3-large" }\n'
                    f'field_schema = {{ name = "a{i}", fields = {{ total = {{ type = "number" }} }} }}\n'
-                   for i in range(ANALYZERS))
+                   for i in range(analyzers))
     src += "".join(f'[[accounts.src.language_projects]]\nproject_name = "project-{i:02d}"\n'
                    'created = "2025-01-01T00:00:00Z"\nentities = ["Party", "Date"]\n'
                    'documents = [ { location = "d1.txt", labels = [{ category = "Party", offset = 0, length = 4 }] } ]\n'
-                   for i in range(PROJECTS))
+                   for i in range(projects))
     v3 = "".join(f'[[accounts.v3src.models]]\nmodel_id = "form-{i:02d}"\ncreated = "2024-01-01T00:00:00Z"\n'
-                 'api_version = "2023-07-31"\n' for i in range(V3_MODELS))
+                 'api_version = "2023-07-31"\n' for i in range(v3_models))
     text += account_block("src", extra=src) + account_block("t1", region="westus2", extra=CU_ACCOUNT)
     text += account_block("t2", region="northeurope", extra=CU_ACCOUNT)
     text += account_block("v3src", extra=v3) + account_block("v3t1", region="westus2")
@@ -234,97 +236,175 @@ STARTERS = ("documentModels:authorizeCopy", "documentClassifiers:authorizeCopy",
             "documentClassifiers:copyTo", "v2:copyAuthorization", "v2:copy", "cu:grantCopyAuthorization", "cu:copy",
             "language:export", "language:import", "language:train")
 AUTHORIZE = ("documentModels:authorizeCopy", "documentClassifiers:authorizeCopy")
+#: The deletes of a replace: a lost answer there is resent (DELETE is idempotent; a 404 then means done).
+DELETES = ("documentModels:delete", "documentClassifiers:delete", "v2:custom/models:delete")
 #: DI v4 / FR v3 authorizations live 1 h (emulator default, as in every recording, contracts §2.4).
 DI_AUTHORIZATION_TTL = 3600.0
 
 
-def test_a_fault_storm_over_every_family_converges_without_duplicates_orphans_or_secrets(emulated, caplog,
-                                                                                         monkeypatch):
-    monkeypatch.setattr("drplan.azure.client.random", random.Random(SEED))  # the backoff jitter, reproducible
-    env = emulated(config(), spec())
-    plan = env.plan()
-    changes = {c.address for c in plan.changes if c.action.value != "no-op"}
-    assert len(changes) == 2 * (DI_MODELS + DI_CLASSIFIERS) + V3_MODELS + V2_MODELS + 2 * ANALYZERS + PROJECTS
-    keys = {f"apply-test-key-{a}" for a in env.accounts}
-    tokens: list[str] = []
+class Storm:
+    """The storm on one emulator, and what it saw: the copy tokens drplan sent (to look for them in the output), the
+    DI v4 / FR v3 ids whose authorizeCopy answer was lost after the handler ran, and each apply's outcome.
 
-    async def keep_token(account: str, request: Any) -> None:  # the copy tokens drplan held (in memory only)
-        body = json.loads(await request.body() or b"{}")
-        tokens.extend(str(v["accessToken"]) for v in (body, body.get("copyAuthorization") or {}) if "accessToken" in v)
+    Whatever the dice do, the first request of every route that starts something loses its answer after the handler
+    ran, and the second is dropped before it (their own dice are still drawn, so the rest of the storm is unchanged):
+    each hard case is met in every run."""
 
-    for route in ("documentModels:copyTo", "documentClassifiers:copyTo", "v2:copy"):
-        env.on_route(route, keep_token)
-    address_of = {(c.target.resource.split("-")[-1], c.target.id): c.address for c in plan.changes}
-    lost_authorizations: set[tuple[str, str]] = set()  # (account, id) of authorizeCopy answers lost after the handler
-    drop = env.app._drop_connection
+    def __init__(self, env: Env, plan: Any) -> None:
+        self.env, self.plan = env, plan
+        self.vt = VirtualTime(env)
+        self.tokens: list[str] = []
+        self.events: list[dict[str, Any]] = []
+        self.errors: list[str] = []
+        self.applies: list[dict[str, Any]] = []
+        self.lost_authorizations: set[tuple[str, str]] = set()  # (account, id)
+        self.forced = {route: [Decision.DROP_AFTER, Decision.DROP] for route in STARTERS}
+        self.address_of = {(c.target.resource.split("-")[-1], c.target.id): c.address for c in plan.changes}
 
-    async def note_lost_authorization(request: Any, account: str, route: str, status: int | None, fault: str) -> None:
-        if route in AUTHORIZE and fault == "drop_after":
-            body = json.loads(await request.body())
-            lost_authorizations.add((account, body.get("modelId") or body.get("classifierId")))
-        await drop(request, account, route, status, fault)
+        async def keep_token(account: str, request: Any) -> None:  # the copy tokens drplan held (in memory only)
+            body = json.loads(await request.body() or b"{}")
+            self.tokens.extend(str(v["accessToken"]) for v in (body, body.get("copyAuthorization") or {})
+                               if "accessToken" in v)
 
-    env.app._drop_connection = note_lost_authorization  # type: ignore[method-assign]
-    # Whatever the dice do, the first request of every route that starts something loses its answer after the
-    # handler ran, and the second is dropped before it (their own dice are still drawn, so the rest of the storm is
-    # unchanged): each hard case is met in every run.
-    decide = env.app.faults.decide
-    forced = {route: [Decision.DROP_AFTER, Decision.DROP] for route in STARTERS}
+        for route in ("documentModels:copyTo", "documentClassifiers:copyTo", "v2:copy"):
+            env.on_route(route, keep_token)
+        drop, decide = env.app._drop_connection, env.app.faults.decide
 
-    def decide_with_lost_answers_per_starter(account: str, route: str, faults: Any) -> Decision:
-        decision = decide(account, route, faults)
-        if forced.get(route) and faults.drop_after_rate > 0:
-            return forced[route].pop(0)
-        return decision
+        async def note_lost_authorization(request: Any, account: str, route: str, status: int | None,
+                                          fault: str) -> None:
+            if route in AUTHORIZE and fault == "drop_after":
+                body = json.loads(await request.body())
+                self.lost_authorizations.add((account, body.get("modelId") or body.get("classifierId")))
+            await drop(request, account, route, status, fault)
 
-    env.app.faults.decide = decide_with_lost_answers_per_starter  # type: ignore[method-assign]
-    caplog.set_level(logging.DEBUG, logger="drplan")
-    events: list[dict[str, Any]] = []
-    errors: list[str] = []
-    vt = VirtualTime(env)
-    env.faults(storm())
+        def decide_with_lost_answers_per_starter(account: str, route: str, faults: Any) -> Decision:
+            decision = decide(account, route, faults)
+            if self.forced.get(route) and faults.drop_after_rate > 0:
+                return self.forced[route].pop(0)
+            return decision
 
-    # The documented bound (contracts §2.4): a DI v4 / FR v3 authorizeCopy whose answer was lost *after* the service
-    # reserved the id leaves the id reserved by an authorization drplan never received (a second authorizeCopy answers
-    # 409) until it expires. Only such changes may fail an apply; the pipeline's re-run of the same plan after that
-    # expiry finishes them (with the storm still on, unless its own authorizeCopy answer is lost again).
-    applies = []
-    for _ in range(3):
-        lost_authorizations.clear()
-        before = set(env.state()["applies"][-1]["done"]) if env.state_path.exists() else set()
-        _, error, seconds = run(env, plan, events, vt)
-        errors.append(error)
-        done = set(env.state()["applies"][-1]["done"])
-        applies.append({"done": len(done - before), "seconds": seconds, "lost_authorizations": len(lost_authorizations)})
-        failed = changes - done
-        assert failed <= {address_of[(acc, tid)] for acc, tid in lost_authorizations}, error
-        if not failed:
-            break
-        vt.advance(DI_AUTHORIZATION_TTL)
-    env.faults(storm(False))
-    assert len(applies) <= 2 or applies[1]["lost_authorizations"], applies
-    assert applies[0]["done"] >= len(changes) - applies[0]["lost_authorizations"]
+        env.app._drop_connection = note_lost_authorization  # type: ignore[method-assign]
+        env.app.faults.decide = decide_with_lost_answers_per_starter  # type: ignore[method-assign]
+
+    def apply_until_done(self, changes: set[str]) -> None:
+        """``drplan apply PLAN`` under the storm, re-run (as a pipeline does) until every change is done, at most
+        three times. The documented bound (contracts §2.4): a DI v4 / FR v3 authorizeCopy whose answer was lost
+        *after* the service reserved the id leaves the id reserved by an authorization drplan never received (a
+        second authorizeCopy answers 409) until it expires. Only such changes may fail an apply; so the first apply
+        finishes everything else, and the re-run after that expiry the rest (unless its own answer is lost again)."""
+        env = self.env
+        env.faults(storm())
+        for _ in range(3):
+            self.lost_authorizations.clear()
+            before = self.done()
+            _, error, seconds = run(env, self.plan, self.events, self.vt)
+            self.errors.append(error)
+            done = self.done()
+            self.applies.append({"done": len(done - before), "seconds": seconds,
+                                 "lost_authorizations": len(self.lost_authorizations)})
+            failed = changes - done
+            assert failed <= {self.address_of[(acc, tid)] for acc, tid in self.lost_authorizations}, error
+            if not failed:
+                break
+            self.vt.advance(DI_AUTHORIZATION_TTL)
+        env.faults(storm(False))
+        assert len(self.applies) <= 2 or self.applies[1]["lost_authorizations"], self.applies
+        assert self.applies[0]["done"] >= len(changes) - self.applies[0]["lost_authorizations"]
+        assert all(a["seconds"] < 600 for a in self.applies), self.applies  # simulated: no wait without bound
+
+    def done(self) -> set[str]:
+        """The changes the state's record of this plan's apply lists as done."""
+        if not self.env.state_path.exists():
+            return set()
+        return next((set(a["done"]) for a in self.env.state()["applies"] if a["plan_digest"] == self.plan.digest),
+                    set())
+
+    def assert_it_was_a_storm(self) -> None:
+        """Many 429s and 503s of each kind, lost connections before and after the handler, and a lost answer on
+        every request that starts something."""
+        faults = Counter(k for per in self.env.app.faults.counts.values() for k, n in per.items() for _ in range(n))
+        assert min(faults[k] for k in ("error_429", "error_429_retry_after", "error_503",
+                                       "error_503_retry_after")) >= 5, faults
+        assert faults["drop"] >= 5 and faults["drop_after"] >= 5, faults
+        assert all(len(left) < 2 for left in self.forced.values()), self.forced  # (a found job needs no resend)
+
+
+def assert_converged(env: Env, storm_: Storm, changes: set[str], keys: set[str], log: str) -> None:
+    """The apply record is complete with every change, the journal empty; exactly one copy per source and target,
+    each claimed by a state record (no duplicate, no orphan); a new plan has nothing to do; and no key or copy token
+    shows in the events (what the CLI prints), the errors, the log records (HTTP traces, retry warnings) or the
+    state."""
     state = env.state()
     assert state["applies"][-1]["status"] == "complete" and set(state["applies"][-1]["done"]) == changes
-    assert state["journal"] == {} and len(state["applies"]) == 1
-
-    # The storm was a storm: many 429s and 503s of each kind, lost connections before and after the handler, and a
-    # lost answer on every request that starts something.
-    faults = Counter(k for per in env.app.faults.counts.values() for k, n in per.items() for _ in range(n))
-    assert min(faults[k] for k in ("error_429", "error_429_retry_after", "error_503", "error_503_retry_after")) >= 5
-    assert faults["drop"] >= 5 and faults["drop_after"] >= 5, faults
-    assert not any(forced.values()), forced
-
-    # Exactly one copy per source and target, each claimed by a state record: no duplicate, no orphan.
+    assert state["journal"] == {}
     assets = target_assets(env)
     copies = Counter((acc, kind, of) for acc, kind, _, of in assets)
     assert {k: n for k, n in copies.items() if n > 1} == {}, "duplicates"
     claimed = {(r["target_resource"].split("-")[-1], r["target_id"]) for r in state["resources"].values()}
     assert [a for a in assets if (a[0], a[2]) not in claimed] == [], "orphans"
-    assert len(assets) == len(changes) == len(state["resources"])
+    assert len(assets) == len(state["resources"])
+    assert {c.action.value for c in env.plan().changes} == {"no-op"}
+    text = json.dumps(storm_.events) + json.dumps(state) + log + "".join(storm_.errors)
+    assert storm_.tokens and [s for s in (*keys, *storm_.tokens) if s in text] == []
 
-    # No key and no copy token anywhere: events (what the CLI prints), errors, log records (HTTP traces, retry
-    # warnings), the state.
-    text = json.dumps(events) + json.dumps(state) + caplog.text + "".join(errors)
-    assert tokens and [s for s in (*keys, *tokens) if s in text] == []
-    assert all(a["seconds"] < 600 for a in applies), applies  # simulated: no apply waited without bound
+
+@pytest.fixture
+def seeded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("drplan.azure.client.random", random.Random(SEED))  # the backoff jitter, reproducible
+
+
+def test_a_fault_storm_over_every_family_converges_without_duplicates_orphans_or_secrets(emulated, caplog, seeded):
+    env = emulated(config(), spec())
+    plan = env.plan()
+    changes = {c.address for c in plan.changes if c.action.value != "no-op"}
+    di_models, di_classifiers, v3_models, v2_models, analyzers, projects = SIZES
+    assert len(changes) == 2 * (di_models + di_classifiers) + v3_models + v2_models + 2 * analyzers + projects
+    caplog.set_level(logging.DEBUG, logger="drplan")
+    storm_ = Storm(env, plan)
+    storm_.apply_until_done(changes)
+    storm_.assert_it_was_a_storm()
+    assert len(target_assets(env)) == len(changes)
+    assert_converged(env, storm_, changes, {f"apply-test-key-{a}" for a in env.accounts}, caplog.text)
+
+
+def test_replaces_and_updates_ride_out_the_storm_old_copies_deleted_once(emulated, caplog, seeded):
+    """Every source rebuilt after a first, calm apply: DI v4 / FR v3 replaces delete the old copy, then copy (same
+    id); FR v2.1 copies into a new minted id first and deletes the old copy last; CU copies with allowReplace; the
+    Language project is imported (replacing it), trained and deployed again. Under the storm (deletes lose answers too), the old
+    copies end deleted and the new ones recorded, once each."""
+    sizes = (3, 1, 2, 3, 2, 1)
+    env = emulated(config(sizes), spec())
+    env.execute(env.plan(), parallelism=12)
+    admin = env.admin
+    for i in range(sizes[0]):  # a rebuild is delete + build: a new createdDateTime
+        admin("DELETE", f"accounts/src/models/model-{i:02d}")
+        admin("POST", "accounts/src/models", {"model_id": f"model-{i:02d}", "created": "2024-06-01T00:00:00Z"})
+    admin("DELETE", "accounts/src/classifiers/router-00")
+    admin("POST", "accounts/src/classifiers", {"classifier_id": "router-00", "created": "2024-06-01T00:00:00Z"})
+    for i in range(sizes[2]):
+        admin("DELETE", f"accounts/v3src/models/form-{i:02d}")
+        admin("POST", "accounts/v3src/models", {"model_id": f"form-{i:02d}", "created": "2024-06-01T00:00:00Z",
+                                                "api_version": "2023-07-31"})
+    for i in range(sizes[3]):
+        admin("PATCH", f"accounts/src/v2_models/{v2_id(i)}", {"last_updated": "2021-06-01T00:00:00Z"})
+    for i in range(sizes[4]):
+        admin("POST", "accounts/src/analyzers", {"replace": True,
+            "analyzer_id": f"analyzer-{i:02d}", "base_analyzer_id": "prebuilt-document",
+            "models": {"completion": "gpt-4.1", "embedding": "text-embedding-3-large"},
+            "field_schema": {"name": f"a{i}", "fields": {"total": {"type": "number"}, "due": {"type": "date"}}}})
+    admin("POST", "accounts/src/language/projects", {
+        "replace": True, "project_name": "project-00", "entities": ["Party", "Date", "Amount"],
+        "documents": [{"location": "d1.txt", "labels": [{"category": "Amount", "offset": 0, "length": 4}]}]})
+    plan = env.plan()
+    changes = {c.address for c in plan.changes if c.action.value != "no-op"}
+    actions = Counter(c.action.value for c in plan.changes if c.address in changes)
+    assert actions == {"replace": 2 * (sizes[0] + sizes[1]) + sizes[2] + sizes[3] + 2 * sizes[4] + 1}, actions
+    old_v2 = {r["target_id"] for r in env.state()["resources"].values() if r["target_resource"] == "v2-t1"}
+    caplog.set_level(logging.DEBUG, logger="drplan")
+    storm_ = Storm(env, plan)
+    storm_.forced.update({route: [Decision.DROP_AFTER, Decision.DROP] for route in DELETES})
+    storm_.apply_until_done(changes)
+    storm_.assert_it_was_a_storm()
+    assert_converged(env, storm_, changes, {f"apply-test-key-{a}" for a in env.accounts}, caplog.text)
+    new_v2 = {r["target_id"] for r in env.state()["resources"].values() if r["target_resource"] == "v2-t1"}
+    assert len(new_v2) == sizes[3] and not new_v2 & old_v2  # new minted ids; the old copies are gone (no orphan)

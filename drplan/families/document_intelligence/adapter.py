@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 from drplan.azure.client import AzureClient, retry_after_seconds
 from drplan.azure.errors import count_field, object_field, text_field
@@ -209,13 +210,16 @@ class DocumentModelsAdapter(HttpAdapter):
             raise NotFoundError(self._what(f"copy {source_id}: the 202 answer has no Operation-Location header"))
         return location, retry_after_seconds(r, 0.0)
 
-    async def find_copy_operation(self, kind: AssetKind, target_location: str, since: str) -> str | None:
+    async def find_copy_operation(self, kind: AssetKind, target_location: str, since: str,
+                                  exclude: Collection[str] = ()) -> str | None:
         """Look for a copy this source started towards ``target_location`` at or after ``since``.
 
         Used when a copyTo's answer was lost or an apply died after sending it (DESIGN §3: look before you leap).
         ``target_location`` is the target asset's full URL (the authorization's targetModelLocation, or the target
         endpoint + path): an operation matches on scheme, host, port and path, never on the path alone, since real
-        URLs carry the account only in the host and two targets may hold the same id (issue 13).
+        URLs carry the account only in the host and two targets may hold the same id (issue 13). ``exclude``: ids
+        of operations known to be another copy's (the earlier copy a replace deletes: ``since`` allows for clock
+        skew, so an operation minutes older than the authorization would otherwise pass for this one, issue 19).
         Returns the operation's URL on this resource, newest first, or None.
         """
         wire = WIRE[kind]
@@ -230,7 +234,8 @@ class DocumentModelsAdapter(HttpAdapter):
             api_version=self.conn.api_version,
             what=self._what("list operations"),
         ):
-            if not isinstance(op, dict) or op.get("kind") != wire.copy_kind or not op.get("operationId"):
+            if not isinstance(op, dict) or op.get("kind") != wire.copy_kind or not op.get("operationId") \
+                    or str(op["operationId"]) in exclude:
                 continue
             if place(str(op.get("resourceLocation") or "")) != want:
                 continue
@@ -244,6 +249,14 @@ class DocumentModelsAdapter(HttpAdapter):
         if best is None:
             return None
         return self._url(f"operations/{quote(best[1], safe='')}")
+
+    @staticmethod
+    def operation_id(operation_url: str) -> str:
+        """The operation id an operation URL names (its last path segment), '' if it names none."""
+        try:
+            return unquote(urlsplit(operation_url).path.rstrip("/").rsplit("/", 1)[-1])
+        except ValueError:
+            return ""
 
     def asset_location(self, kind: AssetKind, asset_id: str) -> str:
         """Where ``asset_id`` lives on this resource (what an authorization names as the target location)."""

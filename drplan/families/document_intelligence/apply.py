@@ -138,7 +138,7 @@ async def _copy(ctx: ApplyContext, change: Change, entry: dict[str, Any] | None)
         except (ResponseLostError, ServiceError) as exc:
             # A lost answer, or a resent copyTo answering "authorization already used": the first one may be running.
             found = await src.find_copy_operation(kind, auth.target_location or tgt.asset_location(kind, tid),
-                                                  _minus_skew(authorized_at))
+                                                  _minus_skew(authorized_at), exclude=_earlier_copy(ctx, change))
             if found is not None:
                 op_url = found
                 break
@@ -227,7 +227,8 @@ async def _resume_copy(ctx: ApplyContext, change: Change, entry: dict[str, Any])
     if entry["step"] in ("copy-requested", "copying"):
         tgt = ctx.adapters[change.target.resource]
         op_url = await src.find_copy_operation(kind, entry.get("target_location") or tgt.asset_location(kind, tid),
-                                               _minus_skew(entry.get("authorized_at", "")))
+                                               _minus_skew(entry.get("authorized_at", "")),
+                                               exclude=_earlier_copy(ctx, change))
         if op_url:
             await ctx.journal.record(change.address, change.action.value, "copying",
                                       operation_url=op_url)
@@ -315,6 +316,15 @@ def _parse_time(value: str) -> datetime | None:
         return datetime.fromisoformat(normalise_time(value).replace("Z", "+00:00"))
     except ValueError:
         return None
+
+
+def _earlier_copy(ctx: ApplyContext, change: Change) -> set[str]:
+    """The copy operation of the copy the state records at this address (the one a replace deletes, or one deleted
+    out of band): it went to the same target location, maybe minutes before this authorization, so the search for
+    this attempt's lost copyTo must not take it for ours (issue 19: it did, then found no model and failed)."""
+    url = (ctx.recorded(change.address) or {}).get("operation_url")
+    found = ctx.adapters[change.source.resource].operation_id(url) if isinstance(url, str) and url else ""
+    return {found} if found else set()
 
 
 def _minus_skew(when: str) -> str:
