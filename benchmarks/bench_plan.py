@@ -186,7 +186,10 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     ax2.plot(sizes, [r["show_rss_mb"] for r in results], "^--", label="show plan.json")
     ax2.plot(sizes, [r["stale_check_rss_mb"] for r in results], "v--", label="apply: stale-plan check")
     ax2.axhline(300, color="tab:red", linestyle=":", label="target (300 MB)")
-    ax2.set_title("peak RSS of the drplan process (MB)")
+    ax2.set_title("peak RSS of the drplan process (MB, log scale)")
+    ax2.set_yscale("log")
+    ticks = [50, 100, 200, 300, 500]
+    ax2.set_yticks(ticks, labels=[str(t) for t in ticks])
     ax3.plot(sizes, [r["cpu_us_per_model"] for r in results], "o-", label="CPU µs per source model")
     marginal = [r for r in results if "marginal_cpu_us_per_model" in r]
     ax3.plot([r["models"] for r in marginal], [r["marginal_cpu_us_per_model"] for r in marginal], "s--",
@@ -201,7 +204,6 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     ax1.set_ylim(bottom=0)
-    ax2.set_ylim(bottom=0)
     r0 = results[0]
     fig.suptitle(f"drplan plan: {r0['latency_ms']:g} ms per request, page size {r0['page_size']}, "
                  f"median of {r0['runs']} run(s)")
