@@ -158,13 +158,13 @@ def _atomic_write_chunks(path: Path, chunks: Iterable[str]) -> None:
 def save_plan(plan: Plan, path: str | Path) -> None:
     """Write the plan as readable JSON (``fsutil.readable_json``'s layout; temporary file, fsync, rename), streamed
     change by change."""
+    if "\0" in str(path):  # checked first: a ValueError from the streamed encoding is a bug, not a path problem
+        raise PlanFileError(f"{shorten(str(path))}: cannot write the plan: the path holds a NUL character")
     try:
         with _gc_paused():
             _atomic_write_chunks(Path(path), _readable_chunks(plan))
     except OSError as exc:
         raise PlanFileError(f"{path}: cannot write the plan: {exc.strerror or exc}") from None
-    except ValueError:  # a NUL in the path
-        raise PlanFileError(f"{shorten(str(path))}: cannot write the plan: the path holds a NUL character") from None
 
 
 def load_plan(path: str | Path) -> Plan:
