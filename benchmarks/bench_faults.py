@@ -16,7 +16,7 @@ retry events) and resends (warning steps). Goal: >= 99 % by the first apply, 100
 orphan.
 
 Run: python benchmarks/bench_faults.py [--models 40] [--classifiers 10] [--v3-models 30] [--v2-models 30]
-     [--analyzers 20] [--projects 6] [--seed 1] [--copy-seconds 0.5]
+     [--analyzers 20] [--projects 6] [--seed 1] [--copy-seconds 0.5] [--throttle-share 0.5]
 """
 
 from __future__ import annotations
@@ -46,14 +46,14 @@ CU_MODELS = ('deployments = { "gpt41" = "gpt-4.1", "te3l" = "text-embedding-3-la
              'model_deployments = { "gpt-4.1" = "gpt41", "text-embedding-3-large" = "te3l" }')
 
 
-def storm_faults(seed_rates: bool = True) -> dict[str, Any]:
+def storm_faults(on: bool = True, throttle_share: float = 0.5) -> dict[str, Any]:
     """The ``[faults]`` of the storm (effective shares as in the module docstring)."""
-    if not seed_rates:
+    if not on:
         return {"error_rate": 0.0, "drop_rate": 0.0, "drop_after_rate": 0.0}
     error_rate = ERROR_SHARE / (1 - DROP_SHARE)
     drop_after_rate = DROP_AFTER_SHARE / ((1 - DROP_SHARE) * (1 - error_rate))
     return {"error_rate": round(error_rate, 6), "drop_rate": DROP_SHARE, "drop_after_rate": round(drop_after_rate, 6),
-            "throttle_share": 0.5, "retry_after_share": 0.5}
+            "throttle_share": throttle_share, "retry_after_share": 0.5}
 
 
 def v2_id(i: int) -> str:
@@ -189,9 +189,16 @@ def run_apply(work: Path, env: dict[str, str], emu: Any, plan_changes: set[str])
             "done_pct": round(100.0 * len(done) / max(1, len(plan_changes)), 2),
             "requests": requests, "faults": dict(sorted(faults.items())),
             "client_retries": sum(retries.values()), "client_retries_by_reason": dict(retries.most_common()),
+            # Summed over requests (they overlap in time): how much waiting the retries asked for.
+            "client_retry_wait_s": round(sum(float(e.get("delay_s") or 0.0) for e in evs
+                                             if e.get("type") == "retry"), 1),
+            "change_reruns": sum(1 for e in evs if e.get("type") == "step" and e.get("step") == "retrying"),
             "warning_steps": len(warnings),
             "warnings_sample": sorted({str(e.get("message"))[:160] for e in warnings})[:8],
             "failed": {str(e.get("address")): str(e.get("message"))[:300] for e in failed},
+            "failed_steps": {str(f.get("address")): [str(e.get("message"))[:200] for e in evs
+                                                     if e.get("address") == f.get("address") and e.get("level")
+                                                     in ("warning", "error")] for f in failed},
             "output_tail": (err or out)[-1500:] if code != 0 and not failed else ""}
 
 
@@ -206,6 +213,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--copy-seconds", type=float, default=0.5)
     ap.add_argument("--parallelism", type=int, default=16)
+    ap.add_argument("--throttle-share", type=float, default=0.5,
+                    help="share of the injected errors answered 429 (the rest 503); 0.5 by default")
     a = ap.parse_args()
     import os
 
@@ -221,7 +230,7 @@ def main() -> None:
             assert code == 0, err
             plan = json.loads((work / "plan.json").read_text())
             changes = {c["address"] for c in plan["changes"] if c["actions"] != ["no-op"]}
-            admin(emu.url, "PUT", "faults", storm_faults())
+            admin(emu.url, "PUT", "faults", storm_faults(throttle_share=a.throttle_share))
             first = run_apply(work, env, emu, changes)
             second = run_apply(work, env, emu, changes) if first["done"] < len(changes) else None
             after_expiry = None
@@ -249,7 +258,7 @@ def main() -> None:
     by_family = Counter(c.split("/")[0] for c in changes)
     result = {
         "copies": len(changes), "by_rule": dict(by_family), "seed": a.seed, "copy_seconds": a.copy_seconds,
-        "faults": {k: v for k, v in storm_faults().items()},
+        "faults": storm_faults(throttle_share=a.throttle_share),
         "first_apply": first, "second_apply": second, "apply_after_reservation_expiry": after_expiry,
         "first_apply_reservation_bound": reservation_bound(first),
         "first_apply_done_pct_excluding_reservation_bound": round(

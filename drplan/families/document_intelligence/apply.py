@@ -156,14 +156,14 @@ async def _copy(ctx: ApplyContext, change: Change, entry: dict[str, Any] | None)
                              f"same authorization in {delay:g} s (resend {sends})", level="warning")
                     await src.client.sleep(delay)
                     continue
-            raise ApplyStepError(_copy_error_message(change, exc, auth)) from None
+            raise ApplyStepError(_copy_error_message(change, exc, auth, sends)) from None
     ctx.crash("after-copy-sent")
     await ctx.journal.record(addr, action, "copying", operation_url=op_url)
     ctx.step(change, "copying", "copy started", operation_url=op_url, level="debug")
     ctx.crash("after-journal-copying")
     await _wait_and_finish(ctx, change, op_url, first_delay=first_delay)
 
-def _copy_error_message(change: Change, exc: DrplanError, auth: CopyAuthorization) -> str:
+def _copy_error_message(change: Change, exc: DrplanError, auth: CopyAuthorization, sends: int = 1) -> str:
     text = str(exc)  # codes with a fixed meaning (1002, ModelNotReady, ...) were explained by azure/errors.py
     if "DataProtection" in text or "downgrade" in text.lower():
         hint = ("the service refused to copy from a customer-managed-key resource to one without; the plan "
@@ -172,7 +172,9 @@ def _copy_error_message(change: Change, exc: DrplanError, auth: CopyAuthorizatio
         hint = "the source model is gone; run drplan plan again"
     else:
         hint = ""
-    return f"{text}{'; ' + hint if hint else ''}. The target id {auth.target_id!r} stays reserved until {auth.expires}"
+    sent = f" (copyTo sent {sends} times)" if sends > 1 else ""
+    return (f"{text}{sent}{'; ' + hint if hint else ''}. The target id {auth.target_id!r} stays reserved until "
+            f"{auth.expires}")
 
 async def _on_authorize_conflict(ctx: ApplyContext, change: Change, exc: ConflictError,
                                  entry: dict[str, Any] | None, *, lost_answer: bool = False) -> None:
