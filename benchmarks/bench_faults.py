@@ -215,6 +215,7 @@ def main() -> None:
     ap.add_argument("--parallelism", type=int, default=16)
     ap.add_argument("--throttle-share", type=float, default=0.5,
                     help="share of the injected errors answered 429 (the rest 503); 0.5 by default")
+    ap.add_argument("--calm", action="store_true", help="no faults at all: the same copies for comparison")
     a = ap.parse_args()
     import os
 
@@ -230,7 +231,7 @@ def main() -> None:
             assert code == 0, err
             plan = json.loads((work / "plan.json").read_text())
             changes = {c["address"] for c in plan["changes"] if c["actions"] != ["no-op"]}
-            admin(emu.url, "PUT", "faults", storm_faults(throttle_share=a.throttle_share))
+            admin(emu.url, "PUT", "faults", storm_faults(not a.calm, throttle_share=a.throttle_share))
             first = run_apply(work, env, emu, changes)
             second = run_apply(work, env, emu, changes) if first["done"] < len(changes) else None
             after_expiry = None
@@ -258,7 +259,7 @@ def main() -> None:
     by_family = Counter(c.split("/")[0] for c in changes)
     result = {
         "copies": len(changes), "by_rule": dict(by_family), "seed": a.seed, "copy_seconds": a.copy_seconds,
-        "faults": storm_faults(throttle_share=a.throttle_share),
+        "faults": storm_faults(not a.calm, throttle_share=a.throttle_share),
         "first_apply": first, "second_apply": second, "apply_after_reservation_expiry": after_expiry,
         "first_apply_reservation_bound": reservation_bound(first),
         "first_apply_done_pct_excluding_reservation_bound": round(
