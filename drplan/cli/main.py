@@ -7,6 +7,7 @@ Exit codes: 0 ok · 1 error · 2 changes present (plan/apply --detailed-exitcode
 from __future__ import annotations
 
 import gc
+import sys
 
 import click
 
@@ -22,7 +23,16 @@ def command_line() -> click.Group:
     return cli
 
 
+#: Modules drplan never uses that its dependencies import when they happen to be installed: httpcore imports trio
+#: (~45 ms) if it is there, and httpx imports its own command line (rich, pygments: ~30 ms). drplan runs on asyncio
+#: only and never runs httpx's command line, and both imports fall back on ImportError, which a None entry in
+#: sys.modules gives. Process-wide, so only in ``main`` (never in a process that imported drplan as a library).
+UNUSED_IMPORTS = ("trio", "httpx._main")
+
+
 def main() -> None:
+    for name in UNUSED_IMPORTS:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
     # drplan builds many small dicts (thousands of changes) and frees them all at exit: a rarer cyclic GC saves a
     # noticeable share of a large plan's CPU time (the same trade pip and mypy make). Process-wide, so only here.
     gc.set_threshold(50_000, 50, 100)
