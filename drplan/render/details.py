@@ -56,7 +56,7 @@ def details(change: Change) -> list[tuple[str, str]]:
     for line in deployment_lines(change):
         out.append(("deployment", line))
     settings = change.settings
-    if change.kind == "model-deployment" and settings:
+    if change.kind == "model-deployment" and "model" in settings:  # a kept orphan's settings name only its rule
         before = settings.get("previous")
         out.append(("sets", f"/defaults {settings['model']!r}: {before or '(unset)'} -> {settings['deployment']}"
                     " (resource-wide: every analyzer on the target that uses this model)"))
