@@ -264,8 +264,10 @@ def hint_for_code(code: str) -> str:
 
 async def _wait_and_finish(ctx: ApplyContext, change: Change, op_url: str, *, first_delay: float = 0.0) -> None:
     _, tgt = _adapters(ctx, change)
+    # A copy answer carries no Retry-After in the spec's examples: the poller learns how long copies take on this
+    # target (first poll at the learnt duration, as for Document Intelligence copies; issue 18).
     body = await tgt.wait(op_url, what=f"copy operation for {change.address}", interval=ctx.poll_interval,
-                          first_delay=first_delay)
+                          first_delay=first_delay, learn="analyzer-copy")
     status = normalise_status(body.get("status"))
     if status is not OpStatus.SUCCEEDED:
         err = body.get("error") or {}
