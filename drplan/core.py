@@ -67,6 +67,7 @@ async def make_plan(
     excludes: tuple[str, ...] = (),
     emit: Callable[[dict[str, Any]], None] | None = None,
     control_plane: bool = True,
+    replace: tuple[str, ...] = (),
 ) -> Plan:
     """Refresh every resource the spec names (concurrently, list APIs), read their live facts from Resource Manager
     at the same time (``control_plane`` False: not at all), and return the sealed plan."""
@@ -136,6 +137,7 @@ async def make_plan(
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         targets=tuple(targets),
         excludes=tuple(excludes),
+        replace=tuple(replace),
     )
     plan.state.location = _plan_state_block(spec.state)
     # Where each fact the plan used came from (issue 15), and what disagreed with the spec.

@@ -169,13 +169,15 @@ DURATION = Duration()
 # -- the group --------------------------------------------------------------------------------------------------------
 def terraform_spellings(args: Sequence[str]) -> list[str]:
     """Accept Terraform's single-dash long options: ``-out=FILE`` / ``-out FILE`` (else click reads ``-o ut=FILE``),
-    ``-lock-timeout=5m``, ``-auto-approve``, ``-detailed-exitcode``. Anything after ``--`` is left alone."""
+    ``-lock-timeout=5m``, ``-auto-approve``, ``-detailed-exitcode``, ``-replace=ADDRESS``. Anything after ``--`` is
+    left alone."""
     out: list[str] = []
     for i, arg in enumerate(args):
         if arg == "--":
             out.extend(args[i:])
             break
-        m = re.fullmatch(r"-(out|lock-timeout|auto-approve|detailed-exitcode|allow-delete|target|exclude)(=.*)?", arg)
+        m = re.fullmatch(r"-(out|lock-timeout|auto-approve|detailed-exitcode|allow-delete|target|exclude|replace)(=.*)?",
+                         arg)
         out.append(f"-{arg}" if m else arg)
     return out
 

@@ -85,7 +85,7 @@ def validate(spec: str) -> None:
 # -- plan ---------------------------------------------------------------------------------------------------------
 def plan_cmd(spec_path: str, out: str | None, detailed_exitcode: bool, allow_delete: bool, fmt: str,
              verbose: bool, targets: tuple[str, ...] = (), excludes: tuple[str, ...] = (),
-             json_events: bool = False, control_plane: bool = True) -> int:
+             json_events: bool = False, control_plane: bool = True, replace: tuple[str, ...] = ()) -> int:
     from drplan.core import make_plan
 
     spec = load_spec(spec_path)
@@ -94,7 +94,7 @@ def plan_cmd(spec_path: str, out: str | None, detailed_exitcode: bool, allow_del
                                **({"the state file": spec.state.path} if spec.state.path is not None else {})})
     emit = JsonPrinter() if json_events else None
     plan = run_async(make_plan(spec, allow_delete=allow_delete, targets=targets, excludes=excludes, emit=emit,
-                                 control_plane=control_plane))
+                                 control_plane=control_plane, replace=replace))
     if out:
         # A plan with errors is saved too (reviewers and the PR comment need it); apply refuses it with its errors
         # (NotApplyableError), and plan exits 1. One behaviour, the one the CI templates rely on.
@@ -120,6 +120,10 @@ _target_opt = click.option("--target", "targets", multiple=True, metavar="ADDRES
                            help="Only plan addresses matching this glob (repeatable); recorded in the plan.")
 _exclude_opt = click.option("--exclude", "excludes", multiple=True, metavar="ADDRESS_GLOB",
                             help="Leave addresses matching this glob out of the plan (repeatable); recorded in the plan.")
+_replace_opt = click.option("--replace", "replace", multiple=True, metavar="ADDRESS",
+                            help="Copy the copy at this address again even if it is in sync (repeatable; also "
+                                 "Terraform's -replace=ADDRESS); recorded in the plan. An address with no change is "
+                                 "a plan error.")
 
 
 @cli.command("plan")
@@ -134,6 +138,7 @@ _exclude_opt = click.option("--exclude", "excludes", multiple=True, metavar="ADD
 @click.option("-v", "--verbose", is_flag=True, help="Also list unchanged copies.")
 @_target_opt
 @_exclude_opt
+@_replace_opt
 @click.option("--json", "json_events", is_flag=True,
               help="Every stdout line is a JSON event (changes, retries, errors, a final summary); no rendered plan.")
 @click.option("--no-control-plane", "no_control_plane", is_flag=True,
@@ -141,11 +146,12 @@ _exclude_opt = click.option("--exclude", "excludes", multiple=True, metavar="ADD
                    "and warn that they are unverified.")
 @log_level_option
 def plan(spec: str, out: str | None, detailed_exitcode: bool, allow_delete: bool, fmt: str, verbose: bool,
-         targets: tuple[str, ...], excludes: tuple[str, ...], json_events: bool, no_control_plane: bool) -> None:
+         targets: tuple[str, ...], excludes: tuple[str, ...], replace: tuple[str, ...], json_events: bool,
+         no_control_plane: bool) -> None:
     """Refresh the live resources and the state, and show (and save) what apply would do."""
     json_mode(json_events)
     run_command(plan_cmd, spec, out, detailed_exitcode, allow_delete, fmt, verbose, targets, excludes, json_events,
-                not no_control_plane)
+                not no_control_plane, replace)
 
 
 # -- show ---------------------------------------------------------------------------------------------------------
@@ -187,7 +193,7 @@ def _confirm(plan: Plan, target: str) -> None:
 
 def apply_cmd(target: str, auto_approve: bool, parallelism: int | None, lock_timeout: float, state: str | None,
               json_events: bool, quiet: bool, allow_delete: bool, targets: tuple[str, ...] = (),
-              excludes: tuple[str, ...] = (), expect_digest: str | None = None) -> int:
+              excludes: tuple[str, ...] = (), expect_digest: str | None = None, replace: tuple[str, ...] = ()) -> int:
     from drplan.core import apply_plan, make_plan
 
     path = Path(target)
@@ -205,7 +211,8 @@ def apply_cmd(target: str, auto_approve: bool, parallelism: int | None, lock_tim
         if expect_digest:
             raise PlanFileError("--digest pins a saved plan; it cannot be used with a spec")
         spec = load_spec(target)
-        plan = run_async(make_plan(spec, allow_delete=allow_delete, targets=targets, excludes=excludes))
+        plan = run_async(make_plan(spec, allow_delete=allow_delete, targets=targets, excludes=excludes,
+                                   replace=replace))
         if json_events:
             _plan_events(plan, None)
         elif not quiet or ask:
@@ -225,6 +232,11 @@ def apply_cmd(target: str, auto_approve: bool, parallelism: int | None, lock_tim
                 f"{' '.join(recorded[0]) or '(all)'}, --exclude {' '.join(recorded[1]) or '(none)'}); apply cannot "
                 "widen or change them: run drplan plan again with the targeting you want"
             )
+        if replace and list(dict.fromkeys(replace)) != (plan.options.replace or []):
+            raise PlanFileError(
+                f"{target}: --replace is fixed when the plan is made (this plan: --replace "
+                f"{' '.join(plan.options.replace or []) or '(none)'}); apply runs exactly the reviewed plan: run "
+                "drplan plan again with --replace")
     refreshes = sum(bool(c.settings.get("refresh_record")) for c in plan.changes)
     if not _has_changes(plan) and plan.applyable and not plan.errors and not refreshes:
         _say("Nothing to apply: " + summary_line(plan), "apply_summary", applied=0)
@@ -264,15 +276,16 @@ def apply_cmd(target: str, auto_approve: bool, parallelism: int | None, lock_tim
 @click.option("--allow-delete", is_flag=True, help="With --auto-approve: plan deletions for prune rules.")
 @_target_opt
 @_exclude_opt
+@_replace_opt
 @log_level_option
 def apply(target: str, auto_approve: bool, parallelism: int | None, lock_timeout: float, state: str | None,
           expect_digest: str | None, json_events: bool, quiet: bool, allow_delete: bool, targets: tuple[str, ...],
-          excludes: tuple[str, ...]) -> None:
+          excludes: tuple[str, ...], replace: tuple[str, ...]) -> None:
     """Apply exactly a reviewed plan (or a SPEC: plan, confirm on a terminal or --auto-approve, apply), journaling
     every step; resumes if interrupted."""
     json_mode(json_events)
     run_command(apply_cmd, target, auto_approve, parallelism, lock_timeout, state, json_events, quiet, allow_delete,
-                targets, excludes, expect_digest)
+                targets, excludes, expect_digest, replace)
 
 
 # -- check --------------------------------------------------------------------------------------------------------

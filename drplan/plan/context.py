@@ -22,3 +22,22 @@ class PlanContext:
     recover_lineage: str | None = None
     #: Per-family memo for one planning run (e.g. what a family computed once for all its rules).
     memo: dict[str, Any] = field(default_factory=dict)
+    #: Addresses plan --replace names (issue 17): recopied even when in sync or only to be updated in place.
+    replace: frozenset[str] = frozenset()
+    #: The requested addresses a family forced a recopy of (through :meth:`replace_requested`).
+    replaced: set[str] = field(default_factory=set)
+
+    def replace_requested(self, address: str) -> bool:
+        """Whether ``--replace`` names ``address``. A family asks where it would otherwise plan a no-op or an
+        in-place update of a copy it made, and plans its own replace (reason :data:`REPLACE_REQUESTED`) when the
+        answer is yes; the planner reports a requested address no family replaced (a typo, a change that cannot be
+        recopied)."""
+        if address in self.replace:
+            self.replaced.add(address)
+            return True
+        return False
+
+
+#: The reason a family gives a replace only ``--replace`` asked for (the reason is for reviewers; nothing branches on
+#: it).
+REPLACE_REQUESTED = "replace requested (--replace)"

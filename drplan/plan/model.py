@@ -289,10 +289,13 @@ class PlanOptions:
     per_endpoint_parallelism: int | None = None
     target: list[str] | None = None
     exclude: list[str] | None = None
+    #: The addresses ``plan --replace`` named (issue 17); None: none were asked for (absent in the JSON, so
+    #: plans without it read back byte-identical).
+    replace: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"allow_delete": self.allow_delete}
-        for k in ("parallelism", "per_endpoint_parallelism", "target", "exclude"):
+        for k in ("parallelism", "per_endpoint_parallelism", "target", "exclude", "replace"):
             v = getattr(self, k)
             if v is not None:
                 d[k] = v
@@ -301,7 +304,7 @@ class PlanOptions:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PlanOptions:
         return cls(d["allow_delete"], d.get("parallelism"), d.get("per_endpoint_parallelism"), d.get("target"),
-                   d.get("exclude"))
+                   d.get("exclude"), d.get("replace"))
 
 
 @dataclass(slots=True)

@@ -1,7 +1,8 @@
 """The planner: desired (spec) x observed (inventories) x recorded (state) -> changes. Pure: no I/O, no httpx.
 
 Generic: each rule's changes come from its family (``Family.plan_rule``); what is the same for every family lives
-here: records no rule plans any more (prune / keep), expiry warnings (``Asset.expires``), ``--target``/``--exclude``, two changes claiming one target,
+here: records no rule plans any more (prune / keep), expiry warnings (``Asset.expires``), ``--target``/``--exclude``,
+``--replace`` (each family forces its own replace, asked through ``PlanContext.replace_requested``), two changes claiming one target,
 the target's model quota, ``depends_on`` cycles, the summary and the plan document.
 """
 
@@ -44,11 +45,13 @@ def build_plan(
     created_at: str,
     targets: tuple[str, ...] = (),
     excludes: tuple[str, ...] = (),
+    replace: tuple[str, ...] = (),
 ) -> Plan:
     """Return the plan (without its digest: see planfile.seal).
 
     ``targets``/``excludes`` are address globs: only matching changes enter the plan (recorded in its options, so
-    apply cannot widen them)."""
+    apply cannot widen them). ``replace``: exact addresses whose copy is copied again even when in sync (Terraform's
+    ``-replace``); each must name a change its family recopies, else it is a plan error (a typo never passes)."""
     changes: list[Change] = []
     plan_errors: list[str] = []
     plan_warnings: list[str] = []
@@ -56,7 +59,8 @@ def build_plan(
     view = moved_view(spec.moves, state)
     plan_errors.extend(view.errors)
     state = view.state
-    ctx = PlanContext(spec, inventories, state, state_existed)
+    replace = tuple(dict.fromkeys(replace))  # repeated --replace: once
+    ctx = PlanContext(spec, inventories, state, state_existed, replace=frozenset(replace))
 
     retired: list[Change] = []  # records no rule plans any more (kept, deleted, or the family's own way)
     for rule in spec.rules:
@@ -83,6 +87,8 @@ def build_plan(
     if targets or excludes:
         changes = _targeted(changes, targets, excludes, plan_warnings)
     _claim_errors(changes, skip={c.address for c in retired if c.action is Action.NO_OP})
+    if replace:
+        plan_errors.extend(_replace_errors(changes, replace, ctx.replaced, targeted=bool(targets or excludes)))
     plan_errors.extend(_quota_errors(changes, inventories))
     for addr in _cycle(changes):
         next(c for c in changes if c.address == addr).errors.append(
@@ -106,7 +112,7 @@ def build_plan(
                         {"backend": spec.state.backend, "path": str(spec.state.path)},
                         ctx.recover_lineage or None),
         options=PlanOptions(allow_delete, spec.parallelism, spec.per_endpoint_parallelism, list(targets),
-                            list(excludes)),
+                            list(excludes), list(replace) if replace else None),
         resources={name: spec.resources[name].public() for name in used if name in spec.resources},
         changes=changes,
         summary={a.value: summary.get(a.value, 0) for a in Action},
@@ -269,6 +275,31 @@ def _targeted(changes: list[Change], targets: tuple[str, ...], excludes: tuple[s
         + f"): {left_out} address(es) left out of this plan; the plan may not show everything the spec implies"
     )
     return kept
+
+
+def _replace_errors(changes: list[Change], replace: tuple[str, ...], replaced: Collection[str], *,
+                    targeted: bool) -> list[str]:
+    """``--replace`` addresses the families did not recopy. An address with no change in the plan is a plan error
+    naming it (a typo must not pass silently); a change that copies anyway (a create, a replace for its own reason)
+    needs nothing more; a change with errors keeps them (a forced replace never overrides a refusal); any other (a
+    deletion, a kept record, a /defaults key, a copy drplan did not make) cannot be recopied: an error on it."""
+    by_addr = {c.address: c for c in changes}
+    errors: list[str] = []
+    for addr in replace:
+        c = by_addr.get(addr)
+        if c is None:
+            errors.append(
+                f"--replace {addr}: no change in this plan has this address"
+                + (" (or --target/--exclude left it out)" if targeted else "")
+                + "; addresses are <rule>/<target>/<kind>/<id>, as drplan plan -v or drplan state list shows them")
+        elif addr in replaced or c.errors or c.action is Action.REPLACE:
+            continue
+        elif c.action is Action.CREATE:
+            c.warnings.append("--replace: the target has no copy to replace; this create copies it anyway")
+        else:
+            c.errors.append(f"--replace {addr}: drplan cannot copy this {c.kind.value} again (planned: "
+                            f"{c.action.value}, {c.reason}); drop --replace {addr}")
+    return errors
 
 
 def _claim_errors(changes: list[Change], skip: Collection[str] = ()) -> None:

@@ -83,6 +83,8 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> str:
         out.append("Resource facts (live: read from Azure Resource Manager; spec/default: unverified):")
         out.extend(f"  {line}" for line in facts)
         out.append("")
+    if plan.options.replace:  # issue 17: what the reviewer asked to copy again, whatever the changes say
+        out.append(f"Replace requested (--replace): {', '.join(plan.options.replace)}")
     for w in plan.warnings:
         out.append(f"Warning: {w}")
     if plan.errors:

@@ -160,7 +160,9 @@ def _footer(plan: Plan, plan_file: str | None) -> list[str]:
     made = (f"Plan digest `{plan.digest}` · made {plan.created_at} by drplan {plan.drplan_version} "
             f"from `{_esc(plan.spec.path)}` (spec `{plan.spec.digest[:19]}…`) · state serial "
             f"{plan.state.serial}" + (f" · targeting `{' '.join(plan.options.target or [])}`"
-                                              if plan.options.target else ""))
+                                              if plan.options.target else "")
+            + (f" · replace requested (`--replace`): `{' '.join(plan.options.replace)}`"
+               if plan.options.replace else ""))
     if plan_file is None:
         how = ("This plan was not saved (no `-o`): save it with `drplan plan SPEC -o plan.json` to apply exactly what "
                "was reviewed.")

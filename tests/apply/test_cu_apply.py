@@ -233,6 +233,21 @@ def test_a_description_and_tags_change_is_patched_in_place_not_recopied(env):
     assert all(c.actions == ["no-op"] for c in env.plan().changes)
 
 
+def test_replace_requested_recopies_instead_of_patching(env):
+    """plan --replace (issue 17): the description-only change is copied again with allowReplace, never PATCHed."""
+    env.execute(env.plan())
+    _edit_source_invoice(env)
+    plan = env.plan(replace=(INVOICE,))
+    (c,) = [c for c in plan.changes if c.address == INVOICE]
+    assert c.actions == ["delete", "create"] and c.reason.startswith("replace requested (--replace)")
+    env.execute(plan)
+    assert accepted_copies(env) == 3 and env.count("cunorth", "cu:analyzers:patch") == 0
+    state = env.state()
+    assert state["journal"] == {} and state["applies"][-1]["status"] == "complete"
+    assert analyzers(env, "cunorth")["invoice"]["tags"] == {"cost": "42"}
+    assert all(c.actions == ["no-op"] for c in env.plan().changes)
+
+
 @pytest.mark.parametrize("point,replan", [("after-journal-patching", False), ("after-patch-sent", True)])
 def test_a_killed_patch_converges_on_reapply_or_replan(env, point, replan):
     env.execute(env.plan())
@@ -268,5 +283,5 @@ def test_a_refused_patch_fails_the_change_and_says_how_to_recopy(env, monkeypatc
         env.execute(plan)
     message = exc.value.failures[INVOICE]
     assert "405" in message and "refused to update the description and tags of analyzer 'invoice' in place" in message
-    assert "delete analyzer 'invoice' on cunorth and run drplan plan again" in message
+    assert f"To recopy it instead, run drplan plan --replace {INVOICE}" in message
     assert accepted_copies(env) == 2 and env.count("cunorth", "cu:analyzers:delete") == 0

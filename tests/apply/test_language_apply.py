@@ -107,6 +107,24 @@ def test_export_import_train_deploy_each_journaled_then_recorded(env):
     assert [c.actions for c in env.plan().changes] == [["no-op"]]
 
 
+def test_replace_requested_exports_imports_trains_and_deploys_again(env):
+    """plan --replace (issue 17) of a project in sync by state (nothing exported at plan time): the whole chain runs
+    again, the fresh export checked against the digest the state recorded; the next plan has no changes."""
+    env.execute(env.plan())
+    env.app.clock.advance(60)  # later (the virtual clock): the new model is trained after the old one
+    before = job_counts(env)
+    plan = env.plan(replace=(ADDR,))
+    (change,) = plan.changes
+    assert change.actions == ["delete", "create"] and change.reason.startswith("replace requested (--replace)")
+    assert env.count("lsrc", "language:export") == before["language:export"]  # the state vouched: no export
+    env.execute(plan)
+    assert job_counts(env) == {k: v + 1 for k, v in before.items()}
+    state = env.state()
+    assert state["journal"] == {} and state["resources"][ADDR]["content_digest"] == change.source.extra[
+        "content_digest"]
+    assert [c.actions for c in env.plan().changes] == [["no-op"]]
+
+
 @pytest.mark.parametrize("point,step,again", [
     # after the import: no second export or import; one training
     ("after-import-done", "imported", {"language:export": 0, "language:import": 0, "language:train": 1}),

@@ -88,6 +88,8 @@ def test_terraform_spellings_are_rewritten_only_where_meant():
     assert terraform_spellings(["apply", "-lock-timeout=5m", "-auto-approve"]) == [
         "apply", "--lock-timeout=5m", "--auto-approve"]
     assert terraform_spellings(["state", "rm", "--", "-out=x"]) == ["state", "rm", "--", "-out=x"]
+    assert terraform_spellings(["plan", "dr.toml", "-replace=a/b/c/d", "-replace", "e"]) == [
+        "plan", "dr.toml", "--replace=a/b/c/d", "--replace", "e"]
 
 
 @pytest.mark.parametrize("text,seconds", [("30s", 30), ("5m", 300), ("1h", 3600), ("500ms", 0.5), ("12", 12),

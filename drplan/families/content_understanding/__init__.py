@@ -62,7 +62,7 @@ class ContentUnderstanding(BaseFamily):
         return out
 
     def plan_rule(self, ctx: PlanContext, rule: Rule) -> tuple[list[Change], list[str]]:
-        return plan.plan_analyzers(ctx.spec, rule, ctx.inventories, ctx.state)
+        return plan.plan_analyzers(ctx.spec, rule, ctx.inventories, ctx.state, forced=ctx.replace_requested)
 
     def orphan(self, ctx: PlanContext, rule: Rule, addr: str, rec: Mapping[str, Any],
                target: Target) -> Change | None:

@@ -88,8 +88,8 @@ async def run_cu_patch(ctx: ApplyContext, change: Change, entry: dict[str, Any] 
             if getattr(exc, "status", None) in _PATCH_REFUSED:
                 raise ApplyStepError(
                     f"{exc}; {tgt.conn.name} refused to update the {what} of analyzer {tid!r} in place, so nothing "
-                    f"was changed. To recopy it instead, delete analyzer {tid!r} on {tgt.conn.name} and run drplan "
-                    "plan again: it then plans a full copy for review") from None
+                    f"was changed. To recopy it instead, run drplan plan --replace {addr}: it then plans a full copy "
+                    "over it (allowReplace) for review") from None
             raise
         ctx.crash("after-patch-sent")
     asset = await tgt.get(ANALYZER, tid)

@@ -12,11 +12,13 @@ deployment registered there for model M serves M) and says the check is unverifi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from drplan.controlplane import Deployment
 from drplan.families.base import Asset, Inventory
 from drplan.plan.addresses import address, matches
+from drplan.plan.context import REPLACE_REQUESTED
 from drplan.plan.diffs import diff_lines
 from drplan.plan.model import Action, Change, Source, Target
 from drplan.spec.model import AssetKind, Rule, Spec
@@ -37,8 +39,11 @@ def _source_block(rule: Rule, asset: Asset) -> Source:
                   dict(sorted(asset.tags.items())))
 
 
-def plan_analyzers(spec: Spec, rule: Rule, inventories: dict[str, Inventory], state: State) -> tuple[list[Change], list[str]]:
-    """Every change one CU rule implies: analyzer copies and the /defaults keys they need (GA flow)."""
+def plan_analyzers(spec: Spec, rule: Rule, inventories: dict[str, Inventory], state: State, *,
+                   forced: Callable[[str], bool] = lambda addr: False) -> tuple[list[Change], list[str]]:
+    """Every change one CU rule implies: analyzer copies and the /defaults keys they need (GA flow). ``forced(addr)``:
+    plan --replace names this address (PlanContext.replace_requested); asked only where drplan's own copy is in
+    sync or would only be PATCHed, which then takes the replace path a changed source takes (allowReplace)."""
     src_inv = inventories[rule.source]
     flow = spec.resources[rule.source].copy_flow or "grant"
     sources = sorted((a for a in src_inv.assets.values() if a.kind is ANALYZER and selected(rule, a.id)),
@@ -66,7 +71,7 @@ def plan_analyzers(spec: Spec, rule: Rule, inventories: dict[str, Inventory], st
         changes.extend(default_changes.values())
         for asset in sources:
             changes.append(_analyzer_change(spec, rule, asset, tname, tgt_inv, state, flow, overrides, planned,
-                                            default_changes, selected_ids))
+                                            default_changes, selected_ids, forced))
     return changes, warnings
 
 
@@ -167,11 +172,12 @@ def _pick(role: str, model: str, *, flow: str, overrides: dict[str, str], planne
 
 def _analyzer_change(spec: Spec, rule: Rule, asset: Asset, tname: str, tgt_inv: Inventory, state: State, flow: str,
                      overrides: dict[str, str], planned: dict[str, str], default_changes: dict[str, Change],
-                     selected_ids: set[str]) -> Change:
+                     selected_ids: set[str], forced: Callable[[str], bool]) -> Change:
     target_id = rule.rename.get(asset.id, asset.id)
     addr = address(rule.name, tname, ANALYZER, target_id)
     observed = tgt_inv.get(ANALYZER, target_id)
     recorded = state.resources.get(addr)
+    ours = recorded is not None and recorded.get("target_id") == target_id
     defn = asset.detail.get("definition", {})
     target = Target(tname, target_id, observed is not None, observed.fingerprint if observed else None)
     defaults = dict(tgt_inv.defaults or {})
@@ -262,6 +268,9 @@ def _analyzer_change(spec: Spec, rule: Rule, asset: Asset, tname: str, tgt_inv: 
                       [{"type": "target_absent"}])
     tgt_pre = [{"type": "target_fingerprint", "fingerprint": observed.fingerprint}]
     if observed.fingerprint == asset.fingerprint and observed.status == "ready":
+        if ours and forced(addr):
+            return change(Action.REPLACE, f"{REPLACE_REQUESTED}: the analyzer on {tname!r} has the source's "
+                          f"definition; copy {label} again over it (allowReplace)", tgt_pre)
         return change(Action.NO_OP, f"in sync: the analyzer on {tname!r} has the source's definition")
     if observed.fingerprint == asset.fingerprint and observed.status == "creating" and addr in state.journal:
         # drplan's own copy, still being made by an apply that was killed (the journal says it copied here): the
@@ -269,7 +278,7 @@ def _analyzer_change(spec: Spec, rule: Rule, asset: Asset, tname: str, tgt_inv: 
         return change(Action.NO_OP, f"being copied: the analyzer on {tname!r} is being created with the source's "
                       "definition by an interrupted apply")
     diff = diff_lines(observed.detail.get("definition", {}), defn)
-    if recorded is None or recorded.get("target_id") != target_id:
+    if recorded is None or not ours:
         ch = change(Action.NO_OP, f"{tname!r} already has an analyzer {target_id!r} that drplan did not copy", diff=diff)
         ch.errors.append(
             f"{tname!r} already has an analyzer {target_id!r} with another definition ({observed.fingerprint}) that "
@@ -288,6 +297,11 @@ def _analyzer_change(spec: Spec, rule: Rule, asset: Asset, tname: str, tgt_inv: 
         # [S]), so the copy is kept (issue 17 point 9). Apply verifies the result with a GET.
         what = " and ".join(k for k in ("description", "tags") if k in patch)
         who = "on the target, out of band" if drift else "on the source"
+        if forced(addr):
+            ch = change(Action.REPLACE, f"{REPLACE_REQUESTED}: only the {what} changed {who}, which a PATCH would "
+                        f"update in place; copy {label} again over it (allowReplace)", tgt_pre, diff=diff)
+            ch.flags.drift = drift
+            return ch
         ch = change(Action.UPDATE, f"{what} changed {who}: PATCH, no recopy (only description and tags are "
                     f"mutable; the rest of the definition equals {label})", tgt_pre, diff=diff)
         ch.steps = ["patch"]

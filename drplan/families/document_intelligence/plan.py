@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from drplan.families.base import Asset, Inventory
 from drplan.families.documents import plan_copies, selected
 from drplan.lineage import Lineage, same_fingerprint
 from drplan.plan.addresses import address
-from drplan.plan.context import PlanContext
+from drplan.plan.context import REPLACE_REQUESTED, PlanContext
 from drplan.plan.model import Action, Change, Source, Target
 from drplan.spec.model import AssetKind, Encryption, Rule, Spec
 
@@ -30,15 +31,19 @@ def plan_rule(ctx: PlanContext, rule: Rule) -> tuple[list[Change], list[str]]:
         target_id = rule.rename.get(asset.id, asset.id)
         addr = address(rule.name, tname, asset.kind, target_id)
         return _plan_one(rule, addr, asset, source, target_id, tname, tgt_inv.get(asset.kind, target_id),
-                         ctx.state.resources.get(addr), lineage, journaled=addr in ctx.state.journal)
+                         ctx.state.resources.get(addr), lineage, journaled=addr in ctx.state.journal,
+                         forced=ctx.replace_requested)
 
     return plan_copies(ctx, rule, rule_kinds(rule), one)
 
 
 def _plan_one(rule: Rule, addr: str, asset: Asset, src: Source, target_id: str, tname: str, observed: Asset | None,
-              recorded: dict[str, Any] | None, lineage: LineageContext, *, journaled: bool = False) -> Change:
+              recorded: dict[str, Any] | None, lineage: LineageContext, *, journaled: bool = False,
+              forced: Callable[[str], bool] = lambda addr: False) -> Change:
     """DI v4 / FR v3 models and classifiers: decide by lineage (services/lineage.py), never by comparing the copy's
-    timestamps with the source's. The state decides first; the copy's lineage tags when the state has no record."""
+    timestamps with the source's. The state decides first; the copy's lineage tags when the state has no record.
+    ``forced(addr)``: plan --replace names this address; asked only where drplan's own copy is in sync, which then
+    takes the replace path a rebuilt source takes (delete the copy, copy again)."""
     kind = asset.kind
     label = "model" if asset.kind is AssetKind.DOCUMENT_MODEL else "classifier"
     target = Target(tname, target_id, observed is not None, observed.fingerprint if observed else None)
@@ -76,6 +81,11 @@ def _plan_one(rule: Rule, addr: str, asset: Asset, src: Source, target_id: str, 
             ch.flags.drift = True
             ch.warnings.append("the target copy differs from the one recorded in state (changed out of band)")
             return ch
+        if same_fingerprint(made_from, asset.fingerprint) and forced(addr):
+            return Change(addr, rule.name, kind, Action.REPLACE,
+                          f"{REPLACE_REQUESTED}: the copy on {tname!r} is in sync with the source version {version}; "
+                          f"delete it and copy {rule.source}/{asset.id} again", src, target,
+                          preconditions=[src_pre, tgt_pre])
         if same_fingerprint(made_from, asset.fingerprint):
             return Change(addr, rule.name, kind, Action.NO_OP,
                           f"in sync: the copy on {tname!r} was made from the source version {version} "
@@ -128,6 +138,11 @@ def _plan_one(rule: Rule, addr: str, asset: Asset, src: Source, target_id: str, 
                               f"this state is lineage {lineage.state_id}. drplan does not take over another "
                               f"state's copies silently: drplan adopt {addr} records it here, or point this spec at "
                               "the state that made it"])
+    if same_fingerprint(tags.source_version, asset.fingerprint) and forced(addr):
+        return Change(addr, rule.name, kind, Action.REPLACE,
+                      f"{REPLACE_REQUESTED}: the lineage tags of the copy on {tname!r} say it is drplan's copy of "
+                      f"{rule.source}/{asset.id} ({version}, not recorded in state); delete it and copy again",
+                      src, target, preconditions=[src_pre, tgt_pre])
     if same_fingerprint(tags.source_version, asset.fingerprint):
         record = lineage.found_record(rule, addr, asset, target_id, tname, observed)
         note = (f"not recorded in state: {tname!r}/{target_id} is found by its lineage tags to be drplan's copy of "

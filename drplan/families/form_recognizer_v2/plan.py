@@ -3,12 +3,13 @@ source model and the state maps it to the copy; versions are lastUpdatedDateTime
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from drplan.families.base import Asset, Inventory
 from drplan.families.documents import plan_copies
 from drplan.plan.addresses import address
-from drplan.plan.context import PlanContext
+from drplan.plan.context import REPLACE_REQUESTED, PlanContext
 from drplan.plan.model import Action, Change, Source, Target
 from drplan.spec.model import AssetKind, Rule
 
@@ -18,13 +19,16 @@ KINDS = frozenset({AssetKind.CUSTOM_MODEL})
 def plan_rule(ctx: PlanContext, rule: Rule) -> tuple[list[Change], list[str]]:
     def one(rule: Rule, asset: Asset, source: Source, tname: str, tgt_inv: Inventory) -> Change:
         addr = address(rule.name, tname, asset.kind, asset.id)
-        return _plan_one(rule, addr, asset, source, tname, tgt_inv, ctx.state.resources.get(addr))
+        return _plan_one(rule, addr, asset, source, tname, tgt_inv, ctx.state.resources.get(addr),
+                         forced=ctx.replace_requested)
 
     return plan_copies(ctx, rule, KINDS if rule.models else frozenset(), one)
 
 
 def _plan_one(rule: Rule, addr: str, asset: Asset, src: Source, tname: str, tgt_inv: Inventory,
-                 recorded: dict[str, Any] | None) -> Change:
+                 recorded: dict[str, Any] | None, *, forced: Callable[[str], bool] = lambda addr: False) -> Change:
+    """``forced(addr)``: plan --replace names this address; asked only where the recorded copy is in sync, which then
+    takes the replace path a retrained source takes (copy again under a new id, then delete the old copy)."""
     label = f"{rule.source}/{asset.id}" + (f" ({asset.name})" if asset.name else "")
     kind = asset.kind
     tid = recorded["target_id"] if recorded else ""
@@ -48,6 +52,11 @@ def _plan_one(rule: Rule, addr: str, asset: Asset, src: Source, tname: str, tgt_
                     src, target, preconditions=[src_pre, tgt_pre], create_before_destroy=True)
         ch.flags.drift = True
         return ch
+    if recorded.get("source_fingerprint") == asset.fingerprint and forced(addr):
+        return Change(addr, rule.name, kind, Action.REPLACE,
+                      f"{REPLACE_REQUESTED}: the copy {tid} on {tname!r} is in sync with the source version "
+                      f"{asset.fingerprint.split('=', 1)[-1]}; copy again, then delete the old copy",
+                      src, target, preconditions=[src_pre, tgt_pre], create_before_destroy=True)
     if recorded.get("source_fingerprint") == asset.fingerprint:
         return Change(addr, rule.name, kind, Action.NO_OP,
                       f"in sync: the copy {tid} on {tname!r} was made from the source version "

@@ -32,7 +32,7 @@ class Language(BaseFamily):
         return frozenset(self.kinds)
 
     def plan_rule(self, ctx: PlanContext, rule: Rule) -> tuple[list[Change], list[str]]:
-        return plan.plan_projects(ctx.spec, rule, ctx.inventories, ctx.state)
+        return plan.plan_projects(ctx.spec, rule, ctx.inventories, ctx.state, forced=ctx.replace_requested)
 
     async def prepare_plan(self, client: AzureClient, conns: Mapping[str, Connection], spec: Spec,
                            inventories: dict[str, Inventory], state: State, *, targets: tuple[str, ...],

@@ -39,6 +39,7 @@ from drplan.families.language.assets import (
     summarise,
 )
 from drplan.plan.addresses import address, address_selected, matches
+from drplan.plan.context import REPLACE_REQUESTED
 from drplan.plan.model import Action, Change, Source, Target
 from drplan.spec.model import AssetKind, Rule, Spec
 from drplan.state.model import State
@@ -105,15 +106,18 @@ def language_fetches(spec: Spec, inventories: dict[str, Inventory], state: State
     return out
 
 
-def plan_projects(spec: Spec, rule: Rule, inventories: dict[str, Inventory],
-                  state: State) -> tuple[list[Change], list[str]]:
+def plan_projects(spec: Spec, rule: Rule, inventories: dict[str, Inventory], state: State, *,
+                  forced: Callable[[str], bool] = lambda addr: False) -> tuple[list[Change], list[str]]:
+    """``forced(addr)``: plan --replace names this address (PlanContext.replace_requested); asked only where the
+    project drplan imported is in sync or only needs training, which then takes the replace path changed assets take
+    (export, import over it, train, deploy)."""
     src_inv = inventories[rule.source]
     sources = sorted((a for a in src_inv.assets.values() if a.kind is KIND and selected(rule, a.id)),
                      key=lambda a: a.id)
     warnings: list[str] = []
     if not sources:
         warnings.append(f"rule {rule.name!r}: no project on {rule.source!r} matches the rule's selection")
-    changes = [_plan_one(rule, asset, tname, inventories[tname], state) for tname in rule.targets
+    changes = [_plan_one(rule, asset, tname, inventories[tname], state, forced) for tname in rule.targets
                for asset in sources]
     return changes, warnings
 
@@ -178,7 +182,8 @@ def storage_warning(exported: dict[str, Any], tname: str) -> str | None:
             "separately, e.g. object replication or GRS), or training there fails")
 
 
-def _plan_one(rule: Rule, asset: Asset, tname: str, tgt_inv: Inventory, state: State) -> Change:
+def _plan_one(rule: Rule, asset: Asset, tname: str, tgt_inv: Inventory, state: State,
+              forced: Callable[[str], bool]) -> Change:
     tid = rule.rename.get(asset.id, asset.id)
     addr = _address(rule.name, tname, tid)
     observed = tgt_inv.get(KIND, tid)
@@ -232,7 +237,30 @@ def _plan_one(rule: Rule, asset: Asset, tname: str, tgt_inv: Inventory, state: S
         return ch
 
     tgt_pre = {"type": "target_fingerprint", "fingerprint": observed.fingerprint}
+
+    def forced_replace(why: str) -> Change:
+        reason = (f"{REPLACE_REQUESTED}: {why}; export {label} and import it over {tname}/{tid} again (destructive: "
+                  "the import replaces the target project's metadata and labels)")
+        if rule.train is not None:
+            reason += "; then " + _train_text(rule)
+        ch = change(Action.REPLACE, reason, preconditions=pre + [tgt_pre], steps=chain, settings=settings)
+        ch.flags.destructive = True
+        warning = storage_warning(src_export, tname) if src_export else None
+        if warning:
+            ch.warnings.append(warning)
+        return ch
+
     if in_sync_by_state(recorded, asset, observed):
+        if forced(_address(rule.name, tname, tid)):
+            # Not exported at plan time (the state vouches for both): the assets are those the last import recorded,
+            # which apply checks the fresh export against.
+            recorded_digest = (recorded or {}).get("content_digest")
+            if recorded_digest and not digest:
+                source.extra["content_digest"] = recorded_digest
+                pre.append({"type": "source_content", "resource": rule.source, "id": asset.id,
+                            "content_digest": recorded_digest})
+            return forced_replace(f"neither {label} nor {tname}/{tid} changed since drplan imported it "
+                                  f"({(recorded or {}).get('copied_at', '?')})")
         return _sync_or_update(rule, change, observed, pre + [tgt_pre], settings,
                                f"in sync: neither {label} nor {tname}/{tid} changed since drplan imported it "
                                f"({(recorded or {}).get('copied_at', '?')})", unfinished=addr in state.journal)
@@ -244,6 +272,8 @@ def _plan_one(rule: Rule, asset: Asset, tname: str, tgt_inv: Inventory, state: S
     if tgt_export is None:
         return missing_export("target")
     if content_digest(tgt_export) == digest:
+        if ours and forced(addr):
+            return forced_replace(f"the exported assets of {label} and {tname}/{tid} are identical")
         ch = _sync_or_update(rule, change, observed, pre + [tgt_pre], settings,
                              f"in sync: the exported assets of {label} and {tname}/{tid} are identical",
                              unfinished=addr in state.journal)
