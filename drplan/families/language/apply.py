@@ -261,10 +261,7 @@ async def _train(ctx: ApplyContext, change: Change, entry: dict[str, Any] | None
                     return
             except NotFoundError:
                 pass  # the job aged out: the model tells
-        model = await _fresh_model(ctx, change, baseline, prior)
-        if model is not None:
-            ctx.step(change, "training", f"model {label!r} was trained by the interrupted apply", level="debug")
-            await _trained(ctx, change, model)
+        if await _took_fresh_model(ctx, change, baseline, prior, f"model {label!r} was trained by the interrupted apply"):
             return
         url = await tgt.find_train_job(tid, label)
         if url is not None:
@@ -287,10 +284,7 @@ async def _train(ctx: ApplyContext, change: Change, entry: dict[str, Any] | None
             # Look first: the lost request may have trained already (a model of the label newer than this import
             # and than the one before: the resume check) or be training (an unfinished job of the label). Only when
             # neither shows is it sent again (issue 19), at most RESEND_ATTEMPTS times in all: one training each.
-            model = await _fresh_model(ctx, change, baseline, prior)
-            if model is not None:
-                ctx.step(change, "training", f"{exc}; model {label!r} shows the training ran", level="debug")
-                await _trained(ctx, change, model)
+            if await _took_fresh_model(ctx, change, baseline, prior, f"{exc}; model {label!r} shows the training ran"):
                 return
             found = await tgt.find_train_job(tid, label)
             if found:
@@ -308,6 +302,17 @@ async def _train(ctx: ApplyContext, change: Change, entry: dict[str, Any] | None
         raise ApplyStepError(
             f"{tgt.conn.name}: the training job {job_id(url)} succeeded but model {label!r} of {tid!r} is not newer "
             "than the project's last import; run drplan apply again")
+
+
+async def _took_fresh_model(ctx: ApplyContext, change: Change, baseline: str, prior: str, note: str) -> bool:
+    """A model of the label newer than the import and than the one before exists (a training ran): record it as this
+    change's training (``note`` says how it was found) and return True; else False."""
+    model = await _fresh_model(ctx, change, baseline, prior)
+    if model is None:
+        return False
+    ctx.step(change, "training", note, level="debug")
+    await _trained(ctx, change, model)
+    return True
 
 
 async def _wait_train(ctx: ApplyContext, change: Change, url: str, baseline: str, prior: str, *,
