@@ -16,6 +16,7 @@ from typing import Any
 from drplan import __version__
 from drplan.families import FAMILIES, family_of, family_of_kind
 from drplan.families.base import Inventory
+from drplan.lineage import same_fingerprint
 from drplan.plan.addresses import address_selected
 from drplan.plan.context import PlanContext
 from drplan.plan.lifecycle import add_expiry_warnings
@@ -223,6 +224,14 @@ def _retire(ctx: PlanContext, rule: Rule, addr: str, rec: dict[str, Any], *, why
     own = family_of_kind(kind).orphan(ctx, rule, addr, rec, target)
     if own is not None:  # the family keeps some records its own way (a CU /defaults key is never removed)
         return own
+    recorded = rec.get("target_fingerprint")
+    if delete and observed is not None and recorded and not same_fingerprint(str(recorded), observed.fingerprint):
+        # The asset at that id is not the copy drplan recorded (rebuilt, replaced or edited out of band since): it may
+        # be someone else's work now, and drplan deletes only what it made.
+        note = (f"{why}; but {tname}/{rec['target_id']} changed on the target since drplan recorded the copy "
+                f"(recorded {recorded}, now {observed.fingerprint}), so drplan does not delete it: delete it by hand "
+                f"if it is no longer needed, and forget the record with drplan state rm {addr}")
+        return Change(addr, rule.name, kind, Action.NO_OP, f"kept: {note}", source, target, warnings=warned(note))
     if delete:
         pre = [{"type": "target_fingerprint", "fingerprint": observed.fingerprint}] if observed else [
             {"type": "target_absent"}]

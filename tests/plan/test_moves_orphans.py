@@ -126,3 +126,17 @@ def test_a_record_on_a_resource_now_of_another_family_is_kept():
     plan = plan_of(spec, state_of(("new", "west", "a"), ("gone", "north", "b")), allow_delete=True)
     kept = plan.change("gone/north/document-model/b")
     assert kept is not None and kept.action is Action.NO_OP and "now of another family (language)" in kept.reason
+
+
+def test_an_orphan_changed_on_the_target_since_it_was_recorded_is_never_deleted():
+    # The record says drplan made b at T0; the asset at that id now has another fingerprint (rebuilt or replaced out
+    # of band, maybe someone else's model): --allow-delete keeps it and says why.
+    spec = make_spec(rule("new", models=("a",)))
+    st = state_of(("new", "west", "a"), ("gone", "west", "b"))
+    st.resources["gone/west/document-model/b"]["target_fingerprint"] = fingerprint("2023-01-01T00:00:00Z")
+    plan = plan_of(spec, st, allow_delete=True)
+    kept = plan.change("gone/west/document-model/b")
+    assert kept is not None and kept.action is Action.NO_OP and not kept.preconditions
+    assert "changed on the target since drplan recorded the copy" in kept.reason
+    assert "drplan does not delete it" in kept.warnings[0] and "drplan state rm gone/west/document-model/b" in kept.reason
+    assert plan.summary["delete"] == 0 and plan.applyable
