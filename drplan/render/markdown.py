@@ -84,7 +84,8 @@ def _banners(plan: Plan, see: str) -> list[str]:
         rules = ", ".join(sorted({f"`{orphaned_by(c)}`" for c in kept}))
         out += ["> [!WARNING]", f"> **Orphaned:** {n} state record{'' if n == 1 else 's'} of rule(s) {rules}, no "
                 "longer in the spec, are kept: forget them with `drplan state rm`, delete the copies with `drplan "
-                "plan --allow-delete`, or add a `[[moved]]` block if the rule was renamed.", ""]
+                "plan --allow-delete` (a target setting several rules may share is never deleted), or add a "
+                "`[[moved]]` block if the rule was renamed.", ""]
     if downgrades:
         out += ["> [!IMPORTANT]", f"> **Encryption downgrade:** {len(downgrades)} cop{'y' if len(downgrades) == 1 else 'ies'}"
                 " go from a customer-managed key to Microsoft-managed keys (allowed by the rule; sent with "

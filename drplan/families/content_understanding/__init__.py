@@ -70,7 +70,7 @@ class ContentUnderstanding(BaseFamily):
             return None
         # A /defaults key is resource-wide: other analyzers may rely on it, so drplan never removes it.
         tname = rec["target_resource"]
-        note = (f"no longer managed: no analyzer this rule copies to {tname!r} needs its deployment override for "
+        note = (f"no longer managed: no analyzer rule {rule.name!r} copies to {tname!r} needs its deployment override for "
                 f"{rec['target_id']} any more; the /defaults key is left as it is (other analyzers may use it); "
                 f"drplan state rm {addr} stops tracking it")
         source = Source(rec["source_resource"], rec["source_id"], rec["source_fingerprint"])
