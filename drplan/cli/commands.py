@@ -232,7 +232,7 @@ def apply_cmd(target: str, auto_approve: bool, parallelism: int | None, lock_tim
                 f"{' '.join(recorded[0]) or '(all)'}, --exclude {' '.join(recorded[1]) or '(none)'}); apply cannot "
                 "widen or change them: run drplan plan again with the targeting you want"
             )
-        if replace and list(dict.fromkeys(replace)) != (plan.options.replace or []):
+        if replace and set(replace) != set(plan.options.replace or []):
             raise PlanFileError(
                 f"{target}: --replace is fixed when the plan is made (this plan: --replace "
                 f"{' '.join(plan.options.replace or []) or '(none)'}); apply runs exactly the reviewed plan: run "

@@ -201,7 +201,11 @@ def _parse_plan(p: Path) -> Plan:
             f"{PLAN_FORMAT_VERSION}); plan again with this drplan version"
         )
     digest = plan.get("digest")
-    if digest != compute_digest(plan):
+    try:
+        actual = compute_digest(plan)
+    except UnicodeEncodeError:  # a lone surrogate (\ud800) parses, but no drplan plan holds one
+        raise IncompatiblePlanError(f"{p}: not a drplan plan (a string holds invalid Unicode)") from None
+    if digest != actual:
         raise PlanTamperedError(
             f"{p}: the plan's digest does not match its contents: it was edited after it was made; "
             "run drplan plan again and review the new plan"

@@ -260,7 +260,7 @@ def _moved_errors(name: str, moves: tuple[Move, ...], rules: list[Rule]) -> list
         bad = False
         for side, value in (("from", m.from_), ("to", m.to)):
             parts = value.split("/")
-            if len(parts) == 3 or not all(parts) or (len(parts) >= 4 and parts[2] not in kind_names):
+            if len(parts) not in (1, 2, 4) or not all(parts) or (len(parts) >= 4 and parts[2] not in kind_names):
                 errors.append(f"{where}.{side}: {shorten(repr(value))} is not {_MOVE_FORMS}"
                               + (f" (kinds: {', '.join(sorted(kind_names))})" if len(parts) >= 4 else ""))
                 bad = True

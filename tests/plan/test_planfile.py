@@ -133,3 +133,12 @@ def test_seal_refuses_an_off_schema_change_and_names_it(plan):
     bad.changes[0], bad.changes[1] = bad.changes[1], bad.changes[0]
     with pytest.raises(IncompatiblePlanError, match=r"the new plan: not a valid drplan plan at changes\[0\]"):
         seal(bad)
+
+
+def test_a_plan_holding_a_lone_surrogate_is_refused_not_an_internal_error(tmp_path):
+    from drplan.errors import IncompatiblePlanError
+
+    path = tmp_path / "p.json"
+    path.write_text('{"format_version": "1.0", "digest": "x", "warnings": ["\\ud800"]}')
+    with pytest.raises(IncompatiblePlanError, match="invalid Unicode"):
+        load_plan(path)

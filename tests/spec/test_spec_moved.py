@@ -82,6 +82,8 @@ def test_the_three_forms_load(write_spec):
     (moved(("a/west/widget/x", "invoices/west/widget/x")), "(kinds: analyzer, custom-model, document-classifier"),
     (moved(("a/west/document-model/x", "invoices/west/document-model/y")), "moved[0].to: only the rule and the "
                                                                            "target resource of an address can change"),
+    (moved(("a/west/document-model/x/y", "invoices/west/document-model/x/y")), "moved[0].from: "
+                                                                               "'a/west/document-model/x/y' is not"),
     (moved(("a", "a")), "moved[0]: from and to are both 'a'; remove the block"),
     ('\n[[moved]]\nfrom = "a"\n', "moved[0]: 'to' is required"),
     ('\n[[moved]]\nfrom = "a"\nto = "invoices"\nwhy = "x"\n', "moved[0]: unknown key(s) 'why'"),

@@ -80,7 +80,8 @@ class ContentUnderstanding(BaseFamily):
     async def apply_change(self, ctx: ApplyContext, change: Change, entry: dict[str, Any] | None) -> None:
         if change.kind is AssetKind.MODEL_DEPLOYMENT:
             await apply.run_set_default(ctx, change)
-        elif change.action is Action.UPDATE or (entry is not None and entry.get("step") == "patching"):
+        elif change.action is Action.UPDATE or (change.action is Action.NO_OP and entry is not None
+                                                 and entry.get("step") == "patching"):
             await apply.run_cu_patch(ctx, change, entry)
         else:
             await apply.run_cu_copy(ctx, change, entry)
